@@ -1,0 +1,546 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live migration core: registry of controllers and functions, lookup,
+ * lifetime and sysfs.
+ */
+
+/**
+ * DOC: overview
+ *
+ * A *controlling driver* (for instance an SR-IOV PF driver whose admin queue
+ * can suspend a VF and fetch its state) registers a &struct lm_controller at
+ * its probe, before any controlled function exists, and unregisters it at
+ * remove.  Its functions come into existence either explicitly, with
+ * lm_function_add(), or on demand: when a consumer asks lm_function_get()
+ * about a device the core does not know, the controller of that device's
+ * controlling device (the PF of a PCI VF, otherwise the parent) is asked
+ * through &lm_ops.claim.  So the order in which PF and VF drivers bind never
+ * matters, and a consumer such as vfio-pci can ask at its own probe.
+ *
+ * A *consumer* holds a reference to a &struct lm_function, drives the state
+ * machine with lm_set_state() and moves the state through the data files the
+ * core returns.  The core owns everything that is not device specific: the
+ * state machine, the data files and their framing, validation of incoming
+ * streams, reset, lifetimes and observability.
+ *
+ * When a controller unregisters, its functions are removed: open data files
+ * are disabled, every later call on a handle or file fails with -ENODEV, and
+ * the memory stays until the last handle and file are gone.
+ */
+
+#include <linux/err.h>
+#include <linux/hashtable.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+
+#include "lm_internal.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+/*
+ * lm_registry_lock protects lm_controllers, every controller's function list
+ * and lm_function_hash.  Lookups hash the device pointer, so their cost does
+ * not grow with the number of functions.
+ */
+static DEFINE_MUTEX(lm_registry_lock);
+static LIST_HEAD(lm_controllers);
+static DEFINE_HASHTABLE(lm_function_hash, 12);
+
+static void lm_function_release_dev(struct device *dev)
+{
+	struct lm_function *fn = to_lm_function(dev);
+
+	put_device(fn->controlled);
+	mutex_destroy(&fn->lock);
+	kfree(fn);
+}
+
+static struct lm_function *lm_find_locked(struct device *dev)
+{
+	struct lm_function *fn;
+
+	lockdep_assert_held(&lm_registry_lock);
+	hash_for_each_possible(lm_function_hash, fn, hnode, (unsigned long)dev)
+		if (fn->controlled == dev)
+			return fn;
+	return NULL;
+}
+
+static struct lm_controller *lm_find_controller_locked(struct device *dev)
+{
+	struct lm_controller *ctrl;
+
+	lockdep_assert_held(&lm_registry_lock);
+	list_for_each_entry(ctrl, &lm_controllers, node)
+		if (ctrl->dev == dev)
+			return ctrl;
+	return NULL;
+}
+
+static int lm_check_info(struct lm_controller *ctrl,
+			 const struct lm_function_info *info)
+{
+	const struct lm_ops *ops = ctrl->ops;
+	u32 caps = info->caps;
+
+	if (!(caps & LM_CAP_STOP_COPY) || (caps & ~ctrl->caps))
+		return -EINVAL;
+	if (!info->max_state_size || info->compat_len > LM_COMPAT_MAX ||
+	    (info->compat_len && !info->compat))
+		return -EINVAL;
+	if ((caps & LM_CAP_P2P) && (!ops->p2p_quiesce || !ops->p2p_resume))
+		return -EINVAL;
+	if ((caps & LM_CAP_DIRTY_LOG) &&
+	    (!ops->log_start || !ops->log_stop || !ops->log_report))
+		return -EINVAL;
+	return 0;
+}
+
+/* Creates, registers and publishes a function; registry lock held. */
+static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
+					    struct device *dev,
+					    const struct lm_function_info *info)
+{
+	struct lm_function *fn;
+	int ret;
+
+	lockdep_assert_held(&lm_registry_lock);
+	ret = lm_check_info(ctrl, info);
+	if (ret)
+		return ERR_PTR(ret);
+	if (lm_find_locked(dev))
+		return ERR_PTR(-EEXIST);
+
+	fn = kzalloc(sizeof(*fn), GFP_KERNEL);
+	if (!fn)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&fn->lock);
+	fn->controlled = get_device(dev);
+	fn->ctrl = ctrl;
+	fn->ops = ctrl->ops;
+	fn->drvdata = info->drvdata;
+	fn->caps = info->caps;
+	fn->max_state_size = info->max_state_size;
+	fn->compat_len = info->compat_len;
+	if (info->compat_len)
+		memcpy(fn->compat, info->compat, info->compat_len);
+	fn->state = LM_STATE_RUNNING;
+
+	device_initialize(&fn->dev);
+	fn->dev.class = &lm_class;
+	fn->dev.groups = lm_function_groups;
+	fn->dev.release = lm_function_release_dev;
+	ret = dev_set_name(&fn->dev, "%s", dev_name(dev));
+	if (!ret)
+		ret = device_add(&fn->dev);
+	if (ret) {
+		put_device(&fn->dev);
+		return ERR_PTR(ret);
+	}
+	fn->added = true;
+	/* Links are conveniences: a function works without them. */
+	if (sysfs_create_link(&fn->dev.kobj, &dev->kobj, "device") ||
+	    sysfs_create_link(&fn->dev.kobj, &ctrl->dev->kobj, "controller"))
+		dev_warn(&fn->dev, "cannot create sysfs links\n");
+
+	hash_add(lm_function_hash, &fn->hnode, (unsigned long)dev);
+	list_add_tail(&fn->ctrl_node, &ctrl->functions);
+	return fn;
+}
+
+/*
+ * Takes a function out of the registry (registry lock held); the caller
+ * finishes with lm_kill() without that lock.
+ */
+static void lm_unpublish_locked(struct lm_function *fn)
+{
+	lockdep_assert_held(&lm_registry_lock);
+	hash_del(&fn->hnode);
+	list_del_init(&fn->ctrl_node);
+}
+
+static void lm_kill(struct lm_function *fn)
+{
+	mutex_lock(&fn->lock);
+	lm_file_disable(fn);
+	if (fn->logging)
+		fn->ops->log_stop(fn);
+	fn->logging = false;
+	if (fn->ops->release)
+		fn->ops->release(fn->ctrl, fn->controlled, fn->drvdata);
+	fn->dead = true;
+	fn->ctrl = NULL;
+	mutex_unlock(&fn->lock);
+
+	if (fn->added) {
+		sysfs_remove_link(&fn->dev.kobj, "controller");
+		sysfs_remove_link(&fn->dev.kobj, "device");
+		device_del(&fn->dev);
+	}
+	put_device(&fn->dev);	/* the registry's reference */
+}
+
+/**
+ * lm_controller_register() - register a controlling function
+ * @ctrl: the controller, with @dev, @ops and @caps filled in
+ *
+ * Called from the controlling driver's probe.  Functions can be added or
+ * claimed from the moment this returns.
+ *
+ * Return: 0, -EINVAL for an incomplete @ctrl, -EEXIST if @ctrl->dev already
+ * has a controller.
+ */
+int lm_controller_register(struct lm_controller *ctrl)
+{
+	const struct lm_ops *ops = ctrl->ops;
+	int ret = 0;
+
+	if (!ctrl->dev || !ops || !ops->stop || !ops->restart ||
+	    !ops->save_begin || !ops->save_read || !ops->load ||
+	    !ops->state_size || !(ctrl->caps & LM_CAP_STOP_COPY) ||
+	    (ctrl->caps & ~LM_CAP_ALL))
+		return -EINVAL;
+
+	mutex_lock(&lm_registry_lock);
+	if (lm_find_controller_locked(ctrl->dev)) {
+		ret = -EEXIST;
+	} else {
+		INIT_LIST_HEAD(&ctrl->functions);
+		list_add_tail(&ctrl->node, &lm_controllers);
+	}
+	mutex_unlock(&lm_registry_lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(lm_controller_register);
+
+/**
+ * lm_controller_unregister() - remove a controller and all its functions
+ * @ctrl: a registered controller
+ *
+ * Called from the controlling driver's remove, while its primitives still
+ * work.  Open data files are disabled and &lm_ops.release is called for each
+ * function; when this returns no op of @ctrl runs or will run.  Consumers'
+ * handles and files stay valid objects, failing every call with -ENODEV.
+ */
+void lm_controller_unregister(struct lm_controller *ctrl)
+{
+	struct lm_function *fn, *tmp;
+	LIST_HEAD(doomed);
+
+	mutex_lock(&lm_registry_lock);
+	list_del(&ctrl->node);
+	list_for_each_entry_safe(fn, tmp, &ctrl->functions, ctrl_node) {
+		hash_del(&fn->hnode);
+		list_move_tail(&fn->ctrl_node, &doomed);
+	}
+	mutex_unlock(&lm_registry_lock);
+
+	list_for_each_entry_safe(fn, tmp, &doomed, ctrl_node) {
+		list_del_init(&fn->ctrl_node);
+		lm_kill(fn);
+	}
+}
+EXPORT_SYMBOL_GPL(lm_controller_unregister);
+
+/**
+ * lm_function_add() - declare a controlled function explicitly
+ * @ctrl: its registered controller
+ * @dev: the controlled device; a reference is held while the function lives
+ * @info: capabilities, size bound, compatibility descriptor, driver data
+ *
+ * For functions that &lm_ops.claim cannot find on demand (non-PCI devices,
+ * or drivers that prefer to create functions eagerly).
+ *
+ * Return: the function, owned by the registry (no reference is returned), or
+ * an ERR_PTR: -EINVAL for bad @info, -EEXIST if @dev is known already,
+ * -ENOMEM.
+ */
+struct lm_function *lm_function_add(struct lm_controller *ctrl,
+				    struct device *dev,
+				    const struct lm_function_info *info)
+{
+	struct lm_function *fn;
+
+	mutex_lock(&lm_registry_lock);
+	fn = lm_create_locked(ctrl, dev, info);
+	mutex_unlock(&lm_registry_lock);
+	return fn;
+}
+EXPORT_SYMBOL_GPL(lm_function_add);
+
+/**
+ * lm_function_remove() - remove one function before its controller goes
+ * @fn: a function of a registered controller
+ *
+ * As lm_controller_unregister() does for all of them.  Safe to call for a
+ * function that its controller's unregister already removed.
+ */
+void lm_function_remove(struct lm_function *fn)
+{
+	bool unpublish;
+
+	mutex_lock(&lm_registry_lock);
+	unpublish = hash_hashed(&fn->hnode);
+	if (unpublish) {
+		get_device(&fn->dev);
+		lm_unpublish_locked(fn);
+	}
+	mutex_unlock(&lm_registry_lock);
+	if (unpublish) {
+		lm_kill(fn);
+		put_device(&fn->dev);
+	}
+}
+EXPORT_SYMBOL_GPL(lm_function_remove);
+
+/**
+ * lm_function_drvdata() - the controlling driver's data for a function
+ * @fn: the function
+ *
+ * Return: &lm_function_info.drvdata as declared.
+ */
+void *lm_function_drvdata(struct lm_function *fn)
+{
+	return fn->drvdata;
+}
+EXPORT_SYMBOL_GPL(lm_function_drvdata);
+
+/**
+ * lm_function_device() - the controlled device of a function
+ * @fn: the function
+ *
+ * Return: the device; valid while a reference to @fn is held.
+ */
+struct device *lm_function_device(struct lm_function *fn)
+{
+	return fn->controlled;
+}
+EXPORT_SYMBOL_GPL(lm_function_device);
+
+static struct device *lm_controlling_device(struct device *dev)
+{
+#ifdef CONFIG_PCI_IOV
+	if (dev_is_pci(dev) && to_pci_dev(dev)->is_virtfn)
+		return &pci_physfn(to_pci_dev(dev))->dev;
+#endif
+	return dev->parent;
+}
+
+/**
+ * lm_function_get() - look up the migration function of a device
+ * @dev: a device, for instance a VF that vfio-pci is probing
+ *
+ * Finds a function added or claimed before, or asks the controller of
+ * @dev's controlling device to claim it now.
+ *
+ * Return: a reference, to be dropped with lm_function_put(), or an ERR_PTR:
+ * -ENODEV if @dev is not migratable, or the error of creating it.
+ */
+struct lm_function *lm_function_get(struct device *dev)
+{
+	struct lm_function_info info = {};
+	struct lm_controller *ctrl;
+	struct device *parent;
+	struct lm_function *fn;
+	int ret;
+
+	mutex_lock(&lm_registry_lock);
+	fn = lm_find_locked(dev);
+	if (fn)
+		goto found;
+	parent = lm_controlling_device(dev);
+	ctrl = parent ? lm_find_controller_locked(parent) : NULL;
+	if (!ctrl || !ctrl->ops->claim) {
+		fn = ERR_PTR(-ENODEV);
+		goto out;
+	}
+	ret = ctrl->ops->claim(ctrl, dev, &info);
+	if (ret) {
+		fn = ERR_PTR(ret);
+		goto out;
+	}
+	fn = lm_create_locked(ctrl, dev, &info);
+	if (IS_ERR(fn)) {
+		if (ctrl->ops->release)
+			ctrl->ops->release(ctrl, dev, info.drvdata);
+		goto out;
+	}
+found:
+	get_device(&fn->dev);
+out:
+	mutex_unlock(&lm_registry_lock);
+	return fn;
+}
+EXPORT_SYMBOL_GPL(lm_function_get);
+
+/**
+ * lm_function_put() - drop a reference from lm_function_get()
+ * @fn: the function; NULL and ERR_PTR values are ignored
+ */
+void lm_function_put(struct lm_function *fn)
+{
+	if (!IS_ERR_OR_NULL(fn))
+		put_device(&fn->dev);
+}
+EXPORT_SYMBOL_GPL(lm_function_put);
+
+/**
+ * lm_function_caps() - capabilities of a function
+ * @fn: the function
+ *
+ * Return: LM_CAP_* as declared; constant for the function's lifetime.
+ */
+u32 lm_function_caps(struct lm_function *fn)
+{
+	return fn->caps;
+}
+EXPORT_SYMBOL_GPL(lm_function_caps);
+
+/* ---- sysfs ---- */
+
+static const char * const lm_state_names[LM_STATE_NR] = {
+	[LM_STATE_ERROR] = "error",
+	[LM_STATE_STOP] = "stop",
+	[LM_STATE_RUNNING] = "running",
+	[LM_STATE_STOP_COPY] = "stop_copy",
+	[LM_STATE_RESUMING] = "resuming",
+	[LM_STATE_RUNNING_P2P] = "running_p2p",
+	[LM_STATE_PRE_COPY] = "pre_copy",
+	[LM_STATE_PRE_COPY_P2P] = "pre_copy_p2p",
+};
+
+/**
+ * lm_state_name() - name of a state, as sysfs and tracing show it
+ * @state: a state
+ *
+ * Return: a constant string; "invalid" for values out of range.
+ */
+const char *lm_state_name(enum lm_state state)
+{
+	if ((unsigned int)state >= LM_STATE_NR)
+		return "invalid";
+	return lm_state_names[state];
+}
+EXPORT_SYMBOL_GPL(lm_state_name);
+
+static ssize_t state_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct lm_function *fn = to_lm_function(dev);
+	const char *name;
+
+	mutex_lock(&fn->lock);
+	name = fn->dead ? "removed" : lm_state_name(fn->state);
+	mutex_unlock(&fn->lock);
+	return sysfs_emit(buf, "%s\n", name);
+}
+static DEVICE_ATTR_RO(state);
+
+static ssize_t capabilities_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	static const char * const names[] = {
+		"stop_copy", "p2p", "pre_copy", "dirty_log",
+	};
+	struct lm_function *fn = to_lm_function(dev);
+	int len = 0;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (fn->caps & BIT(i))
+			len += sysfs_emit_at(buf, len, "%s%s", len ? " " : "",
+					     names[i]);
+	len += sysfs_emit_at(buf, len, "\n");
+	return len;
+}
+static DEVICE_ATTR_RO(capabilities);
+
+static ssize_t compat_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	struct lm_function *fn = to_lm_function(dev);
+
+	return sysfs_emit(buf, "%*phN\n", fn->compat_len, fn->compat);
+}
+static DEVICE_ATTR_RO(compat);
+
+static ssize_t max_state_size_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", to_lm_function(dev)->max_state_size);
+}
+static DEVICE_ATTR_RO(max_state_size);
+
+static struct attribute *lm_function_attrs[] = {
+	&dev_attr_state.attr,
+	&dev_attr_capabilities.attr,
+	&dev_attr_compat.attr,
+	&dev_attr_max_state_size.attr,
+	NULL
+};
+
+static const struct attribute_group lm_function_group = {
+	.attrs = lm_function_attrs,
+};
+
+#define LM_STAT_ATTR(field)						\
+static ssize_t field##_show(struct device *dev,				\
+			    struct device_attribute *attr, char *buf)	\
+{									\
+	struct lm_function *fn = to_lm_function(dev);			\
+	u64 val;							\
+									\
+	mutex_lock(&fn->lock);						\
+	val = fn->stats.field;						\
+	mutex_unlock(&fn->lock);					\
+	return sysfs_emit(buf, "%llu\n", val);				\
+}									\
+static DEVICE_ATTR_RO(field)
+
+LM_STAT_ATTR(transitions);
+LM_STAT_ATTR(errors);
+LM_STAT_ATTR(bytes_saved);
+LM_STAT_ATTR(bytes_loaded);
+LM_STAT_ATTR(resets);
+
+static struct attribute *lm_stats_attrs[] = {
+	&dev_attr_transitions.attr,
+	&dev_attr_errors.attr,
+	&dev_attr_bytes_saved.attr,
+	&dev_attr_bytes_loaded.attr,
+	&dev_attr_resets.attr,
+	NULL
+};
+
+static const struct attribute_group lm_stats_group = {
+	.name = "statistics",
+	.attrs = lm_stats_attrs,
+};
+
+const struct attribute_group *lm_function_groups[] = {
+	&lm_function_group,
+	&lm_stats_group,
+	NULL
+};
+
+const struct class lm_class = {
+	.name = "live_migration",
+};
+
+static int __init lm_init(void)
+{
+	return class_register(&lm_class);
+}
+
+static void __exit lm_exit(void)
+{
+	class_unregister(&lm_class);
+}
+
+module_init(lm_init);
+module_exit(lm_exit);
+
+MODULE_DESCRIPTION("Live migration of controlled functions");
+MODULE_LICENSE("GPL");

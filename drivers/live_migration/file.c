@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live migration core: the saving and resuming data files.
+ *
+ * Locking: each file has io_lock, which serialises read, write and ioctl on
+ * it and may be held across copies to and from user space.  The function's
+ * state lock (fn->lock) nests inside io_lock and is taken only around driver
+ * calls and to publish progress; the state machine never takes io_lock, so
+ * a transition, reset or unregister never waits for a user copy.
+ *
+ * Saving: the driver's bytes are produced into the file's bounce buffer
+ * under fn->lock, then copied out without it.  Resuming: bytes are copied
+ * into the file's own chunks without fn->lock and parsed as they come;
+ * progress (payload length, end seen, first error) is published under
+ * fn->lock, and only published bytes are ever handed to the driver.  Chunks
+ * and the bounce buffer are freed only when the file is released.
+ */
+
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+
+#include "lm_internal.h"
+#include "trace.h"
+
+#define LM_BOUNCE_SIZE		(256 * 1024)
+#define LM_CHUNK_SHIFT		20
+#define LM_CHUNK_SIZE		(1UL << LM_CHUNK_SHIFT)
+
+enum lm_parse {
+	LM_PARSE_HEADER,
+	LM_PARSE_RECORD,
+	LM_PARSE_PAYLOAD,
+	LM_PARSE_DONE,
+};
+
+struct lm_file {
+	struct lm_function *fn;		/* holds a reference on fn->dev */
+	bool saving;
+	lm_file_ioctl_fn ioctl;
+	struct mutex io_lock;
+
+	/* fn->lock */
+	bool disabled;
+	int err;			/* sticky, returned by later calls */
+
+	/* saving; io_lock (set up before the file is published) */
+	u8 *out;			/* bounce: framing or payload */
+	size_t out_len;
+	size_t out_pos;
+	u64 seg_len;
+	u64 seg_pos;
+	unsigned int segments;
+	u64 dirty_estimate;
+	bool final_begun;
+	bool end_queued;
+	u64 total;			/* payload bytes produced */
+	u32 crc;			/* over those bytes */
+
+	/* resuming; io_lock */
+	void **chunks;
+	unsigned long nr_chunks;
+	u64 max_payload;
+	enum lm_parse parse;
+	size_t frame_have;
+	union {
+		struct lm_stream_header hdr;
+		struct lm_stream_record rec;
+	} frame;
+	u64 rec_left;
+	u64 payload_len;
+	u32 payload_crc;
+	int parse_err;
+
+	/* resuming; fn->lock */
+	u64 committed_len;
+	bool committed_done;
+};
+
+static const struct file_operations lm_file_fops;
+
+/* fn->lock held.  Why this file cannot be used any more, or 0. */
+static int lm_file_usable(struct lm_file *migf)
+{
+	lockdep_assert_held(&migf->fn->lock);
+	if (migf->fn->dead || migf->disabled)
+		return -ENODEV;
+	return migf->err;
+}
+
+void lm_file_disable(struct lm_function *fn)
+{
+	struct lm_file *migf = fn->file;
+
+	lockdep_assert_held(&fn->lock);
+	if (!migf)
+		return;
+	migf->disabled = true;
+	fn->file = NULL;
+	if (migf->saving && fn->ops->save_end && !fn->dead)
+		fn->ops->save_end(fn);
+}
+
+bool lm_file_is_lm(struct file *file)
+{
+	return file->f_op == &lm_file_fops;
+}
+
+static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
+{
+	struct lm_file *migf;
+
+	migf = kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
+	if (!migf)
+		return NULL;
+	mutex_init(&migf->io_lock);
+	migf->fn = fn;
+	migf->saving = saving;
+	migf->crc = ~0U;
+	if (saving) {
+		migf->out = kvmalloc(LM_BOUNCE_SIZE, GFP_KERNEL_ACCOUNT);
+		if (!migf->out)
+			goto fail;
+	} else {
+		migf->max_payload = fn->max_state_size;
+		migf->nr_chunks = DIV_ROUND_UP_ULL(fn->max_state_size,
+						   LM_CHUNK_SIZE);
+		migf->chunks = kvcalloc(migf->nr_chunks, sizeof(void *),
+					GFP_KERNEL_ACCOUNT);
+		if (!migf->chunks)
+			goto fail;
+	}
+	return migf;
+fail:
+	kfree(migf);
+	return NULL;
+}
+
+static void lm_file_free(struct lm_file *migf)
+{
+	unsigned long i;
+
+	if (migf->chunks)
+		for (i = 0; i < migf->nr_chunks; i++)
+			kvfree(migf->chunks[i]);
+	kvfree(migf->chunks);
+	kvfree(migf->out);
+	mutex_destroy(&migf->io_lock);
+	kfree(migf);
+}
+
+static struct file *lm_file_publish(struct lm_file *migf,
+				    lm_file_ioctl_fn ioctl)
+{
+	struct lm_function *fn = migf->fn;
+	struct file *file;
+
+	migf->ioctl = ioctl;
+	file = anon_inode_getfile("[live_migration]", &lm_file_fops, migf,
+				  migf->saving ? O_RDONLY : O_WRONLY);
+	if (IS_ERR(file))
+		return file;
+	stream_open(file->f_inode, file);
+	get_device(&fn->dev);
+	fn->file = migf;
+	return file;
+}
+
+/* io_lock or unpublished.  Queue a record as the next output. */
+static void lm_save_queue_record(struct lm_file *migf,
+				 enum lm_record_type type, u64 len, u32 crc)
+{
+	lm_stream_fill_record((struct lm_stream_record *)migf->out, type, len,
+			      crc);
+	migf->out_pos = 0;
+	migf->out_len = sizeof(struct lm_stream_record);
+}
+
+/* fn->lock held; io_lock held or unpublished. */
+static int lm_save_begin(struct lm_file *migf, enum lm_save_phase phase)
+{
+	struct lm_function *fn = migf->fn;
+	u64 len = 0, dirty = 0;
+	int ret;
+
+	ret = fn->ops->save_begin(fn, phase, &len, &dirty);
+	if (ret)
+		return ret;
+	if (phase == LM_SAVE_FINAL) {
+		migf->final_begun = true;
+		dirty = 0;
+	}
+	migf->dirty_estimate = dirty;
+	migf->seg_len = len;
+	migf->seg_pos = 0;
+	if (len) {
+		migf->segments++;
+		lm_save_queue_record(migf, LM_REC_DATA, len, 0);
+	}
+	return 0;
+}
+
+/* fn->lock held; the driver failed while streaming. */
+static void lm_save_failed(struct lm_file *migf, int err)
+{
+	migf->err = err;
+	lm_fsm_fail(migf->fn);
+}
+
+struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
+				 lm_file_ioctl_fn ioctl, bool *device_err)
+{
+	struct lm_file *migf;
+	struct file *file;
+	int ret;
+
+	lockdep_assert_held(&fn->lock);
+	*device_err = false;
+	migf = lm_file_alloc(fn, true);
+	if (!migf)
+		return ERR_PTR(-ENOMEM);
+
+	ret = lm_save_begin(migf, precopy ? LM_SAVE_PRECOPY : LM_SAVE_FINAL);
+	if (ret) {
+		*device_err = true;
+		goto fail;
+	}
+	/* The stream header goes out in front of the first record. */
+	if (migf->out_len)
+		memmove(migf->out + sizeof(struct lm_stream_header), migf->out,
+			migf->out_len);
+	lm_stream_fill_header(fn, (struct lm_stream_header *)migf->out);
+	migf->out_len += sizeof(struct lm_stream_header);
+
+	file = lm_file_publish(migf, ioctl);
+	if (!IS_ERR(file))
+		return file;
+	ret = PTR_ERR(file);
+	if (fn->ops->save_end)
+		fn->ops->save_end(fn);
+fail:
+	lm_file_free(migf);
+	return ERR_PTR(ret);
+}
+
+struct file *lm_file_create_resume(struct lm_function *fn,
+				   lm_file_ioctl_fn ioctl)
+{
+	struct lm_file *migf;
+	struct file *file;
+
+	lockdep_assert_held(&fn->lock);
+	migf = lm_file_alloc(fn, false);
+	if (!migf)
+		return ERR_PTR(-ENOMEM);
+	migf->parse = LM_PARSE_HEADER;
+	migf->payload_crc = ~0U;
+	file = lm_file_publish(migf, ioctl);
+	if (IS_ERR(file))
+		lm_file_free(migf);
+	return file;
+}
+
+/*
+ * io_lock held.  Refill the bounce buffer with the next framing or payload
+ * bytes.  Returns 0 with data queued, -ENOMSG at the end of what PRE_COPY
+ * has for now, 1 at the end of the stream, or an error.
+ */
+static int lm_save_refill(struct lm_file *migf)
+{
+	struct lm_function *fn = migf->fn;
+	size_t n;
+	int ret;
+
+	mutex_lock(&fn->lock);
+	ret = lm_file_usable(migf);
+	if (ret)
+		goto out;
+
+	if (migf->seg_pos < migf->seg_len) {
+		n = min_t(u64, migf->seg_len - migf->seg_pos, LM_BOUNCE_SIZE);
+		ret = fn->ops->save_read(fn, migf->out, n, migf->seg_pos);
+		if (ret) {
+			lm_save_failed(migf, ret);
+			goto out;
+		}
+		migf->crc = lm_crc(migf->crc, migf->out, n);
+		migf->seg_pos += n;
+		migf->total += n;
+		migf->out_pos = 0;
+		migf->out_len = n;
+		fn->stats.bytes_saved += n;
+		trace_lm_data(fn, true, migf->seg_pos - n, n);
+	} else if (migf->final_begun) {
+		if (migf->end_queued) {
+			ret = 1;
+		} else {
+			lm_save_queue_record(migf, LM_REC_END, migf->total,
+					     migf->crc);
+			migf->end_queued = true;
+		}
+	} else if (fn->state == LM_STATE_STOP_COPY) {
+		ret = lm_save_begin(migf, LM_SAVE_FINAL);
+		if (ret)
+			lm_save_failed(migf, ret);
+	} else {
+		ret = -ENOMSG;
+	}
+out:
+	mutex_unlock(&fn->lock);
+	return ret;
+}
+
+static ssize_t lm_save_read(struct lm_file *migf, struct iov_iter *to)
+{
+	size_t done = 0;
+	int ret = 0;
+
+	mutex_lock(&migf->io_lock);
+	while (iov_iter_count(to)) {
+		size_t avail = migf->out_len - migf->out_pos;
+		size_t n;
+
+		if (!avail) {
+			ret = lm_save_refill(migf);
+			if (ret)
+				break;
+			continue;
+		}
+		n = copy_to_iter(migf->out + migf->out_pos,
+				 min(avail, iov_iter_count(to)), to);
+		if (!n) {
+			ret = -EFAULT;
+			break;
+		}
+		migf->out_pos += n;
+		done += n;
+	}
+	mutex_unlock(&migf->io_lock);
+	if (done)
+		return done;
+	return ret == 1 ? 0 : ret;
+}
+
+/* io_lock held.  A complete header or record sits in migf->frame. */
+static int lm_resume_frame_done(struct lm_file *migf)
+{
+	struct lm_function *fn = migf->fn;
+	const struct lm_stream_record *rec = &migf->frame.rec;
+	u64 len;
+	int ret;
+
+	migf->frame_have = 0;
+	if (migf->parse == LM_PARSE_HEADER) {
+		/* the driver may judge compatibility: it needs fn->lock */
+		mutex_lock(&fn->lock);
+		ret = lm_file_usable(migf);
+		if (!ret)
+			ret = lm_stream_check_header(fn, &migf->frame.hdr);
+		mutex_unlock(&fn->lock);
+		if (ret)
+			return ret;
+		migf->parse = LM_PARSE_RECORD;
+		return 0;
+	}
+
+	ret = lm_stream_check_record(rec);
+	if (ret)
+		return ret;
+	len = le64_to_cpu(rec->len);
+	if (le32_to_cpu(rec->type) == LM_REC_END) {
+		if (len != migf->payload_len ||
+		    le32_to_cpu(rec->payload_crc) != migf->payload_crc)
+			return -EBADMSG;
+		migf->parse = LM_PARSE_DONE;
+		return 0;
+	}
+	if (len > migf->max_payload - migf->payload_len)
+		return -EFBIG;
+	migf->rec_left = len;
+	if (len)
+		migf->parse = LM_PARSE_PAYLOAD;
+	return 0;
+}
+
+/* io_lock held.  Copy payload into the chunks, allocating as needed. */
+static ssize_t lm_resume_payload(struct lm_file *migf, struct iov_iter *from)
+{
+	u64 pos = migf->payload_len;
+	unsigned long idx = pos >> LM_CHUNK_SHIFT;
+	size_t off = pos & (LM_CHUNK_SIZE - 1);
+	size_t chunk_len, n;
+
+	chunk_len = min_t(u64, LM_CHUNK_SIZE,
+			  migf->max_payload - ((u64)idx << LM_CHUNK_SHIFT));
+	if (!migf->chunks[idx]) {
+		migf->chunks[idx] = kvmalloc(chunk_len, GFP_KERNEL_ACCOUNT);
+		if (!migf->chunks[idx])
+			return -ENOMEM;
+	}
+	n = min_t(u64, migf->rec_left, chunk_len - off);
+	n = min(n, iov_iter_count(from));
+	n = copy_from_iter(migf->chunks[idx] + off, n, from);
+	if (!n)
+		return -EFAULT;
+	migf->payload_crc = lm_crc(migf->payload_crc,
+				   migf->chunks[idx] + off, n);
+	migf->payload_len += n;
+	migf->rec_left -= n;
+	if (!migf->rec_left)
+		migf->parse = LM_PARSE_RECORD;
+	return n;
+}
+
+static ssize_t lm_resume_write(struct lm_file *migf, struct iov_iter *from)
+{
+	struct lm_function *fn = migf->fn;
+	size_t done = 0;
+	ssize_t ret;
+
+	mutex_lock(&migf->io_lock);
+	mutex_lock(&fn->lock);
+	ret = lm_file_usable(migf);
+	mutex_unlock(&fn->lock);
+	if (!ret)
+		ret = migf->parse_err;
+
+	while (!ret && iov_iter_count(from)) {
+		size_t frame_size, n;
+		u8 *frame = (u8 *)&migf->frame;
+
+		switch (migf->parse) {
+		case LM_PARSE_HEADER:
+		case LM_PARSE_RECORD:
+			frame_size = migf->parse == LM_PARSE_HEADER ?
+				     sizeof(migf->frame.hdr) :
+				     sizeof(migf->frame.rec);
+			n = min(frame_size - migf->frame_have,
+				iov_iter_count(from));
+			n = copy_from_iter(frame + migf->frame_have, n, from);
+			if (!n) {
+				ret = -EFAULT;
+				break;
+			}
+			migf->frame_have += n;
+			done += n;
+			if (migf->frame_have == frame_size)
+				ret = lm_resume_frame_done(migf);
+			break;
+		case LM_PARSE_PAYLOAD:
+			ret = lm_resume_payload(migf, from);
+			if (ret > 0) {
+				done += ret;
+				ret = 0;
+			}
+			break;
+		case LM_PARSE_DONE:
+			ret = -EBADMSG;		/* bytes after the end */
+			break;
+		}
+	}
+	/* A broken stream stays broken; faults and -ENOMEM may be retried. */
+	if (ret && ret != -EFAULT && ret != -ENODEV && ret != -ENOMEM)
+		migf->parse_err = ret;
+
+	mutex_lock(&fn->lock);
+	if (fn->dead || migf->disabled) {
+		ret = -ENODEV;
+	} else {
+		migf->committed_len = migf->payload_len;
+		migf->committed_done = migf->parse == LM_PARSE_DONE;
+		migf->err = migf->parse_err;
+	}
+	mutex_unlock(&fn->lock);
+	mutex_unlock(&migf->io_lock);
+	if (ret && (ret != -EFAULT || !done))
+		return ret;
+	return done;
+}
+
+int lm_file_load(struct lm_function *fn, bool *device_err)
+{
+	struct lm_file *migf = fn->file;
+	u64 total, off;
+	int ret;
+
+	lockdep_assert_held(&fn->lock);
+	*device_err = false;
+	if (!migf || migf->saving)
+		return -ENODATA;
+	if (migf->err)
+		return migf->err;
+	if (!migf->committed_done)
+		return -ENODATA;
+
+	*device_err = true;
+	total = migf->committed_len;
+	if (!total)
+		return fn->ops->load(fn, NULL, 0, 0, 0);
+	for (off = 0; off < total; off += LM_CHUNK_SIZE) {
+		size_t n = min_t(u64, total - off, LM_CHUNK_SIZE);
+
+		ret = fn->ops->load(fn, migf->chunks[off >> LM_CHUNK_SHIFT], n,
+				    off, total);
+		if (ret)
+			return ret;
+		trace_lm_data(fn, false, off, n);
+	}
+	fn->stats.bytes_loaded += total;
+	return 0;
+}
+
+static ssize_t lm_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct lm_file *migf = iocb->ki_filp->private_data;
+
+	if (!migf->saving)
+		return -EINVAL;
+	return lm_save_read(migf, to);
+}
+
+static ssize_t lm_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct lm_file *migf = iocb->ki_filp->private_data;
+
+	if (migf->saving)
+		return -EINVAL;
+	return lm_resume_write(migf, from);
+}
+
+/**
+ * lm_file_precopy_info() - how much PRE_COPY data is left to read
+ * @file: a saving data file
+ * @initial_bytes: set to the bytes of the initial segment still unread
+ * @dirty_bytes: set to the bytes of later segments still unread plus the
+ *	driver's estimate of what will follow
+ *
+ * When everything read so far has been consumed, asks the driver for a new
+ * segment first, so read() returns data again instead of -ENOMSG.
+ *
+ * Return: 0; -EINVAL if @file is not a data file of a function in PRE_COPY
+ * or PRE_COPY_P2P; -ENODEV if the session ended; or the driver's error.
+ */
+int lm_file_precopy_info(struct file *file, u64 *initial_bytes,
+			 u64 *dirty_bytes)
+{
+	struct lm_file *migf;
+	struct lm_function *fn;
+	u64 left;
+	int ret;
+
+	if (!lm_file_is_lm(file))
+		return -EINVAL;
+	migf = file->private_data;
+	fn = migf->fn;
+	if (!migf->saving)
+		return -EINVAL;
+
+	mutex_lock(&migf->io_lock);
+	mutex_lock(&fn->lock);
+	ret = lm_file_usable(migf);
+	if (ret)
+		goto out;
+	if (fn->state != LM_STATE_PRE_COPY &&
+	    fn->state != LM_STATE_PRE_COPY_P2P) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (migf->out_pos == migf->out_len &&
+	    migf->seg_pos == migf->seg_len) {
+		ret = lm_save_begin(migf, LM_SAVE_PRECOPY);
+		if (ret) {
+			lm_save_failed(migf, ret);
+			goto out;
+		}
+	}
+	/* queued framing or payload, then what the segment still holds */
+	left = migf->out_len - migf->out_pos + migf->seg_len - migf->seg_pos;
+	*initial_bytes = migf->segments <= 1 ? left : 0;
+	*dirty_bytes = (migf->segments > 1 ? left : 0) + migf->dirty_estimate;
+out:
+	mutex_unlock(&fn->lock);
+	mutex_unlock(&migf->io_lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(lm_file_precopy_info);
+
+static long lm_file_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct lm_file *migf = file->private_data;
+
+	if (!migf->ioctl)
+		return -ENOTTY;
+	return migf->ioctl(file, cmd, arg);
+}
+
+static int lm_file_release(struct inode *inode, struct file *file)
+{
+	struct lm_file *migf = file->private_data;
+	struct lm_function *fn = migf->fn;
+
+	mutex_lock(&fn->lock);
+	if (fn->file == migf)
+		lm_file_disable(fn);
+	mutex_unlock(&fn->lock);
+	lm_file_free(migf);
+	put_device(&fn->dev);
+	return 0;
+}
+
+static const struct file_operations lm_file_fops = {
+	.owner = THIS_MODULE,
+	.read_iter = lm_file_read_iter,
+	.write_iter = lm_file_write_iter,
+	.unlocked_ioctl = lm_file_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = lm_file_release,
+};

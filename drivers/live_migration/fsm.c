@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live migration core: the state machine of VFIO migration v2, the reset
+ * path and dirty logging.
+ */
+
+#include <linux/file.h>
+#include <linux/live_migration.h>
+#include <linux/log2.h>
+
+#include "lm_internal.h"
+#include "trace.h"
+
+#define E	LM_STATE_ERROR
+#define S	LM_STATE_STOP
+#define R	LM_STATE_RUNNING
+#define SC	LM_STATE_STOP_COPY
+#define RS	LM_STATE_RESUMING
+#define RP	LM_STATE_RUNNING_P2P
+#define PC	LM_STATE_PRE_COPY
+#define PP	LM_STATE_PRE_COPY_P2P
+
+/*
+ * lm_step[cur][target] is the first state on the shortest path from cur to
+ * target when every optional state is supported.  States the function lacks
+ * are stepped over by looking up the next hop from them in turn, so a
+ * function without P2P goes STOP -> RUNNING directly.  E marks requests that
+ * no path serves (leaving ERROR, entering ERROR, STOP_COPY -> PRE_COPY*).
+ *
+ * Columns:	    E  S   R   SC  RS  RP  PC  PP
+ */
+static const u8 lm_step[LM_STATE_NR][LM_STATE_NR] = {
+	[E]  =	  { E, E,  E,  E,  E,  E,  E,  E  },
+	[S]  =	  { E, S,  RP, SC, RS, RP, RP, RP },
+	[R]  =	  { E, RP, R,  RP, RP, RP, PC, RP },
+	[SC] =	  { E, S,  S,  SC, S,  S,  E,  E  },
+	[RS] =	  { E, S,  S,  S,  RS, S,  S,  S  },
+	[RP] =	  { E, S,  R,  S,  S,  RP, R,  PP },
+	[PC] =	  { E, R,  R,  PP, R,  R,  PC, PP },
+	[PP] =	  { E, RP, RP, SC, RP, RP, PC, PP },
+};
+
+/* Capabilities a state needs; ERROR is never a valid target. */
+static const u32 lm_state_needs[LM_STATE_NR] = {
+	[E]  = U32_MAX,
+	[S]  = LM_CAP_STOP_COPY,
+	[R]  = LM_CAP_STOP_COPY,
+	[SC] = LM_CAP_STOP_COPY,
+	[RS] = LM_CAP_STOP_COPY,
+	[RP] = LM_CAP_STOP_COPY | LM_CAP_P2P,
+	[PC] = LM_CAP_STOP_COPY | LM_CAP_PRE_COPY,
+	[PP] = LM_CAP_STOP_COPY | LM_CAP_P2P | LM_CAP_PRE_COPY,
+};
+
+static bool lm_state_ok(u32 caps, enum lm_state state)
+{
+	return (lm_state_needs[state] & caps) == lm_state_needs[state];
+}
+
+/**
+ * lm_next_state() - next single arc towards a requested state
+ * @caps: LM_CAP_* of the function
+ * @cur: current state
+ * @target: requested state
+ * @next: the state to step to next
+ *
+ * Pure function, exported so consumers and tests can check a request
+ * without a function at hand.  Matches the decisions VFIO makes for its
+ * migration v2 uAPI.
+ *
+ * Return: 0 with *@next set, or -EINVAL when @target is not reachable from
+ * @cur with @caps.
+ */
+int lm_next_state(u32 caps, enum lm_state cur, enum lm_state target,
+		  enum lm_state *next)
+{
+	enum lm_state step;
+
+	if ((unsigned int)cur >= LM_STATE_NR ||
+	    (unsigned int)target >= LM_STATE_NR ||
+	    (cur != E && !lm_state_ok(caps, cur)) || !lm_state_ok(caps, target))
+		return -EINVAL;
+
+	step = lm_step[cur][target];
+	while (step != E && !lm_state_ok(caps, step))
+		step = lm_step[step][target];
+	if (step == E)
+		return -EINVAL;
+	*next = step;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(lm_next_state);
+
+/* A primitive failed: the device's state is unknown until a reset. */
+void lm_fsm_fail(struct lm_function *fn)
+{
+	lockdep_assert_held(&fn->lock);
+	lm_file_disable(fn);
+	fn->state = E;
+	fn->stats.errors++;
+}
+
+/*
+ * One arc.  Errors from the device move the function to ERROR; errors that
+ * leave the device untouched (allocation, validation of a stream) leave the
+ * state as it was.
+ */
+int lm_fsm_step(struct lm_function *fn, enum lm_state next,
+		lm_file_ioctl_fn ioctl, struct file **filep)
+{
+	const struct lm_ops *ops = fn->ops;
+	enum lm_state cur = fn->state;
+	bool p2p = fn->caps & LM_CAP_P2P;
+	bool device_err = true;
+	struct file *file;
+	int ret;
+
+	lockdep_assert_held(&fn->lock);
+	*filep = NULL;
+
+	if ((cur == R && next == RP) || (cur == PC && next == PP)) {
+		ret = ops->p2p_quiesce(fn);
+	} else if ((cur == RP && next == R) || (cur == PP && next == PC)) {
+		ret = ops->p2p_resume(fn);
+	} else if ((cur == RP || (cur == R && !p2p)) && next == S) {
+		ret = ops->stop(fn);
+	} else if (cur == S && (next == RP || (next == R && !p2p))) {
+		ret = ops->restart(fn);
+	} else if ((cur == S && next == SC) || (cur == R && next == PC) ||
+		   (cur == RP && next == PP)) {
+		file = lm_file_create_save(fn, next != SC, ioctl, &device_err);
+		ret = PTR_ERR_OR_ZERO(file);
+		if (!ret)
+			*filep = file;
+	} else if (cur == S && next == RS) {
+		file = lm_file_create_resume(fn, ioctl);
+		ret = PTR_ERR_OR_ZERO(file);
+		device_err = false;
+		if (!ret)
+			*filep = file;
+	} else if ((cur == SC && next == S) || (cur == PC && next == R) ||
+		   (cur == PP && next == RP)) {
+		lm_file_disable(fn);
+		ret = 0;
+	} else if ((cur == PC || cur == PP) && next == SC) {
+		/* The open saving file goes on with the final state. */
+		ret = ops->stop(fn);
+	} else if (cur == RS && next == S) {
+		ret = lm_file_load(fn, &device_err);
+		if (!ret)
+			lm_file_disable(fn);
+	} else {
+		/* lm_step only yields the arcs above */
+		ret = -EINVAL;
+		device_err = false;
+	}
+
+	trace_lm_transition(fn, cur, next, ret);
+	if (ret) {
+		if (device_err)
+			lm_fsm_fail(fn);
+		else
+			fn->stats.errors++;
+		return ret;
+	}
+	fn->state = next;
+	fn->stats.transitions++;
+	return 0;
+}
+
+/**
+ * lm_set_state() - move a function to a new migration state
+ * @fn: the function
+ * @new_state: the requested state
+ * @ioctl: ioctl handler for a data file this request opens, or NULL
+ * @filep: set to the data file opened by the request, or NULL
+ *
+ * Walks every arc of the path itself, as VFIO migration v2 specifies.  The
+ * arcs that open a data file (STOP->STOP_COPY, STOP->RESUMING,
+ * RUNNING->PRE_COPY, RUNNING_P2P->PRE_COPY_P2P) are always the last of a
+ * path.  The caller owns the returned file's reference.
+ *
+ * Return: 0; -EINVAL for an unreachable or unsupported state; -ENODEV after
+ * the function was removed; the failing step's error otherwise, in which
+ * case the function is in %LM_STATE_ERROR if the device may have changed,
+ * or in the last state reached if not (a resume stream that is incomplete
+ * or invalid leaves it in %LM_STATE_RESUMING, untouched).
+ */
+int lm_set_state(struct lm_function *fn, enum lm_state new_state,
+		 lm_file_ioctl_fn ioctl, struct file **filep)
+{
+	struct file *file = NULL;
+	enum lm_state next;
+	int ret = 0;
+
+	*filep = NULL;
+	mutex_lock(&fn->lock);
+	if (fn->dead) {
+		ret = -ENODEV;
+		goto out;
+	}
+	while (fn->state != new_state) {
+		ret = lm_next_state(fn->caps, fn->state, new_state, &next);
+		if (ret)
+			break;
+		ret = lm_fsm_step(fn, next, ioctl, &file);
+		if (ret)
+			break;
+		if (file) {
+			*filep = file;
+			break;
+		}
+	}
+out:
+	mutex_unlock(&fn->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(lm_set_state);
+
+/**
+ * lm_get_state() - current migration state of a function
+ * @fn: the function
+ * @state: set to the current state
+ *
+ * Return: 0, or -ENODEV after the function was removed.
+ */
+int lm_get_state(struct lm_function *fn, enum lm_state *state)
+{
+	int ret = 0;
+
+	mutex_lock(&fn->lock);
+	if (fn->dead)
+		ret = -ENODEV;
+	else
+		*state = fn->state;
+	mutex_unlock(&fn->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(lm_get_state);
+
+/**
+ * lm_get_data_size() - estimated length of a STOP_COPY stream
+ * @fn: the function
+ * @size: set to the bytes a STOP_COPY data file would deliver now,
+ *	framing included
+ *
+ * Return: 0, -ENODEV after removal, or the driver's error.
+ */
+int lm_get_data_size(struct lm_function *fn, u64 *size)
+{
+	u64 len = 0;
+	int ret;
+
+	mutex_lock(&fn->lock);
+	if (fn->dead) {
+		ret = -ENODEV;
+	} else {
+		ret = fn->ops->state_size(fn, &len);
+		if (!ret)
+			*size = sizeof(struct lm_stream_header) +
+				2 * sizeof(struct lm_stream_record) + len;
+	}
+	mutex_unlock(&fn->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(lm_get_data_size);
+
+/**
+ * lm_function_reset() - the function was reset; return to RUNNING
+ * @fn: the function
+ *
+ * Called by a consumer after a reset of the controlled function (for VFIO,
+ * from the PCI reset_done handler).  Disables the session's data file, stops
+ * dirty logging and lets the driver forget its migration state.  Also the
+ * only way out of %LM_STATE_ERROR.
+ *
+ * Return: 0, -ENODEV after removal, or the driver's error (the function is
+ * then in %LM_STATE_ERROR).
+ */
+int lm_function_reset(struct lm_function *fn)
+{
+	int ret = 0;
+
+	mutex_lock(&fn->lock);
+	if (fn->dead) {
+		ret = -ENODEV;
+		goto out;
+	}
+	lm_file_disable(fn);
+	fn->logging = false;
+	fn->stats.resets++;
+	if (fn->ops->reset)
+		ret = fn->ops->reset(fn);
+	trace_lm_transition(fn, fn->state, R, ret);
+	if (ret) {
+		fn->state = E;
+		fn->stats.errors++;
+	} else {
+		fn->state = R;
+	}
+out:
+	mutex_unlock(&fn->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(lm_function_reset);
+
+/**
+ * lm_log_start() - start DMA dirty logging
+ * @fn: the function
+ * @ranges: IOVA ranges to track
+ * @nr: number of @ranges, at least one
+ * @page_size: tracking granularity, a power of two
+ *
+ * Return: 0; -EOPNOTSUPP without %LM_CAP_DIRTY_LOG; -EBUSY if logging is
+ * already on; -EINVAL for bad arguments; -ENODEV after removal; or the
+ * driver's error.
+ */
+int lm_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
+		 unsigned int nr, u64 page_size)
+{
+	int ret;
+
+	if (!nr || !ranges || !is_power_of_2(page_size))
+		return -EINVAL;
+	mutex_lock(&fn->lock);
+	if (fn->dead)
+		ret = -ENODEV;
+	else if (!(fn->caps & LM_CAP_DIRTY_LOG))
+		ret = -EOPNOTSUPP;
+	else if (fn->logging)
+		ret = -EBUSY;
+	else
+		ret = fn->ops->log_start(fn, ranges, nr, page_size);
+	if (!ret)
+		fn->logging = true;
+	mutex_unlock(&fn->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(lm_log_start);
+
+/**
+ * lm_log_stop() - stop DMA dirty logging
+ * @fn: the function
+ *
+ * Return: 0 (also when logging was off), -EOPNOTSUPP without
+ * %LM_CAP_DIRTY_LOG, -ENODEV after removal, or the driver's error.
+ */
+int lm_log_stop(struct lm_function *fn)
+{
+	int ret = 0;
+
+	mutex_lock(&fn->lock);
+	if (fn->dead)
+		ret = -ENODEV;
+	else if (!(fn->caps & LM_CAP_DIRTY_LOG))
+		ret = -EOPNOTSUPP;
+	else if (fn->logging)
+		ret = fn->ops->log_stop(fn);
+	fn->logging = false;
+	mutex_unlock(&fn->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(lm_log_stop);
+
+/**
+ * lm_log_report() - report and clear dirty pages in an IOVA range
+ * @fn: the function
+ * @iova: start of the range
+ * @length: length of the range, non-zero
+ * @fn_dirty: called for every dirty range found
+ * @opaque: passed to @fn_dirty
+ *
+ * Return: 0; -EINVAL if logging is off or the range is empty or wraps;
+ * -ENODEV after removal; or the driver's error, after which the consumer
+ * must treat all memory as dirty.
+ */
+int lm_log_report(struct lm_function *fn, unsigned long iova,
+		  unsigned long length, lm_dirty_fn fn_dirty, void *opaque)
+{
+	int ret;
+
+	if (!length || iova + length < iova || !fn_dirty)
+		return -EINVAL;
+	mutex_lock(&fn->lock);
+	if (fn->dead)
+		ret = -ENODEV;
+	else if (!fn->logging)
+		ret = -EINVAL;
+	else
+		ret = fn->ops->log_report(fn, iova, length, fn_dirty, opaque);
+	mutex_unlock(&fn->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(lm_log_report);

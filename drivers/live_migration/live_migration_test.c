@@ -1,0 +1,1371 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of the live migration core against a fake controlling driver
+ * that records every primitive it is asked for and fails the N-th on demand.
+ */
+
+#include <kunit/device.h>
+#include <kunit/test.h>
+#include <linux/delay.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/kthread.h>
+#include <linux/vmalloc.h>
+
+#include "lm_internal.h"
+
+#define FAKE_MAX_CALLS	64
+
+struct fake_fn {
+	char calls[FAKE_MAX_CALLS + 1];	/* one letter per primitive */
+	int ncalls;
+	int fail_nth;			/* fail the N-th primitive, 0: never */
+	int fail_err;
+	int counted;
+	u64 state_len;			/* bytes of synthetic state */
+	u64 precopy_step;		/* bytes offered per PRE_COPY segment */
+	u32 seed;
+	u64 produced;			/* payload bytes handed out so far */
+	u64 seg_start;
+	bool stopped;
+	u64 loaded;			/* bytes given to load, all verified */
+	int loads;
+	bool load_bad;
+	int open_saves;			/* save_begin .. save_end balance */
+	unsigned long dirty_iova;
+};
+
+static u8 fake_byte(u32 seed, u64 off)
+{
+	return (u8)(seed * 131 + off * 7 + (off >> 9));
+}
+
+/* Records op letter c; returns the injected error when it is due. */
+static int fake_call(struct fake_fn *f, char c)
+{
+	if (f->ncalls < FAKE_MAX_CALLS)
+		f->calls[f->ncalls++] = c;
+	f->calls[f->ncalls] = 0;
+	if (f->fail_nth && ++f->counted == f->fail_nth)
+		return f->fail_err;
+	return 0;
+}
+
+static struct fake_fn *fake(struct lm_function *fn)
+{
+	return lm_function_drvdata(fn);
+}
+
+static int fake_stop(struct lm_function *fn)
+{
+	int ret = fake_call(fake(fn), 'S');
+
+	if (!ret)
+		fake(fn)->stopped = true;
+	return ret;
+}
+
+static int fake_restart(struct lm_function *fn)
+{
+	int ret = fake_call(fake(fn), 'R');
+
+	if (!ret)
+		fake(fn)->stopped = false;
+	return ret;
+}
+
+static int fake_quiesce(struct lm_function *fn)
+{
+	return fake_call(fake(fn), 'Q');
+}
+
+static int fake_p2p_resume(struct lm_function *fn)
+{
+	return fake_call(fake(fn), 'U');
+}
+
+static int fake_save_begin(struct lm_function *fn, enum lm_save_phase phase,
+			   u64 *len, u64 *dirty)
+{
+	struct fake_fn *f = fake(fn);
+	int ret = fake_call(f, phase == LM_SAVE_FINAL ? 'F' : 'B');
+
+	if (ret)
+		return ret;
+	if (phase == LM_SAVE_FINAL && !f->stopped)
+		return -EINVAL;	/* the core must stop us first */
+	if (!f->open_saves++)
+		f->produced = 0;
+	f->seg_start = f->produced;
+	if (phase == LM_SAVE_FINAL)
+		*len = f->state_len - f->produced;
+	else
+		*len = min(f->precopy_step, f->state_len - f->produced);
+	f->produced += *len;
+	*dirty = f->state_len - f->produced;
+	return 0;
+}
+
+static int fake_save_read(struct lm_function *fn, void *buf, size_t len,
+			  u64 offset)
+{
+	struct fake_fn *f = fake(fn);
+	u8 *p = buf;
+	size_t i;
+
+	/* not recorded: too many; but failures can be injected */
+	if (f->fail_nth && ++f->counted == f->fail_nth)
+		return f->fail_err;
+	for (i = 0; i < len; i++)
+		p[i] = fake_byte(f->seed, f->seg_start + offset + i);
+	return 0;
+}
+
+static void fake_save_end(struct lm_function *fn)
+{
+	struct fake_fn *f = fake(fn);
+
+	/* recorded, but it cannot fail, so it does not count for fail_nth */
+	if (f->ncalls < FAKE_MAX_CALLS)
+		f->calls[f->ncalls++] = 'E';
+	f->calls[f->ncalls] = 0;
+	f->open_saves = 0;
+}
+
+static int fake_load(struct lm_function *fn, const void *buf, size_t len,
+		     u64 offset, u64 total)
+{
+	struct fake_fn *f = fake(fn);
+	const u8 *p = buf;
+	size_t i;
+	int ret;
+
+	if (!offset) {
+		ret = fake_call(f, 'L');
+		if (ret)
+			return ret;
+		f->loaded = 0;
+		f->load_bad = false;
+	}
+	f->loads++;
+	if (offset != f->loaded)
+		f->load_bad = true;
+	for (i = 0; i < len; i++)
+		if (p[i] != fake_byte(f->seed, offset + i))
+			f->load_bad = true;
+	f->loaded += len;
+	return 0;
+}
+
+static int fake_state_size(struct lm_function *fn, u64 *len)
+{
+	*len = fake(fn)->state_len;
+	return 0;
+}
+
+static int fake_reset(struct lm_function *fn)
+{
+	struct fake_fn *f = fake(fn);
+
+	f->stopped = false;
+	f->open_saves = 0;
+	return fake_call(f, 'Z');
+}
+
+static int fake_log_start(struct lm_function *fn,
+			  const struct lm_log_range *ranges, unsigned int nr,
+			  u64 page_size)
+{
+	fake(fn)->dirty_iova = ranges[0].iova + page_size;
+	return fake_call(fake(fn), 'D');
+}
+
+static int fake_log_stop(struct lm_function *fn)
+{
+	return fake_call(fake(fn), 'd');
+}
+
+static int fake_log_report(struct lm_function *fn, unsigned long iova,
+			   unsigned long length, lm_dirty_fn fn_dirty,
+			   void *opaque)
+{
+	unsigned long d = fake(fn)->dirty_iova;
+
+	if (d >= iova && d < iova + length)
+		fn_dirty(opaque, d, 4096);
+	return 0;
+}
+
+static const struct lm_ops fake_ops = {
+	.stop = fake_stop,
+	.restart = fake_restart,
+	.p2p_quiesce = fake_quiesce,
+	.p2p_resume = fake_p2p_resume,
+	.save_begin = fake_save_begin,
+	.save_read = fake_save_read,
+	.save_end = fake_save_end,
+	.load = fake_load,
+	.state_size = fake_state_size,
+	.reset = fake_reset,
+	.log_start = fake_log_start,
+	.log_stop = fake_log_stop,
+	.log_report = fake_log_report,
+};
+
+/* ---- fixtures ---- */
+
+struct lm_ctx {
+	struct kunit *test;
+	struct lm_controller ctrl;
+	bool registered;
+	int nfn;
+};
+
+static void lm_ctx_unregister(void *data)
+{
+	struct lm_ctx *ctx = data;
+
+	if (ctx->registered)
+		lm_controller_unregister(&ctx->ctrl);
+	ctx->registered = false;
+}
+
+static struct lm_ctx *lm_ctx_new(struct kunit *test)
+{
+	struct lm_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	struct device *dev;
+
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	dev = kunit_device_register(test, "lm-test-ctrl");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	ctx->test = test;
+	ctx->ctrl.dev = dev;
+	ctx->ctrl.ops = &fake_ops;
+	ctx->ctrl.caps = LM_CAP_ALL;
+	KUNIT_ASSERT_EQ(test, lm_controller_register(&ctx->ctrl), 0);
+	ctx->registered = true;
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							lm_ctx_unregister,
+							ctx), 0);
+	return ctx;
+}
+
+static const u8 compat_a[] = { 'f', 'a', 'k', 'e', 1 };
+static const u8 compat_b[] = { 'f', 'a', 'k', 'e', 2 };
+
+static struct lm_function *lm_ctx_add(struct lm_ctx *ctx, u32 caps,
+				      u64 state_len, struct fake_fn **fp)
+{
+	struct kunit *test = ctx->test;
+	struct lm_function_info info = {};
+	struct lm_function *fn;
+	struct fake_fn *f;
+	struct device *dev;
+	char name[32];
+
+	f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	f->state_len = state_len;
+	f->precopy_step = state_len / 3 + 1;
+	f->seed = 7;
+	snprintf(name, sizeof(name), "lm-test-fn%d", ctx->nfn++);
+	dev = kunit_device_register(test, name);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	info.drvdata = f;
+	info.caps = caps;
+	info.max_state_size = max_t(u64, state_len, 1);
+	info.compat = compat_a;
+	info.compat_len = sizeof(compat_a);
+	fn = lm_function_add(&ctx->ctrl, dev, &info);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fn);
+	*fp = f;
+	return fn;
+}
+
+static void fput_now(struct file *file)
+{
+	if (file)
+		__fput_sync(file);
+}
+
+/* Reads a whole saving file; returns bytes read or a negative errno. */
+static ssize_t read_all(struct file *file, u8 *buf, size_t cap, size_t step)
+{
+	size_t done = 0;
+	loff_t pos = 0;
+
+	for (;;) {
+		ssize_t n = kernel_read(file, buf + done,
+					min(step, cap - done), &pos);
+
+		if (n < 0)
+			return n;
+		if (!n || done + n == cap)
+			return done + n;
+		done += n;
+	}
+}
+
+static ssize_t write_all(struct file *file, const u8 *buf, size_t len,
+			 size_t step)
+{
+	size_t done = 0;
+	loff_t pos = 0;
+
+	while (done < len) {
+		ssize_t n = kernel_write(file, buf + done,
+					 min(step, len - done), &pos);
+
+		if (n <= 0)
+			return n ? n : -EIO;
+		done += n;
+	}
+	return done;
+}
+
+/* A complete stream with no payload, for leaving RESUMING. */
+static size_t empty_stream(struct lm_function *fn, u8 *buf)
+{
+	lm_stream_fill_header(fn, (struct lm_stream_header *)buf);
+	lm_stream_fill_record((void *)(buf + sizeof(struct lm_stream_header)),
+			      LM_REC_END, 0, ~0U);
+	return sizeof(struct lm_stream_header) +
+	       sizeof(struct lm_stream_record);
+}
+
+/* ---- state machine: every (from, to) pair for every capability set ---- */
+
+static const u32 cap_sets[] = {
+	LM_CAP_STOP_COPY,
+	LM_CAP_STOP_COPY | LM_CAP_P2P,
+	LM_CAP_STOP_COPY | LM_CAP_PRE_COPY,
+	LM_CAP_STOP_COPY | LM_CAP_P2P | LM_CAP_PRE_COPY,
+};
+
+/*
+ * The paths VFIO migration v2 documents with every optional state present,
+ * written out independently of the core's table: the path for a smaller
+ * capability set is this one with the missing states left out.  "" marks a
+ * request that must fail.
+ */
+static const char * const full_paths[LM_STATE_NR][LM_STATE_NR] = {
+	[LM_STATE_STOP] = {
+		[1] = "S", [2] = "S P R", [3] = "S C", [4] = "S M",
+		[5] = "S P", [6] = "S P R X", [7] = "S P Y",
+	},
+	[LM_STATE_RUNNING] = {
+		[1] = "R P S", [2] = "R", [3] = "R P S C", [4] = "R P S M",
+		[5] = "R P", [6] = "R X", [7] = "R P Y",
+	},
+	[LM_STATE_STOP_COPY] = {
+		[1] = "C S", [2] = "C S P R", [3] = "C", [4] = "C S M",
+		[5] = "C S P", [6] = "", [7] = "",
+	},
+	[LM_STATE_RESUMING] = {
+		[1] = "M S", [2] = "M S P R", [3] = "M S C", [4] = "M",
+		[5] = "M S P", [6] = "M S P R X", [7] = "M S P Y",
+	},
+	[LM_STATE_RUNNING_P2P] = {
+		[1] = "P S", [2] = "P R", [3] = "P S C", [4] = "P S M",
+		[5] = "P", [6] = "P R X", [7] = "P Y",
+	},
+	[LM_STATE_PRE_COPY] = {
+		[1] = "X R P S", [2] = "X R", [3] = "X Y C", [4] = "X R P S M",
+		[5] = "X R P", [6] = "X", [7] = "X Y",
+	},
+	[LM_STATE_PRE_COPY_P2P] = {
+		[1] = "Y P S", [2] = "Y P R", [3] = "Y C", [4] = "Y P S M",
+		[5] = "Y P", [6] = "Y X", [7] = "Y",
+	},
+};
+
+static enum lm_state letter_state(char c)
+{
+	switch (c) {
+	case 'S': return LM_STATE_STOP;
+	case 'R': return LM_STATE_RUNNING;
+	case 'C': return LM_STATE_STOP_COPY;
+	case 'M': return LM_STATE_RESUMING;
+	case 'P': return LM_STATE_RUNNING_P2P;
+	case 'X': return LM_STATE_PRE_COPY;
+	case 'Y': return LM_STATE_PRE_COPY_P2P;
+	}
+	return LM_STATE_ERROR;
+}
+
+static bool state_supported(u32 caps, enum lm_state s)
+{
+	if (s == LM_STATE_ERROR)
+		return false;
+	if ((s == LM_STATE_RUNNING_P2P || s == LM_STATE_PRE_COPY_P2P) &&
+	    !(caps & LM_CAP_P2P))
+		return false;
+	if ((s == LM_STATE_PRE_COPY || s == LM_STATE_PRE_COPY_P2P) &&
+	    !(caps & LM_CAP_PRE_COPY))
+		return false;
+	return true;
+}
+
+/* The primitive letters the fake records for one arc. */
+static const char *arc_calls(enum lm_state a, enum lm_state b)
+{
+	static const struct { u8 a, b; const char *calls; } arcs[] = {
+		{ LM_STATE_RUNNING, LM_STATE_RUNNING_P2P, "Q" },
+		{ LM_STATE_PRE_COPY, LM_STATE_PRE_COPY_P2P, "Q" },
+		{ LM_STATE_RUNNING_P2P, LM_STATE_RUNNING, "U" },
+		{ LM_STATE_PRE_COPY_P2P, LM_STATE_PRE_COPY, "U" },
+		{ LM_STATE_RUNNING, LM_STATE_STOP, "S" },
+		{ LM_STATE_RUNNING_P2P, LM_STATE_STOP, "S" },
+		{ LM_STATE_STOP, LM_STATE_RUNNING, "R" },
+		{ LM_STATE_STOP, LM_STATE_RUNNING_P2P, "R" },
+		{ LM_STATE_STOP, LM_STATE_STOP_COPY, "F" },
+		{ LM_STATE_RUNNING, LM_STATE_PRE_COPY, "B" },
+		{ LM_STATE_RUNNING_P2P, LM_STATE_PRE_COPY_P2P, "B" },
+		{ LM_STATE_PRE_COPY, LM_STATE_STOP_COPY, "S" },
+		{ LM_STATE_PRE_COPY_P2P, LM_STATE_STOP_COPY, "S" },
+		{ LM_STATE_STOP_COPY, LM_STATE_STOP, "E" },
+		{ LM_STATE_PRE_COPY, LM_STATE_RUNNING, "E" },
+		{ LM_STATE_PRE_COPY_P2P, LM_STATE_RUNNING_P2P, "E" },
+		{ LM_STATE_STOP, LM_STATE_RESUMING, "" },
+		{ LM_STATE_RESUMING, LM_STATE_STOP, "L" },
+	};
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(arcs); i++)
+		if (arcs[i].a == a && arcs[i].b == b)
+			return arcs[i].calls;
+	return "?";
+}
+
+/*
+ * Expected path for caps: the states of full_paths minus unsupported ones.
+ * Returns the number of states (first is cur), 0 if the request must fail.
+ */
+static int expected_path(u32 caps, enum lm_state cur, enum lm_state to,
+			 enum lm_state *path)
+{
+	const char *p;
+	int n = 0;
+
+	if (cur == LM_STATE_ERROR || !state_supported(caps, cur) ||
+	    !state_supported(caps, to))
+		return 0;
+	p = full_paths[cur][to];
+	if (!p || !*p)
+		return 0;
+	for (; *p; p++) {
+		enum lm_state s = letter_state(*p);
+
+		if (*p == ' ' || !state_supported(caps, s))
+			continue;
+		path[n++] = s;
+	}
+	return n;
+}
+
+static bool opens_file(enum lm_state a, enum lm_state b)
+{
+	return (a == LM_STATE_STOP && b == LM_STATE_STOP_COPY) ||
+	       (a == LM_STATE_STOP && b == LM_STATE_RESUMING) ||
+	       (a == LM_STATE_RUNNING && b == LM_STATE_PRE_COPY) ||
+	       (a == LM_STATE_RUNNING_P2P && b == LM_STATE_PRE_COPY_P2P);
+}
+
+/*
+ * Brings fn from RUNNING to @to through lm_set_state(); in RESUMING a
+ * complete empty stream is written so the way out works.
+ */
+static struct file *drive_to(struct kunit *test, struct lm_function *fn,
+			     enum lm_state to)
+{
+	struct file *file = NULL;
+	u8 buf[512];
+	size_t len;
+
+	if (to == LM_STATE_ERROR)
+		return NULL;
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, to, NULL, &file), 0);
+	if (to == LM_STATE_RESUMING) {
+		KUNIT_ASSERT_NOT_NULL(test, file);
+		len = empty_stream(fn, buf);
+		KUNIT_ASSERT_EQ(test, write_all(file, buf, len, len),
+				(ssize_t)len);
+	}
+	return file;
+}
+
+struct fsm_param {
+	u32 caps;
+	enum lm_state from;
+};
+
+static struct fsm_param fsm_params[ARRAY_SIZE(cap_sets) * LM_STATE_NR];
+
+static const void *fsm_gen(const void *prev, char *desc)
+{
+	const struct fsm_param *p = prev;
+	int i = p ? p - fsm_params + 1 : 0;
+
+	if (i >= ARRAY_SIZE(fsm_params))
+		return NULL;
+	fsm_params[i].caps = cap_sets[i / LM_STATE_NR];
+	fsm_params[i].from = i % LM_STATE_NR;
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "caps=%#x from=%s",
+		 fsm_params[i].caps, lm_state_name(fsm_params[i].from));
+	return &fsm_params[i];
+}
+
+static void lm_test_fsm_pairs(struct kunit *test)
+{
+	const struct fsm_param *p = test->param_value;
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	enum lm_state to;
+
+	for (to = 0; to < LM_STATE_NR; to++) {
+		enum lm_state path[8], got;
+		struct file *before, *file = NULL;
+		char want[16] = "";
+		struct lm_function *fn;
+		struct fake_fn *f;
+		int n, i, ret;
+
+		fn = lm_ctx_add(ctx, p->caps, 64, &f);
+		n = expected_path(p->caps, p->from, to, path);
+		if (!state_supported(p->caps, p->from) &&
+		    p->from != LM_STATE_ERROR) {
+			KUNIT_EXPECT_EQ(test, lm_set_state(fn, p->from, NULL,
+							   &file), -EINVAL);
+			KUNIT_EXPECT_NULL(test, file);
+			lm_function_remove(fn);
+			continue;
+		}
+		if (p->from == LM_STATE_ERROR) {
+			f->fail_nth = 1;
+			f->fail_err = -EIO;
+			KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP,
+							   NULL, &file), -EIO);
+			f->fail_nth = 0;
+			before = NULL;
+		} else {
+			before = drive_to(test, fn, p->from);
+		}
+		KUNIT_ASSERT_EQ(test, lm_get_state(fn, &got), 0);
+		KUNIT_ASSERT_EQ(test, got, p->from);
+
+		f->ncalls = 0;
+		f->calls[0] = 0;
+		ret = lm_set_state(fn, to, NULL, &file);
+		KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
+		if (!n) {
+			KUNIT_EXPECT_EQ_MSG(test, ret, -EINVAL, "to %s",
+					    lm_state_name(to));
+			KUNIT_EXPECT_EQ(test, got, p->from);
+			KUNIT_EXPECT_STREQ(test, f->calls, "");
+			KUNIT_EXPECT_NULL(test, file);
+		} else {
+			for (i = 1; i < n; i++)
+				strcat(want, arc_calls(path[i - 1], path[i]));
+			KUNIT_EXPECT_EQ_MSG(test, ret, 0, "to %s",
+					    lm_state_name(to));
+			KUNIT_EXPECT_EQ(test, got, to);
+			KUNIT_EXPECT_STREQ_MSG(test, f->calls, want, "to %s",
+					       lm_state_name(to));
+			if (n > 1 && opens_file(path[n - 2], path[n - 1]))
+				KUNIT_EXPECT_NOT_NULL(test, file);
+			else
+				KUNIT_EXPECT_NULL(test, file);
+		}
+		fput_now(file);
+		fput_now(before);
+		lm_function_remove(fn);
+	}
+}
+
+/* ---- a failure injected into each primitive on each path ---- */
+
+static void lm_test_fault_each_step(struct kunit *test)
+{
+	const struct fsm_param *p = test->param_value;
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	enum lm_state to;
+
+	if (p->from == LM_STATE_ERROR || !state_supported(p->caps, p->from))
+		return;
+	for (to = 0; to < LM_STATE_NR; to++) {
+		enum lm_state path[8];
+		int n, k, nprims = 0, i;
+
+		n = expected_path(p->caps, p->from, to, path);
+		for (i = 1; i < n; i++)
+			nprims += strlen(arc_calls(path[i - 1], path[i])) &&
+				  arc_calls(path[i - 1], path[i])[0] != 'E';
+		for (k = 1; k <= nprims; k++) {
+			struct file *before, *file = NULL;
+			struct lm_function *fn;
+			struct fake_fn *f;
+			enum lm_state got;
+			u8 byte;
+			loff_t pos = 0;
+
+			fn = lm_ctx_add(ctx, p->caps, 64, &f);
+			before = drive_to(test, fn, p->from);
+			f->fail_nth = k;
+			f->fail_err = -EREMOTEIO;
+			f->counted = 0;
+			KUNIT_EXPECT_EQ_MSG(test, lm_set_state(fn, to, NULL,
+							       &file),
+					    -EREMOTEIO, "to %s step %d",
+					    lm_state_name(to), k);
+			KUNIT_EXPECT_NULL(test, file);
+			KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
+			KUNIT_EXPECT_EQ_MSG(test, got, LM_STATE_ERROR,
+					    "to %s step %d", lm_state_name(to),
+					    k);
+			/* the session is over: its file is disabled */
+			if (before && (p->from == LM_STATE_PRE_COPY ||
+				       p->from == LM_STATE_PRE_COPY_P2P ||
+				       p->from == LM_STATE_STOP_COPY))
+				KUNIT_EXPECT_EQ(test,
+						kernel_read(before, &byte, 1,
+							    &pos), -ENODEV);
+			/* nothing but reset leaves ERROR */
+			KUNIT_EXPECT_EQ(test, lm_set_state(fn,
+							   LM_STATE_RUNNING,
+							   NULL, &file),
+					-EINVAL);
+			f->fail_nth = 0;
+			KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+			KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
+			KUNIT_EXPECT_EQ(test, got, LM_STATE_RUNNING);
+			KUNIT_EXPECT_EQ(test, f->open_saves, 0);
+			fput_now(before);
+			lm_function_remove(fn);
+		}
+	}
+}
+
+static void lm_test_reset_fails(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *fn;
+	struct fake_fn *f;
+	enum lm_state got;
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 16, &f);
+	f->fail_nth = 1;
+	f->fail_err = -ETIMEDOUT;
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), -ETIMEDOUT);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
+	KUNIT_EXPECT_EQ(test, got, LM_STATE_ERROR);
+	f->fail_nth = 0;
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
+	KUNIT_EXPECT_EQ(test, got, LM_STATE_RUNNING);
+	KUNIT_EXPECT_EQ(test, fn->stats.resets, 2);
+	KUNIT_EXPECT_EQ(test, fn->stats.errors, 1);
+}
+
+/* ---- streams ---- */
+
+static const u64 roundtrip_sizes[] = {
+	0, 1, 4095, 4096, (1 << 20) - 1, (1 << 20) + 1, 3 * (1 << 20) + 5,
+};
+
+static const void *size_gen(const void *prev, char *desc)
+{
+	const u64 *p = prev ? (const u64 *)prev + 1 : roundtrip_sizes;
+
+	if (p >= roundtrip_sizes + ARRAY_SIZE(roundtrip_sizes))
+		return NULL;
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%llu bytes", *p);
+	return p;
+}
+
+struct saved {
+	u8 *buf;
+	size_t len;
+};
+
+static void free_saved(void *data)
+{
+	vfree(data);
+}
+
+/* Saves fn's state through STOP_COPY (and PRE_COPY if it has it). */
+static struct saved save_stream(struct kunit *test, struct lm_function *fn,
+				struct fake_fn *f, size_t step)
+{
+	size_t cap = f->state_len + 4096;
+	struct file *file = NULL;
+	struct saved s = {};
+	loff_t pos = 0;
+	ssize_t n;
+	struct file *none;
+	u64 init, dirty;
+
+	s.buf = vmalloc(cap);
+	KUNIT_ASSERT_NOT_NULL(test, s.buf);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, free_saved,
+							s.buf), 0);
+	if (lm_function_caps(fn) & LM_CAP_PRE_COPY) {
+		KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_PRE_COPY, NULL,
+						   &file), 0);
+		KUNIT_ASSERT_NOT_NULL(test, file);
+		for (;;) {
+			n = kernel_read(file, s.buf + s.len,
+					min(step, cap - s.len), &pos);
+			if (n == -ENOMSG) {
+				KUNIT_ASSERT_EQ(test,
+						lm_file_precopy_info(file,
+								     &init,
+								     &dirty),
+						0);
+				if (!init && !dirty)
+					break;
+				continue;
+			}
+			KUNIT_ASSERT_GT(test, n, 0);
+			s.len += n;
+		}
+		KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY,
+						   NULL, &none), 0);
+		KUNIT_ASSERT_NULL(test, none);
+	} else {
+		KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY,
+						   NULL, &file), 0);
+		KUNIT_ASSERT_NOT_NULL(test, file);
+	}
+	n = read_all(file, s.buf + s.len, cap - s.len, step);
+	KUNIT_ASSERT_GE(test, n, 0);
+	s.len += n;
+	/* EOF stays EOF */
+	KUNIT_EXPECT_EQ(test, kernel_read(file, s.buf, 1, &pos), 0);
+	fput_now(file);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
+	return s;
+}
+
+static void lm_test_roundtrip(struct kunit *test)
+{
+	u64 size = *(const u64 *)test->param_value;
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *src, *dst;
+	struct fake_fn *fs, *fd;
+	struct file *file = NULL;
+	enum lm_state got;
+	struct saved s;
+	u32 caps;
+
+	for (caps = 0; caps < 2; caps++) {
+		u32 c = LM_CAP_STOP_COPY | (caps ? LM_CAP_PRE_COPY : 0);
+
+		src = lm_ctx_add(ctx, c, size, &fs);
+		dst = lm_ctx_add(ctx, c, size, &fd);
+		s = save_stream(test, src, fs, size > 8192 ? 65536 + 3 : 777);
+		KUNIT_EXPECT_EQ(test, src->stats.bytes_saved, size);
+
+		KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL,
+						   &file), 0);
+		KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING,
+						   NULL, &file), 0);
+		KUNIT_ASSERT_EQ(test, write_all(file, s.buf, s.len,
+						size > 8192 ? 100000 : 333),
+				(ssize_t)s.len);
+		KUNIT_EXPECT_EQ(test, lm_set_state(dst, LM_STATE_RUNNING, NULL,
+						   &file), 0);
+		KUNIT_EXPECT_EQ(test, lm_get_state(dst, &got), 0);
+		KUNIT_EXPECT_EQ(test, got, LM_STATE_RUNNING);
+		KUNIT_EXPECT_EQ(test, fd->loaded, size);
+		KUNIT_EXPECT_FALSE(test, fd->load_bad);
+		KUNIT_EXPECT_EQ(test, dst->stats.bytes_loaded, size);
+		fput_now(file);
+	}
+}
+
+enum bad_kind {
+	BAD_MAGIC, BAD_VERSION, BAD_HDR_CRC, BAD_COMPAT, BAD_TRUNCATED,
+	BAD_PAYLOAD, BAD_OVERSIZED, BAD_TRAILING, BAD_RECORD, BAD_FLAGS,
+	BAD_NR
+};
+
+static const struct {
+	const char *name;
+	int write_err;		/* error of the write, 0 if it is accepted */
+	int stop_err;		/* error of RESUMING -> STOP */
+} bad_cases[BAD_NR] = {
+	[BAD_MAGIC] = { "wrong magic", -EPROTO, -EPROTO },
+	[BAD_VERSION] = { "wrong version", -EPROTONOSUPPORT,
+			  -EPROTONOSUPPORT },
+	[BAD_HDR_CRC] = { "corrupt header", -EBADMSG, -EBADMSG },
+	[BAD_COMPAT] = { "incompatible", -EXDEV, -EXDEV },
+	[BAD_TRUNCATED] = { "truncated", 0, -ENODATA },
+	[BAD_PAYLOAD] = { "corrupt payload", -EBADMSG, -EBADMSG },
+	[BAD_OVERSIZED] = { "oversized", -EFBIG, -EFBIG },
+	[BAD_TRAILING] = { "data after end", -EBADMSG, -EBADMSG },
+	[BAD_RECORD] = { "corrupt record", -EBADMSG, -EBADMSG },
+	[BAD_FLAGS] = { "unknown flags", -EPROTONOSUPPORT, -EPROTONOSUPPORT },
+};
+
+static const void *bad_gen(const void *prev, char *desc)
+{
+	static const int kinds[BAD_NR] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	const int *p = prev ? (const int *)prev + 1 : kinds;
+
+	if (p >= kinds + BAD_NR)
+		return NULL;
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s", bad_cases[*p].name);
+	return p;
+}
+
+static void fix_header_crc(u8 *buf)
+{
+	struct lm_stream_header *hdr = (void *)buf;
+
+	hdr->hdr_crc = cpu_to_le32(lm_crc(~0U, hdr,
+					  offsetof(struct lm_stream_header,
+						   hdr_crc)));
+}
+
+static void lm_test_bad_stream(struct kunit *test)
+{
+	int kind = *(const int *)test->param_value;
+	const size_t size = 10000, hlen = sizeof(struct lm_stream_header);
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_stream_header *hdr;
+	struct lm_function *src, *dst;
+	struct fake_fn *fs, *fd;
+	struct file *file = NULL, *tmp;
+	size_t len, dst_max = size;
+	struct lm_function_info info = {};
+	enum lm_state got;
+	struct saved s;
+	u8 *buf;
+	ssize_t ret;
+
+	src = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
+	s = save_stream(test, src, fs, 4096);
+	buf = kunit_kzalloc(test, s.len + 64, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	memcpy(buf, s.buf, s.len);
+	len = s.len;
+	hdr = (void *)buf;
+
+	switch (kind) {
+	case BAD_MAGIC:
+		buf[0] ^= 0xff;
+		break;
+	case BAD_VERSION:
+		hdr->version = cpu_to_le16(LM_STREAM_VERSION + 1);
+		fix_header_crc(buf);
+		break;
+	case BAD_HDR_CRC:
+		hdr->compat[0] ^= 1;
+		break;
+	case BAD_COMPAT:
+		memcpy(hdr->compat, compat_b, sizeof(compat_b));
+		fix_header_crc(buf);
+		break;
+	case BAD_TRUNCATED:
+		len -= 1;
+		break;
+	case BAD_PAYLOAD:
+		buf[hlen + sizeof(struct lm_stream_record) + 5000] ^= 0x40;
+		break;
+	case BAD_OVERSIZED:
+		dst_max = size - 1;
+		break;
+	case BAD_TRAILING:
+		len += 1;
+		break;
+	case BAD_RECORD:
+		buf[hlen + 8] ^= 1;	/* DATA record length */
+		break;
+	case BAD_FLAGS:
+		hdr->flags = cpu_to_le32(1);
+		fix_header_crc(buf);
+		break;
+	}
+
+	fd = kunit_kzalloc(test, sizeof(*fd), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, fd);
+	fd->seed = fs->seed;
+	fd->state_len = size;
+	info.drvdata = fd;
+	info.caps = LM_CAP_STOP_COPY;
+	info.max_state_size = dst_max;
+	info.compat = compat_a;
+	info.compat_len = sizeof(compat_a);
+	dst = lm_function_add(&ctx->ctrl,
+			      kunit_device_register(test, "lm-test-dst"),
+			      &info);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dst);
+
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL,
+					   &file), 0);
+	ret = write_all(file, buf, len, 3000);
+	if (bad_cases[kind].write_err)
+		KUNIT_EXPECT_EQ(test, ret, (ssize_t)bad_cases[kind].write_err);
+	else
+		KUNIT_EXPECT_EQ(test, ret, (ssize_t)len);
+	/* a broken stream stays broken */
+	if (bad_cases[kind].write_err)
+		KUNIT_EXPECT_EQ(test, kernel_write(file, buf, 1, &(loff_t){0}),
+				(ssize_t)bad_cases[kind].write_err);
+
+	KUNIT_EXPECT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL, &tmp),
+			bad_cases[kind].stop_err);
+	KUNIT_EXPECT_EQ(test, lm_get_state(dst, &got), 0);
+	KUNIT_EXPECT_EQ(test, got, LM_STATE_RESUMING);
+	KUNIT_EXPECT_EQ(test, fd->loads, 0);
+	KUNIT_EXPECT_EQ(test, fd->ncalls, 0);
+
+	KUNIT_EXPECT_EQ(test, lm_function_reset(dst), 0);
+	KUNIT_EXPECT_EQ(test, lm_get_state(dst, &got), 0);
+	KUNIT_EXPECT_EQ(test, got, LM_STATE_RUNNING);
+	KUNIT_EXPECT_EQ(test, kernel_write(file, buf, 1, &(loff_t){0}),
+			(ssize_t)-ENODEV);
+	fput_now(file);
+}
+
+static void lm_test_wrong_direction(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct file *save = NULL, *resume = NULL;
+	struct lm_function *a, *b;
+	struct fake_fn *fa, *fb;
+	u64 init, dirty;
+	u8 byte = 0;
+
+	a = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 100, &fa);
+	b = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 100, &fb);
+	KUNIT_ASSERT_EQ(test, lm_set_state(a, LM_STATE_STOP_COPY, NULL,
+					   &save), 0);
+	KUNIT_ASSERT_EQ(test, lm_set_state(b, LM_STATE_RESUMING, NULL,
+					   &resume), 0);
+	KUNIT_EXPECT_EQ(test, kernel_write(save, &byte, 1, &(loff_t){0}),
+			(ssize_t)-EINVAL);
+	KUNIT_EXPECT_EQ(test, kernel_read(resume, &byte, 1, &(loff_t){0}),
+			(ssize_t)-EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_file_precopy_info(resume, &init, &dirty),
+			-EINVAL);
+	/* PRECOPY_INFO outside PRE_COPY */
+	KUNIT_EXPECT_EQ(test, lm_file_precopy_info(save, &init, &dirty),
+			-EINVAL);
+	/* a stale file after its session ended */
+	KUNIT_ASSERT_EQ(test, lm_set_state(a, LM_STATE_STOP, NULL,
+					   &(struct file *){ NULL }), 0);
+	KUNIT_EXPECT_EQ(test, kernel_read(save, &byte, 1, &(loff_t){0}),
+			(ssize_t)-ENODEV);
+	fput_now(save);
+	fput_now(resume);
+}
+
+static void lm_test_precopy_info(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *fn;
+	struct file *file = NULL;
+	struct fake_fn *f;
+	const size_t hdr = sizeof(struct lm_stream_header);
+	const size_t rec = sizeof(struct lm_stream_record);
+	u64 init, dirty, size;
+	u8 *buf;
+	ssize_t n;
+	loff_t pos = 0;
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_PRE_COPY, 3000, &f);
+	f->precopy_step = 1000;
+	buf = kunit_kzalloc(test, 8192, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_EQ(test, lm_get_data_size(fn, &size), 0);
+	KUNIT_EXPECT_EQ(test, size, 3000 + hdr + 2 * rec);
+
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_PRE_COPY, NULL, &file),
+			0);
+	KUNIT_ASSERT_EQ(test, lm_file_precopy_info(file, &init, &dirty), 0);
+	KUNIT_EXPECT_EQ(test, init, 1000 + hdr + rec);
+	KUNIT_EXPECT_EQ(test, dirty, 2000);
+	n = kernel_read(file, buf, 8192, &pos);
+	KUNIT_EXPECT_EQ(test, n, (ssize_t)(1000 + hdr + rec));
+	/* temporary end of stream */
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf, 8192, &pos),
+			(ssize_t)-ENOMSG);
+	KUNIT_ASSERT_EQ(test, lm_file_precopy_info(file, &init, &dirty), 0);
+	KUNIT_EXPECT_EQ(test, init, 0);
+	/* the second segment with its record, and the last 1000 to come */
+	KUNIT_EXPECT_EQ(test, dirty, rec + 1000 + 1000);
+	n = kernel_read(file, buf, 100, &pos);
+	KUNIT_EXPECT_EQ(test, n, 100);
+	KUNIT_ASSERT_EQ(test, lm_file_precopy_info(file, &init, &dirty), 0);
+	KUNIT_EXPECT_EQ(test, dirty, rec + 1000 + 1000 - 100);
+	KUNIT_EXPECT_EQ(test, f->open_saves, 2);
+
+	/* the rest comes in STOP_COPY on the same file */
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &(struct file *){ NULL }), 0);
+	KUNIT_EXPECT_EQ(test, lm_file_precopy_info(file, &init, &dirty),
+			-EINVAL);
+	n = read_all(file, buf, 8192, 512);
+	/* what PRE_COPY left, then the final segment and the end */
+	KUNIT_EXPECT_EQ(test, n, (ssize_t)(1000 - (100 - rec) + rec + 1000 +
+				       rec));
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf, 1, &pos), 0);
+	fput_now(file);
+	/* closing the file ended the session for the driver */
+	KUNIT_EXPECT_EQ(test, f->open_saves, 0);
+}
+
+/* ---- lifetime ---- */
+
+static void lm_test_unregister_with_users(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct file *file = NULL, *tmp = NULL;
+	struct lm_function *fn, *h;
+	struct device *cd;
+	struct fake_fn *f;
+	enum lm_state st;
+	u64 init, dirty, size;
+	u8 byte;
+
+	fn = lm_ctx_add(ctx, LM_CAP_ALL, 4096, &f);
+	h = lm_function_get(lm_function_device(fn));
+	KUNIT_ASSERT_EQ(test, h, fn);
+	KUNIT_ASSERT_EQ(test, lm_set_state(h, LM_STATE_PRE_COPY, NULL, &file),
+			0);
+	KUNIT_ASSERT_EQ(test, lm_log_start(h, &(struct lm_log_range){ 0, 1 << 20 },
+					   1, 4096), 0);
+	cd = class_find_device_by_name(&lm_class, dev_name(&fn->dev));
+	KUNIT_EXPECT_PTR_EQ(test, cd, &fn->dev);
+	put_device(cd);
+
+	lm_ctx_unregister(ctx);
+	/* the driver saw the session and logging end, and nothing after */
+	KUNIT_EXPECT_EQ(test, f->open_saves, 0);
+	KUNIT_EXPECT_NOT_NULL(test, strchr(f->calls, 'd'));
+	f->ncalls = 0;
+	f->calls[0] = 0;
+
+	KUNIT_EXPECT_EQ(test, lm_set_state(h, LM_STATE_RUNNING, NULL, &tmp),
+			-ENODEV);
+	KUNIT_EXPECT_EQ(test, lm_get_state(h, &st), -ENODEV);
+	KUNIT_EXPECT_EQ(test, lm_get_data_size(h, &size), -ENODEV);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(h), -ENODEV);
+	KUNIT_EXPECT_EQ(test, lm_log_stop(h), -ENODEV);
+	KUNIT_EXPECT_EQ(test, kernel_read(file, &byte, 1, &(loff_t){0}),
+			(ssize_t)-ENODEV);
+	KUNIT_EXPECT_EQ(test, lm_file_precopy_info(file, &init, &dirty),
+			-ENODEV);
+	KUNIT_EXPECT_STREQ(test, f->calls, "");
+	cd = class_find_device_by_name(&lm_class, dev_name(&fn->dev));
+	KUNIT_EXPECT_NULL(test, cd);
+	put_device(cd);
+	/* the device is gone from the registry */
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_get(lm_function_device(h))),
+			-ENODEV);
+	/* last users go in either order; KASAN checks nothing was freed */
+	lm_function_put(h);
+	fput_now(file);
+}
+
+static int claim_count;
+
+static int fake_claim(struct lm_controller *ctrl, struct device *dev,
+		      struct lm_function_info *info)
+{
+	struct fake_fn *f;
+
+	if (strcmp(dev_name(dev), "lm-claim-yes"))
+		return -ENODEV;
+	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (!f)
+		return -ENOMEM;
+	f->state_len = 32;
+	claim_count++;
+	info->drvdata = f;
+	info->caps = LM_CAP_STOP_COPY | LM_CAP_P2P;
+	info->max_state_size = 32;
+	return 0;
+}
+
+static void fake_release(struct lm_controller *ctrl, struct device *dev,
+			 void *drvdata)
+{
+	kfree(drvdata);
+}
+
+static const struct lm_ops fake_claim_ops = {
+	.claim = fake_claim,
+	.release = fake_release,
+	.stop = fake_stop,
+	.restart = fake_restart,
+	.p2p_quiesce = fake_quiesce,
+	.p2p_resume = fake_p2p_resume,
+	.save_begin = fake_save_begin,
+	.save_read = fake_save_read,
+	.load = fake_load,
+	.state_size = fake_state_size,
+};
+
+static void child_release(struct device *dev)
+{
+	kfree(dev);
+}
+
+static struct device *child_new(struct kunit *test, struct device *parent,
+				const char *name)
+{
+	struct device *dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, dev);
+	device_initialize(dev);
+	dev->parent = parent;
+	dev->release = child_release;
+	dev_set_name(dev, "%s", name);
+	KUNIT_ASSERT_EQ(test, device_add(dev), 0);
+	return dev;
+}
+
+static void lm_test_claim_on_demand(struct kunit *test)
+{
+	struct lm_controller ctrl = { .ops = &fake_claim_ops,
+				      .caps = LM_CAP_STOP_COPY | LM_CAP_P2P };
+	struct device *pf, *yes, *no, *orphan;
+	struct lm_function *a, *b;
+	struct file *file;
+
+	claim_count = 0;
+	pf = kunit_device_register(test, "lm-claim-pf");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, pf);
+	yes = child_new(test, pf, "lm-claim-yes");
+	no = child_new(test, pf, "lm-claim-no");
+	orphan = child_new(test, NULL, "lm-claim-orphan");
+
+	/* before the controller registers, nothing is migratable */
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_get(yes)), -ENODEV);
+	ctrl.dev = pf;
+	KUNIT_ASSERT_EQ(test, lm_controller_register(&ctrl), 0);
+	KUNIT_EXPECT_EQ(test, lm_controller_register(&ctrl), -EEXIST);
+
+	a = lm_function_get(yes);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, a);
+	b = lm_function_get(yes);
+	KUNIT_EXPECT_PTR_EQ(test, a, b);
+	KUNIT_EXPECT_EQ(test, claim_count, 1);
+	KUNIT_EXPECT_EQ(test, lm_function_caps(a),
+			LM_CAP_STOP_COPY | LM_CAP_P2P);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_get(no)), -ENODEV);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_get(orphan)), -ENODEV);
+	KUNIT_EXPECT_EQ(test, lm_set_state(a, LM_STATE_STOP, NULL, &file), 0);
+	KUNIT_EXPECT_STREQ(test, fake(a)->calls, "QS");
+
+	lm_controller_unregister(&ctrl);
+	KUNIT_EXPECT_EQ(test, lm_set_state(b, LM_STATE_RUNNING, NULL, &file),
+			-ENODEV);
+	lm_function_put(a);
+	lm_function_put(b);
+	device_unregister(yes);
+	device_unregister(no);
+	device_unregister(orphan);
+}
+
+static void lm_test_register_rejects(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
+					 .max_state_size = 8 };
+	struct lm_controller bad = { .dev = ctx->ctrl.dev, .ops = &fake_ops };
+	struct device *dev = kunit_device_register(test, "lm-test-rej");
+	struct lm_function *fn;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	/* no STOP_COPY */
+	KUNIT_EXPECT_EQ(test, lm_controller_register(&bad), -EINVAL);
+	info.caps = LM_CAP_P2P;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_add(&ctx->ctrl, dev, &info)),
+			-EINVAL);
+	info.caps = LM_CAP_STOP_COPY;
+	info.max_state_size = 0;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_add(&ctx->ctrl, dev, &info)),
+			-EINVAL);
+	info.max_state_size = 8;
+	info.compat_len = LM_COMPAT_MAX + 1;
+	info.compat = compat_a;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_add(&ctx->ctrl, dev, &info)),
+			-EINVAL);
+	info.compat_len = 0;
+	fn = lm_function_add(&ctx->ctrl, dev, &info);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fn);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_add(&ctx->ctrl, dev, &info)),
+			-EEXIST);
+	lm_function_remove(fn);
+	lm_function_remove(fn);	/* twice is harmless */
+}
+
+static void record_dirty(void *opaque, unsigned long iova,
+			 unsigned long length)
+{
+	*(unsigned long *)opaque = iova;
+}
+
+static void lm_test_dirty_log(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_log_range r = { .iova = 0x100000, .length = 0x100000 };
+	struct lm_function *fn, *plain;
+	struct fake_fn *f, *fp;
+	unsigned long got = 0;
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	plain = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 8, &fp);
+	KUNIT_EXPECT_EQ(test, lm_log_start(plain, &r, 1, 4096), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 1, 3000), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 0, 4096), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
+					    record_dirty, &got), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 1, 4096), 0);
+	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 1, 4096), -EBUSY);
+	KUNIT_EXPECT_EQ(test, lm_log_report(fn, ULONG_MAX, 2, record_dirty,
+					    &got), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
+					    record_dirty, &got), 0);
+	KUNIT_EXPECT_EQ(test, got, 0x100000UL + 4096);
+	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
+	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
+	KUNIT_EXPECT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
+					    record_dirty, &got), -EINVAL);
+	KUNIT_EXPECT_STREQ(test, f->calls, "Dd");
+}
+
+/* ---- concurrency: state changes racing an unregister ---- */
+
+struct racer {
+	struct lm_function *fn;
+	struct completion done;
+	int enodev;
+	int iterations;
+};
+
+static int racer_fn(void *data)
+{
+	struct racer *r = data;
+	u8 buf[256];
+
+	for (;;) {
+		struct file *file = NULL;
+		int ret;
+
+		ret = lm_set_state(r->fn, LM_STATE_STOP_COPY, NULL, &file);
+		if (!ret && file) {
+			kernel_read(file, buf, sizeof(buf), &(loff_t){0});
+			__fput_sync(file);
+		}
+		if (ret != -ENODEV)
+			ret = lm_set_state(r->fn, LM_STATE_RUNNING, NULL,
+					   &file);
+		if (ret == -ENODEV)
+			break;
+		if (ret)
+			lm_function_reset(r->fn);
+		r->iterations++;
+		cond_resched();
+	}
+	r->enodev = 1;
+	complete(&r->done);
+	return 0;
+}
+
+static void lm_test_race_unregister(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct racer r[3];
+	struct lm_function *fn;
+	struct fake_fn *f;
+	int i;
+
+	fn = lm_ctx_add(ctx, LM_CAP_ALL, 1000, &f);
+	for (i = 0; i < ARRAY_SIZE(r); i++) {
+		struct task_struct *t;
+
+		r[i].fn = lm_function_get(lm_function_device(fn));
+		KUNIT_ASSERT_FALSE(test, IS_ERR(r[i].fn));
+		r[i].enodev = 0;
+		r[i].iterations = 0;
+		init_completion(&r[i].done);
+		t = kthread_run(racer_fn, &r[i], "lm-racer-%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	}
+	msleep(50);
+	lm_ctx_unregister(ctx);
+	for (i = 0; i < ARRAY_SIZE(r); i++) {
+		KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&r[i].done,
+								   10 * HZ),
+				0UL);
+		KUNIT_EXPECT_EQ(test, r[i].enodev, 1);
+		lm_function_put(r[i].fn);
+	}
+	KUNIT_EXPECT_EQ(test, f->open_saves, 0);
+}
+
+static void lm_test_next_state_args(struct kunit *test)
+{
+	enum lm_state next;
+
+	KUNIT_EXPECT_EQ(test, lm_next_state(LM_CAP_ALL, LM_STATE_NR,
+					    LM_STATE_STOP, &next), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_next_state(LM_CAP_ALL, LM_STATE_STOP, 99,
+					    &next), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_next_state(LM_CAP_ALL, LM_STATE_RUNNING,
+					    LM_STATE_ERROR, &next), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_next_state(LM_CAP_ALL, LM_STATE_ERROR,
+					    LM_STATE_ERROR, &next), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_next_state(LM_CAP_STOP_COPY,
+					    LM_STATE_RUNNING,
+					    LM_STATE_STOP_COPY, &next), 0);
+	KUNIT_EXPECT_EQ(test, next, LM_STATE_STOP);
+	KUNIT_EXPECT_STREQ(test, lm_state_name(LM_STATE_PRE_COPY_P2P),
+			   "pre_copy_p2p");
+	KUNIT_EXPECT_STREQ(test, lm_state_name(LM_STATE_NR), "invalid");
+}
+
+static struct kunit_case lm_fsm_cases[] = {
+	KUNIT_CASE_PARAM(lm_test_fsm_pairs, fsm_gen),
+	KUNIT_CASE_PARAM(lm_test_fault_each_step, fsm_gen),
+	KUNIT_CASE(lm_test_reset_fails),
+	KUNIT_CASE(lm_test_next_state_args),
+	{}
+};
+
+static struct kunit_suite lm_fsm_suite = {
+	.name = "live_migration_fsm",
+	.test_cases = lm_fsm_cases,
+};
+
+static struct kunit_case lm_stream_cases[] = {
+	KUNIT_CASE_PARAM(lm_test_roundtrip, size_gen),
+	KUNIT_CASE_PARAM(lm_test_bad_stream, bad_gen),
+	KUNIT_CASE(lm_test_wrong_direction),
+	KUNIT_CASE(lm_test_precopy_info),
+	{}
+};
+
+static struct kunit_suite lm_stream_suite = {
+	.name = "live_migration_stream",
+	.test_cases = lm_stream_cases,
+};
+
+static struct kunit_case lm_lifetime_cases[] = {
+	KUNIT_CASE(lm_test_unregister_with_users),
+	KUNIT_CASE(lm_test_claim_on_demand),
+	KUNIT_CASE(lm_test_register_rejects),
+	KUNIT_CASE(lm_test_dirty_log),
+	KUNIT_CASE(lm_test_race_unregister),
+	{}
+};
+
+static struct kunit_suite lm_lifetime_suite = {
+	.name = "live_migration_lifetime",
+	.test_cases = lm_lifetime_cases,
+};
+
+kunit_test_suites(&lm_fsm_suite, &lm_stream_suite, &lm_lifetime_suite);

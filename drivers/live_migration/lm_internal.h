@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Private to drivers/live_migration: objects shared between its files. */
+#ifndef _LM_INTERNAL_H
+#define _LM_INTERNAL_H
+
+#include <linux/device.h>
+#include <linux/live_migration.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+
+#define LM_STREAM_MAGIC		0x4d5254534d494c4cULL	/* "LLIMSTRM" */
+#define LM_STREAM_VERSION	1
+
+enum lm_record_type {
+	LM_REC_DATA = 1,	/* followed by len payload bytes */
+	LM_REC_END = 2,		/* len and crc cover all payload bytes */
+};
+
+/*
+ * On the wire, little endian: one header, then DATA records, then one END
+ * record.  Checksums are crc32c seeded with ~0 over the bytes named.
+ */
+struct lm_stream_header {
+	__le64 magic;
+	__le16 version;
+	__le16 compat_len;
+	__le32 flags;			/* none defined: must be 0 */
+	u8 compat[LM_COMPAT_MAX];
+	__le32 reserved;
+	__le32 hdr_crc;			/* over all bytes before it */
+};
+
+struct lm_stream_record {
+	__le32 type;
+	__le32 payload_crc;		/* END: over all payload; DATA: 0 */
+	__le64 len;
+	__le32 reserved;
+	__le32 rec_crc;			/* over all bytes before it */
+};
+
+struct lm_stats {
+	u64 transitions;
+	u64 errors;
+	u64 bytes_saved;
+	u64 bytes_loaded;
+	u64 resets;
+};
+
+/*
+ * struct lm_function - one controlled function
+ *
+ * Its lifetime is that of @dev: the registry, every consumer handle and
+ * every open data file hold a reference.
+ *
+ * @lock (the "state lock") protects @state, @dead, @file, @logging, @stats
+ * and the data file fields marked so; every driver op is called under it.
+ * It is never held across copy_to_user()/copy_from_user(): data files copy
+ * through their own buffers and take @lock only around driver calls.
+ * lm_registry_lock nests outside @lock.
+ */
+struct lm_function {
+	struct device dev;
+	struct device *controlled;	/* reference held until release */
+	struct lm_controller *ctrl;	/* NULL once removed */
+	const struct lm_ops *ops;
+	void *drvdata;
+	u32 caps;
+	u64 max_state_size;
+	u16 compat_len;
+	u8 compat[LM_COMPAT_MAX];
+	bool added;			/* sysfs device registered */
+
+	struct mutex lock;
+	enum lm_state state;
+	bool dead;
+	bool logging;
+	struct lm_file *file;		/* the session's data file, if any */
+	struct lm_stats stats;
+
+	struct hlist_node hnode;	/* registry hash, registry lock */
+	struct list_head ctrl_node;	/* ctrl->functions, registry lock */
+};
+
+extern const struct class lm_class;
+extern const struct attribute_group *lm_function_groups[];
+
+static inline struct lm_function *to_lm_function(struct device *dev)
+{
+	return container_of(dev, struct lm_function, dev);
+}
+
+/* fsm.c */
+int lm_fsm_step(struct lm_function *fn, enum lm_state next,
+		lm_file_ioctl_fn ioctl, struct file **filep);
+void lm_fsm_fail(struct lm_function *fn);
+
+/* file.c */
+struct lm_file;
+struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
+				 lm_file_ioctl_fn ioctl, bool *device_err);
+struct file *lm_file_create_resume(struct lm_function *fn,
+				   lm_file_ioctl_fn ioctl);
+int lm_file_load(struct lm_function *fn, bool *device_err);
+void lm_file_disable(struct lm_function *fn);
+bool lm_file_is_lm(struct file *file);
+
+/* stream.c */
+u32 lm_crc(u32 crc, const void *buf, size_t len);
+void lm_stream_fill_header(struct lm_function *fn,
+			   struct lm_stream_header *hdr);
+int lm_stream_check_header(struct lm_function *fn,
+			   const struct lm_stream_header *hdr);
+void lm_stream_fill_record(struct lm_stream_record *rec,
+			   enum lm_record_type type, u64 len, u32 payload_crc);
+int lm_stream_check_record(const struct lm_stream_record *rec);
+
+#endif /* _LM_INTERNAL_H */

@@ -1,0 +1,431 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Build and test harness for drivers/live_migration.
+
+Turns this repository plus Debian's linux-source-6.12 tarball into a kernel
+tree, then runs the static checks and the KUnit suites.  Everything it builds
+lives under the cache directory ($LM_CACHE, default /var/cache/live-migration),
+never in the repository, and every step can be rerun:
+
+  pristine/   the unpacked tarball, never written to after unpacking
+  tree/       a hard-linked copy of pristine/ with our files and patches on
+              top; managed files are replaced by rename, so pristine/ stays
+              intact and make sees a new mtime only when content changed
+  kunit-um/   kunit.py build directory (UML)
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.environ.get("LM_CACHE", "/var/cache/live-migration")
+TARBALL = os.environ.get("LM_TARBALL", "/usr/src/linux-source-6.12.tar.xz")
+PRISTINE = os.path.join(CACHE, "pristine")
+TREE = os.path.join(CACHE, "tree")
+MANIFEST = os.path.join(CACHE, "tree.manifest")
+JOBS = str(os.cpu_count() or 2)
+
+# Top-level directories of this repository that overlay the kernel tree.
+OVERLAY_DIRS = ["include", "drivers", "Documentation", "samples", "tools",
+                "lib", "arch"]
+# Our own sources: what the static checks look at.
+OWN_C_DIRS = ["drivers/live_migration"]
+OWN_HEADERS = ["include/linux/live_migration.h"]
+
+
+class HarnessError(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[lm {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(cmd, cwd=None, logfile=None, check=True, env=None):
+    """Run cmd; with logfile, send its output there and keep the terminal
+    quiet.  Returns (returncode, output-if-captured)."""
+    if logfile:
+        with open(logfile, "w") as f:
+            p = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                               env=env)
+        out = open(logfile, errors="replace").read()
+    else:
+        p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=env)
+        out = p.stdout.decode(errors="replace")
+    if check and p.returncode != 0:
+        tail = "\n".join(out.splitlines()[-40:])
+        raise HarnessError(f"command failed ({p.returncode}): {' '.join(cmd)}\n{tail}")
+    return p.returncode, out
+
+
+def tarball_id():
+    st = os.stat(TARBALL)
+    return f"{os.path.realpath(TARBALL)} {st.st_size} {int(st.st_mtime)}"
+
+
+def ensure_pristine():
+    stamp = os.path.join(CACHE, "pristine.stamp")
+    want = tarball_id()
+    if os.path.isdir(PRISTINE) and os.path.exists(stamp) and \
+            open(stamp).read() == want:
+        return
+    log(f"unpacking {TARBALL} (about 20 s)")
+    for d in (PRISTINE, TREE):
+        shutil.rmtree(d, ignore_errors=True)
+    for f in (MANIFEST, stamp):
+        if os.path.exists(f):
+            os.unlink(f)
+    tmp = PRISTINE + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    run(["tar", "-xJf", TARBALL, "-C", tmp, "--strip-components=1"])
+    os.rename(tmp, PRISTINE)
+    with open(stamp, "w") as f:
+        f.write(want)
+
+
+def ensure_tree():
+    if os.path.isdir(TREE) and os.path.exists(os.path.join(TREE, "Makefile")):
+        return
+    log("creating the work tree (hard links to pristine/)")
+    shutil.rmtree(TREE, ignore_errors=True)
+    tmp = TREE + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    run(["cp", "-al", PRISTINE, tmp])
+    os.rename(tmp, TREE)
+    if os.path.exists(MANIFEST):
+        os.unlink(MANIFEST)
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_replace(path, data, mode=None):
+    """Replace path by a new inode: never write through a hard link."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".lm-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    if mode is not None:
+        os.chmod(tmp, mode)
+    else:
+        os.chmod(tmp, 0o644)
+    os.rename(tmp, path)
+
+
+def overlay_files():
+    files = {}
+    for top in OVERLAY_DIRS:
+        base = os.path.join(REPO, top)
+        for root, dirs, names in os.walk(base):
+            dirs[:] = [d for d in dirs if d not in ("__pycache__",)]
+            for n in names:
+                full = os.path.join(root, n)
+                rel = os.path.relpath(full, REPO)
+                files[rel] = full
+    return files
+
+
+def patch_series():
+    pdir = os.path.join(REPO, "patches")
+    series = os.path.join(pdir, "series")
+    if os.path.exists(series):
+        names = [l.strip() for l in open(series)
+                 if l.strip() and not l.startswith("#")]
+    else:
+        names = sorted(n for n in os.listdir(pdir) if n.endswith(".patch"))
+    return [os.path.join(pdir, n) for n in names]
+
+
+def patched_files(patches):
+    """Apply the series to copies of the pristine files it touches."""
+    stage = tempfile.mkdtemp(prefix="lm-patch-")
+    touched = []
+    try:
+        for p in patches:
+            for line in open(p, errors="replace"):
+                m = re.match(r"^\+\+\+ b/(\S+)", line)
+                if m and m.group(1) not in touched:
+                    rel = m.group(1)
+                    touched.append(rel)
+                    src = os.path.join(PRISTINE, rel)
+                    dst = os.path.join(stage, rel)
+                    os.makedirs(os.path.dirname(dst), exist_ok=True)
+                    if os.path.exists(src):
+                        shutil.copyfile(src, dst)
+            rc, out = run(["patch", "-p1", "--batch", "--forward", "-s",
+                           "--no-backup-if-mismatch", "-d", stage, "-i", p],
+                          check=False)
+            if rc != 0:
+                raise HarnessError(f"patch {os.path.basename(p)} does not apply "
+                                   f"to linux-source-6.12:\n{out}")
+        return {rel: read_bytes(os.path.join(stage, rel)) for rel in touched
+                if os.path.exists(os.path.join(stage, rel))}
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def prepare():
+    """Bring tree/ to pristine + overlay + patches, touching only what
+    differs from the last run."""
+    os.makedirs(CACHE, exist_ok=True)
+    ensure_pristine()
+    ensure_tree()
+    overlay = overlay_files()
+    patches = patch_series()
+    patched = patched_files(patches)
+    clash = set(overlay) & set(patched)
+    if clash:
+        raise HarnessError(f"files both overlaid and patched: {sorted(clash)}")
+    desired = {}
+    for rel, full in overlay.items():
+        desired[rel] = (read_bytes(full), os.stat(full).st_mode & 0o777)
+    for rel, data in patched.items():
+        desired[rel] = (data, None)
+
+    old = []
+    if os.path.exists(MANIFEST):
+        old = [l.rstrip("\n") for l in open(MANIFEST) if l.strip()]
+    changed = 0
+    for rel in old:
+        if rel in desired:
+            continue
+        dst = os.path.join(TREE, rel)
+        src = os.path.join(PRISTINE, rel)
+        if os.path.exists(src):
+            if not os.path.exists(dst) or read_bytes(dst) != read_bytes(src):
+                write_replace(dst, read_bytes(src))
+                changed += 1
+        elif os.path.exists(dst):
+            os.unlink(dst)
+            changed += 1
+    for rel, (data, mode) in sorted(desired.items()):
+        dst = os.path.join(TREE, rel)
+        if os.path.exists(dst) and read_bytes(dst) == data:
+            continue
+        write_replace(dst, data, mode)
+        changed += 1
+    with open(MANIFEST, "w") as f:
+        f.write("".join(r + "\n" for r in sorted(desired)))
+    log(f"tree ready: {len(overlay)} files overlaid, {len(patches)} patches, "
+        f"{changed} files updated")
+    return overlay, patches
+
+
+# ---------------------------------------------------------------- results
+
+class Results:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.skipped = 0
+        self.failures = []
+
+    def add(self, name, ok, detail=""):
+        if ok is None:
+            self.skipped += 1
+            return
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            self.failures.append((name, detail))
+
+    def summary(self):
+        for name, detail in self.failures:
+            print(f"FAILED: {name}")
+            if detail:
+                for l in detail.rstrip().splitlines()[:30]:
+                    print(f"    {l}")
+        line = f"{self.passed} passed, {self.failed} failed"
+        if self.skipped:
+            line += f", {self.skipped} skipped"
+        print(line, flush=True)
+
+
+# ---------------------------------------------------------------- static
+
+def own_sources(overlay):
+    out = []
+    for rel in sorted(overlay):
+        if rel in OWN_HEADERS or any(rel.startswith(d + "/") for d in OWN_C_DIRS):
+            if rel.endswith((".c", ".h")):
+                out.append(rel)
+    return out
+
+
+def new_files(overlay):
+    """Every new file that checkpatch should read (code, Kconfig, docs)."""
+    return [rel for rel in sorted(overlay)
+            if not os.path.exists(os.path.join(PRISTINE, rel))
+            and not rel.endswith((".kunitconfig",))
+            and os.path.basename(rel) not in (".kunitconfig",)]
+
+
+def static_checks(res, overlay, patches, build_dir, arch):
+    log("static checks: checkpatch --strict, kernel-doc -Wall")
+    cp = ["perl", "scripts/checkpatch.pl", "--strict", "--terse",
+          "--show-types", "--no-summary", "--ignore", "FILE_PATH_CHANGES"]
+    for rel in new_files(overlay):
+        rc, out = run(cp + ["-f", rel], cwd=TREE, check=False)
+        findings = [l for l in out.splitlines()
+                    if re.search(r": (ERROR|WARNING|CHECK):", l)]
+        res.add(f"checkpatch {rel}", not findings, "\n".join(findings))
+    for p in patches:
+        rc, out = run(cp + [p], cwd=TREE, check=False)
+        findings = [l for l in out.splitlines()
+                    if re.search(r"(ERROR|WARNING|CHECK):", l)]
+        res.add(f"checkpatch {os.path.basename(p)}", not findings,
+                "\n".join(findings))
+    for rel in own_sources(overlay):
+        rc, out = run(["perl", "scripts/kernel-doc", "-none", "-Wall", rel],
+                      cwd=TREE, check=False)
+        findings = [l for l in out.splitlines() if l.strip()]
+        res.add(f"kernel-doc {rel}", rc == 0 and not findings,
+                "\n".join(findings))
+
+    log("static checks: W=1 and sparse (C=2) over drivers/live_migration/")
+    logf = os.path.join(CACHE, "static-build.log")
+    rc, out = run(["make", f"ARCH={arch}", f"O={build_dir}", f"-j{JOBS}",
+                   "W=1", "C=2", "drivers/live_migration/"],
+                  cwd=TREE, logfile=logf, check=False)
+    ours = [l for l in out.splitlines()
+            if ("warning:" in l or "error:" in l) and
+            any(d in l for d in OWN_C_DIRS + OWN_HEADERS)]
+    if rc != 0 and not ours:
+        ours = out.splitlines()[-20:]
+    res.add("W=1 + sparse build of drivers/live_migration", not ours,
+            "\n".join(ours))
+
+
+# ---------------------------------------------------------------- kunit
+
+BAD_LOG = re.compile(r"(WARNING: CPU|WARNING:.*at |BUG: |Oops|"
+                     r"KASAN|possible circular locking|"
+                     r"possible recursive locking|inconsistent lock state|"
+                     r"suspicious RCU usage|Kernel panic|"
+                     r"lock held when returning|unreferenced object)")
+
+
+def expected_suites():
+    names = set()
+    for root, _, files in os.walk(os.path.join(REPO, "drivers")):
+        for n in files:
+            if not n.endswith(".c"):
+                continue
+            text = open(os.path.join(root, n), errors="replace").read()
+            for m in re.finditer(r"struct kunit_suite \w+ = \{\s*\.name\s*=\s*\"([^\"]+)\"",
+                                 text):
+                names.add(m.group(1))
+    return names
+
+
+def walk_cases(node, prefix, out):
+    for sub in node.get("sub_groups", []) or []:
+        walk_cases(sub, prefix + [sub.get("name", "?")], out)
+    for case in node.get("test_cases", []) or []:
+        out.append((".".join(prefix + [case.get("name", "?")]),
+                    case.get("status", "?")))
+
+
+def kunit(res, arch, kunitconfigs, extra=()):
+    build_dir = os.path.join(CACHE, f"kunit-{arch}")
+    jsonf = os.path.join(CACHE, f"kunit-{arch}.json")
+    logf = os.path.join(CACHE, f"kunit-{arch}.log")
+    if os.path.exists(jsonf):
+        os.unlink(jsonf)
+    cmd = ["python3", "tools/testing/kunit/kunit.py", "run",
+           f"--build_dir={build_dir}", f"--arch={arch}", f"--jobs={JOBS}",
+           "--timeout=900", f"--json={jsonf}"]
+    for k in kunitconfigs:
+        cmd.append(f"--kunitconfig={k}")
+    cmd += list(extra)
+    log(f"KUnit ({arch}): configure, build, run; log in {logf}")
+    t0 = time.time()
+    rc, out = run(cmd, cwd=TREE, logfile=logf, check=False)
+    log(f"KUnit ({arch}) finished in {time.time() - t0:.0f} s")
+    if not os.path.exists(jsonf):
+        tail = "\n".join(out.splitlines()[-30:])
+        res.add(f"kunit-{arch}: build and boot", False, tail)
+        return build_dir
+    data = json.load(open(jsonf))
+    cases = []
+    walk_cases(data, [], cases)
+    seen_suites = {c[0].split(".")[0] for c in cases}
+    for suite in sorted(expected_suites() - seen_suites):
+        res.add(f"kunit-{arch}: suite {suite}", False, "produced no result")
+    for name, status in cases:
+        if status == "SKIPPED":
+            res.add(name, None)
+        else:
+            res.add(f"kunit-{arch}: {name}", status == "PASSED",
+                    f"status {status}; see {logf}")
+    raw = os.path.join(build_dir, "test.log")
+    if os.path.exists(raw):
+        bad = [l for l in open(raw, errors="replace") if BAD_LOG.search(l)]
+        res.add(f"kunit-{arch}: kernel log free of WARN/BUG/KASAN/lockdep",
+                not bad, "".join(bad[:20]) + f"(full log: {raw})")
+    if rc != 0 and not cases:
+        res.add(f"kunit-{arch}: run", False, "\n".join(out.splitlines()[-30:]))
+    return build_dir
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_test(args):
+    t0 = time.time()
+    res = Results()
+    try:
+        overlay, patches = prepare()
+        build_dir = kunit(res, "um", ["drivers/live_migration"])
+        static_checks(res, overlay, patches, build_dir, "um")
+    except HarnessError as e:
+        res.add("harness", False, str(e))
+    log(f"total {time.time() - t0:.0f} s")
+    res.summary()
+    return 1 if res.failed else 0
+
+
+def cmd_prepare(args):
+    prepare()
+    print(TREE)
+    return 0
+
+
+def cmd_demo(args):
+    print("The main job (vfio-pci migration in QEMU) is tracked by issue 3 "
+          "and is not built yet.")
+    print("What exists today: 'harness/lm test' builds the core and runs its "
+          "KUnit suites.")
+    return 2
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        print("usage: harness/lm {test|demo|prepare}")
+        return 2
+    cmds = {"test": cmd_test, "prepare": cmd_prepare, "demo": cmd_demo}
+    if sys.argv[1] not in cmds:
+        print(f"unknown command {sys.argv[1]}", file=sys.stderr)
+        return 2
+    try:
+        return cmds[sys.argv[1]](sys.argv[2:])
+    except HarnessError as e:
+        print(f"harness: {e}", file=sys.stderr)
+        print("0 passed, 1 failed")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Live migration of controlled functions (SR-IOV VFs and the like) through
+ * their controlling function's driver.  See
+ * Documentation/driver-api/live_migration.rst.
+ */
+#ifndef _LINUX_LIVE_MIGRATION_H
+#define _LINUX_LIVE_MIGRATION_H
+
+#include <linux/bits.h>
+#include <linux/list.h>
+#include <linux/types.h>
+
+struct device;
+struct file;
+struct lm_function;
+
+/**
+ * enum lm_state - migration state of a controlled function
+ * @LM_STATE_ERROR: a primitive failed; only lm_function_reset() leaves it
+ * @LM_STATE_STOP: stopped, no DMA, no state change, no data file
+ * @LM_STATE_RUNNING: running normally
+ * @LM_STATE_STOP_COPY: stopped, the saving data file streams the final state
+ * @LM_STATE_RESUMING: stopped, the resuming data file takes a new state
+ * @LM_STATE_RUNNING_P2P: running but initiating no peer-to-peer DMA
+ * @LM_STATE_PRE_COPY: running, the saving data file streams state early
+ * @LM_STATE_PRE_COPY_P2P: @LM_STATE_PRE_COPY without initiating P2P DMA
+ * @LM_STATE_NR: number of states
+ *
+ * The states and their numbering are those of the VFIO migration v2 uAPI,
+ * so a consumer serving that uAPI passes values through unchanged.
+ */
+enum lm_state {
+	LM_STATE_ERROR = 0,
+	LM_STATE_STOP = 1,
+	LM_STATE_RUNNING = 2,
+	LM_STATE_STOP_COPY = 3,
+	LM_STATE_RESUMING = 4,
+	LM_STATE_RUNNING_P2P = 5,
+	LM_STATE_PRE_COPY = 6,
+	LM_STATE_PRE_COPY_P2P = 7,
+	LM_STATE_NR
+};
+
+/* Capabilities of a function, in lm_function_info.caps */
+#define LM_CAP_STOP_COPY	BIT(0)	/* mandatory */
+#define LM_CAP_P2P		BIT(1)	/* RUNNING_P2P (and PRE_COPY_P2P) */
+#define LM_CAP_PRE_COPY		BIT(2)	/* PRE_COPY (and PRE_COPY_P2P) */
+#define LM_CAP_DIRTY_LOG	BIT(3)	/* DMA dirty page logging */
+#define LM_CAP_ALL		(LM_CAP_STOP_COPY | LM_CAP_P2P | \
+				 LM_CAP_PRE_COPY | LM_CAP_DIRTY_LOG)
+
+/* Largest compatibility descriptor a function may declare, in bytes */
+#define LM_COMPAT_MAX		128
+
+/**
+ * enum lm_save_phase - which part of the state lm_ops.save_begin starts
+ * @LM_SAVE_PRECOPY: the function is running; produce what can be sent early
+ * @LM_SAVE_FINAL: the function is stopped; produce everything still missing
+ */
+enum lm_save_phase {
+	LM_SAVE_PRECOPY,
+	LM_SAVE_FINAL,
+};
+
+/**
+ * struct lm_log_range - an IOVA range whose DMA writes are to be logged
+ * @iova: start of the range
+ * @length: length of the range in bytes
+ */
+struct lm_log_range {
+	u64 iova;
+	u64 length;
+};
+
+/**
+ * typedef lm_dirty_fn - receives one dirty range from lm_ops.log_report
+ * @opaque: the consumer's cookie passed to lm_log_report()
+ * @iova: start of the dirty range
+ * @length: length of the dirty range in bytes
+ */
+typedef void (*lm_dirty_fn)(void *opaque, unsigned long iova,
+			    unsigned long length);
+
+/**
+ * typedef lm_file_ioctl_fn - a consumer's ioctl handler for a data file
+ * @file: the data file
+ * @cmd: ioctl command
+ * @arg: ioctl argument
+ *
+ * The core owns the data files but not the ioctl numbers of any uAPI: a
+ * consumer passes this to lm_set_state() and implements its commands with
+ * lm_file_precopy_info().
+ *
+ * Return: as for &file_operations.unlocked_ioctl.
+ */
+typedef long (*lm_file_ioctl_fn)(struct file *file, unsigned int cmd,
+				 unsigned long arg);
+
+struct lm_controller;
+
+/**
+ * struct lm_function_info - what a controlling driver declares for a function
+ * @drvdata: the driver's private data, see lm_function_drvdata()
+ * @caps: LM_CAP_* of this function; must include %LM_CAP_STOP_COPY and be
+ *	a subset of the controller's
+ * @max_state_size: upper bound of the state the function can produce or
+ *	consume, in bytes; bounds the memory a resuming data file may use
+ * @compat: compatibility descriptor: a destination accepts a stream only if
+ *	the source's descriptor is byte-identical to its own, or
+ *	lm_ops.compat_check accepts it
+ * @compat_len: length of @compat, at most %LM_COMPAT_MAX
+ */
+struct lm_function_info {
+	void *drvdata;
+	u32 caps;
+	u64 max_state_size;
+	const u8 *compat;
+	u16 compat_len;
+};
+
+/**
+ * struct lm_ops - device primitives of a controlling driver
+ *
+ * The core calls every op with the function's state lock held, never two at
+ * once for one function, and never after the function was removed.  Ops may
+ * sleep.  A negative errno from an op that changes the device's state moves
+ * the function to %LM_STATE_ERROR.  Drivers never see migration states or
+ * data files: the core derives the calls from the state machine.
+ *
+ * @claim: optional; asked by lm_function_get() for a device the core does
+ *	not know yet whose controlling device (the PF of a PCI VF, else the
+ *	parent) is this controller's.  Fill @info and return 0 to create the
+ *	function, or -ENODEV if the device is not migratable.
+ * @release: optional; the function of @dev is going away (removed, or
+ *	its creation after @claim failed): free @drvdata.  No other op
+ *	follows for it.
+ * @stop: stop the function completely: no DMA, no interrupts, no internal
+ *	state change.  With %LM_CAP_P2P it is already quiesced by @p2p_quiesce.
+ * @restart: undo @stop.  With %LM_CAP_P2P the function comes back quiesced
+ *	and @p2p_resume follows.
+ * @p2p_quiesce: stop initiating DMA to peers while still answering requests
+ *	(mandatory with %LM_CAP_P2P).
+ * @p2p_resume: undo @p2p_quiesce (mandatory with %LM_CAP_P2P).
+ * @save_begin: start a segment of saved state.  Set *@len to the bytes of the
+ *	segment (0: nothing now) and *@dirty to an estimate of what later
+ *	segments will add.  %LM_SAVE_PRECOPY segments (only with
+ *	%LM_CAP_PRE_COPY) are taken while the function runs; the
+ *	%LM_SAVE_FINAL one after @stop and must complete the state.
+ * @save_read: copy @len bytes at @offset of the current segment into @buf.
+ *	Called with increasing offsets until the segment is consumed.
+ * @save_end: the saving session ended (consumed, abandoned or reset): drop
+ *	what @save_begin kept.  Optional.
+ * @load: give the function @len bytes at @offset of a @total byte state
+ *	that the core has already received completely and validated; called in
+ *	offset order with the function stopped.
+ * @state_size: estimate the bytes a %LM_SAVE_FINAL save would produce now.
+ * @reset: the function was reset (e.g. FLR): forget migration state kept for
+ *	it, stop any dirty logging; on return it must be running.  Optional.
+ * @log_start: start logging DMA writes to @nr ranges at @page_size
+ *	granularity (mandatory with %LM_CAP_DIRTY_LOG).
+ * @log_stop: stop logging.
+ * @log_report: report and clear the pages written within [@iova, @iova +
+ *	@length) by calling @fn for each dirty range.
+ * @compat_check: optional; decide whether a stream whose compatibility
+ *	descriptor is @remote can be loaded.  Return 0 or a negative errno.
+ */
+struct lm_ops {
+	int (*claim)(struct lm_controller *ctrl, struct device *dev,
+		     struct lm_function_info *info);
+	void (*release)(struct lm_controller *ctrl, struct device *dev,
+			void *drvdata);
+	int (*stop)(struct lm_function *fn);
+	int (*restart)(struct lm_function *fn);
+	int (*p2p_quiesce)(struct lm_function *fn);
+	int (*p2p_resume)(struct lm_function *fn);
+	int (*save_begin)(struct lm_function *fn, enum lm_save_phase phase,
+			  u64 *len, u64 *dirty);
+	int (*save_read)(struct lm_function *fn, void *buf, size_t len,
+			 u64 offset);
+	void (*save_end)(struct lm_function *fn);
+	int (*load)(struct lm_function *fn, const void *buf, size_t len,
+		    u64 offset, u64 total);
+	int (*state_size)(struct lm_function *fn, u64 *len);
+	int (*reset)(struct lm_function *fn);
+	int (*log_start)(struct lm_function *fn,
+			 const struct lm_log_range *ranges, unsigned int nr,
+			 u64 page_size);
+	int (*log_stop)(struct lm_function *fn);
+	int (*log_report)(struct lm_function *fn, unsigned long iova,
+			  unsigned long length, lm_dirty_fn fn_dirty,
+			  void *opaque);
+	int (*compat_check)(struct lm_function *fn, const u8 *remote,
+			    size_t len);
+};
+
+/**
+ * struct lm_controller - a controlling function, registered by its driver
+ * @dev: the controlling device (e.g. the SR-IOV PF)
+ * @ops: its primitives
+ * @caps: LM_CAP_* the controller can offer at most
+ * @node: private to the core
+ * @functions: private to the core
+ *
+ * The driver embeds this in its own data, fills @dev, @ops and @caps and
+ * calls lm_controller_register().  The memory must stay valid until
+ * lm_controller_unregister() returns; afterwards the core never touches it.
+ */
+struct lm_controller {
+	struct device *dev;
+	const struct lm_ops *ops;
+	u32 caps;
+	struct list_head node;
+	struct list_head functions;
+};
+
+/* Controlling drivers */
+int lm_controller_register(struct lm_controller *ctrl);
+void lm_controller_unregister(struct lm_controller *ctrl);
+struct lm_function *lm_function_add(struct lm_controller *ctrl,
+				    struct device *dev,
+				    const struct lm_function_info *info);
+void lm_function_remove(struct lm_function *fn);
+void *lm_function_drvdata(struct lm_function *fn);
+struct device *lm_function_device(struct lm_function *fn);
+
+/* Consumers */
+struct lm_function *lm_function_get(struct device *dev);
+void lm_function_put(struct lm_function *fn);
+u32 lm_function_caps(struct lm_function *fn);
+int lm_set_state(struct lm_function *fn, enum lm_state new_state,
+		 lm_file_ioctl_fn ioctl, struct file **filep);
+int lm_get_state(struct lm_function *fn, enum lm_state *state);
+int lm_get_data_size(struct lm_function *fn, u64 *size);
+int lm_function_reset(struct lm_function *fn);
+int lm_file_precopy_info(struct file *file, u64 *initial_bytes,
+			 u64 *dirty_bytes);
+int lm_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
+		 unsigned int nr, u64 page_size);
+int lm_log_stop(struct lm_function *fn);
+int lm_log_report(struct lm_function *fn, unsigned long iova,
+		  unsigned long length, lm_dirty_fn fn_dirty, void *opaque);
+int lm_next_state(u32 caps, enum lm_state cur, enum lm_state target,
+		  enum lm_state *next);
+const char *lm_state_name(enum lm_state state);
+
+#endif /* _LINUX_LIVE_MIGRATION_H */
