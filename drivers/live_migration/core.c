@@ -274,8 +274,9 @@ EXPORT_SYMBOL_GPL(lm_function_add);
  * lm_function_remove() - remove one function before its controller goes
  * @fn: a function of a registered controller
  *
- * As lm_controller_unregister() does for all of them.  Safe to call for a
- * function that its controller's unregister already removed.
+ * As lm_controller_unregister() does for all of them.  Call it at most
+ * once per function, and not after the controller was unregistered: @fn may
+ * be gone by then.
  */
 void lm_function_remove(struct lm_function *fn)
 {
@@ -485,32 +486,50 @@ static const struct attribute_group lm_function_group = {
 	.attrs = lm_function_attrs,
 };
 
-#define LM_STAT_ATTR(field)						\
-static ssize_t field##_show(struct device *dev,				\
-			    struct device_attribute *attr, char *buf)	\
-{									\
-	struct lm_function *fn = to_lm_function(dev);			\
-	u64 val;							\
-									\
-	mutex_lock(&fn->lock);						\
-	val = fn->stats.field;						\
-	mutex_unlock(&fn->lock);					\
-	return sysfs_emit(buf, "%llu\n", val);				\
-}									\
-static DEVICE_ATTR_RO(field)
+static ssize_t lm_stat_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct dev_ext_attribute *ea = container_of(attr,
+						    struct dev_ext_attribute,
+						    attr);
+	struct lm_function *fn = to_lm_function(dev);
+	u64 val;
 
-LM_STAT_ATTR(transitions);
-LM_STAT_ATTR(errors);
-LM_STAT_ATTR(bytes_saved);
-LM_STAT_ATTR(bytes_loaded);
-LM_STAT_ATTR(resets);
+	mutex_lock(&fn->lock);
+	val = *(u64 *)((u8 *)&fn->stats + (uintptr_t)ea->var);
+	mutex_unlock(&fn->lock);
+	return sysfs_emit(buf, "%llu\n", val);
+}
+
+#define LM_STAT_OFF(f)	((void *)offsetof(struct lm_stats, f))
+
+static struct dev_ext_attribute lm_stat_transitions = {
+	__ATTR(transitions, 0444, lm_stat_show, NULL), LM_STAT_OFF(transitions)
+};
+
+static struct dev_ext_attribute lm_stat_errors = {
+	__ATTR(errors, 0444, lm_stat_show, NULL), LM_STAT_OFF(errors)
+};
+
+static struct dev_ext_attribute lm_stat_bytes_saved = {
+	__ATTR(bytes_saved, 0444, lm_stat_show, NULL), LM_STAT_OFF(bytes_saved)
+};
+
+static struct dev_ext_attribute lm_stat_bytes_loaded = {
+	__ATTR(bytes_loaded, 0444, lm_stat_show, NULL),
+	LM_STAT_OFF(bytes_loaded)
+};
+
+static struct dev_ext_attribute lm_stat_resets = {
+	__ATTR(resets, 0444, lm_stat_show, NULL), LM_STAT_OFF(resets)
+};
 
 static struct attribute *lm_stats_attrs[] = {
-	&dev_attr_transitions.attr,
-	&dev_attr_errors.attr,
-	&dev_attr_bytes_saved.attr,
-	&dev_attr_bytes_loaded.attr,
-	&dev_attr_resets.attr,
+	&lm_stat_transitions.attr.attr,
+	&lm_stat_errors.attr.attr,
+	&lm_stat_bytes_saved.attr.attr,
+	&lm_stat_bytes_loaded.attr.attr,
+	&lm_stat_resets.attr.attr,
 	NULL
 };
 

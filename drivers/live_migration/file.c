@@ -29,7 +29,7 @@
 
 #define LM_BOUNCE_SIZE		(256 * 1024)
 #define LM_CHUNK_SHIFT		20
-#define LM_CHUNK_SIZE		(1UL << LM_CHUNK_SHIFT)
+#define LM_CHUNK_SIZE		BIT(LM_CHUNK_SHIFT)
 
 enum lm_parse {
 	LM_PARSE_HEADER,
@@ -42,7 +42,7 @@ struct lm_file {
 	struct lm_function *fn;		/* holds a reference on fn->dev */
 	bool saving;
 	lm_file_ioctl_fn ioctl;
-	struct mutex io_lock;
+	struct mutex io_lock;		/* see the top of this file */
 
 	/* fn->lock */
 	bool disabled;
@@ -321,7 +321,11 @@ static ssize_t lm_save_read(struct lm_file *migf, struct iov_iter *to)
 	int ret = 0;
 
 	mutex_lock(&migf->io_lock);
-	while (iov_iter_count(to)) {
+	/* queued bytes too are void once the session ended */
+	mutex_lock(&migf->fn->lock);
+	ret = lm_file_usable(migf);
+	mutex_unlock(&migf->fn->lock);
+	while (!ret && iov_iter_count(to)) {
 		size_t avail = migf->out_len - migf->out_pos;
 		size_t n;
 

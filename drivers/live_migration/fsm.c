@@ -194,6 +194,8 @@ int lm_set_state(struct lm_function *fn, enum lm_state new_state,
 	int ret = 0;
 
 	*filep = NULL;
+	if ((unsigned int)new_state >= LM_STATE_NR || new_state == E)
+		return -EINVAL;
 	mutex_lock(&fn->lock);
 	if (fn->dead) {
 		ret = -ENODEV;

@@ -70,7 +70,7 @@ struct lm_function {
 	u8 compat[LM_COMPAT_MAX];
 	bool added;			/* sysfs device registered */
 
-	struct mutex lock;
+	struct mutex lock;		/* the state lock, see above */
 	enum lm_state state;
 	bool dead;
 	bool logging;

@@ -20,44 +20,36 @@
 			 { LM_STATE_PRE_COPY_P2P, "pre_copy_p2p" })
 
 TRACE_EVENT(lm_transition,
-	TP_PROTO(struct lm_function *fn, enum lm_state from, enum lm_state to,
-		 int ret),
-	TP_ARGS(fn, from, to, ret),
-	TP_STRUCT__entry(
-		__string(name, dev_name(&fn->dev))
-		__field(u8, from)
-		__field(u8, to)
-		__field(int, ret)
-	),
-	TP_fast_assign(
-		__assign_str(name);
-		__entry->from = from;
-		__entry->to = to;
-		__entry->ret = ret;
-	),
-	TP_printk("%s %s -> %s ret=%d", __get_str(name),
-		  lm_show_state(__entry->from), lm_show_state(__entry->to),
-		  __entry->ret)
+	    TP_PROTO(struct lm_function *fn, enum lm_state from,
+		     enum lm_state to, int ret),
+	    TP_ARGS(fn, from, to, ret),
+	    TP_STRUCT__entry(__string(name, dev_name(&fn->dev))
+			     __field(u8, from)
+			     __field(u8, to)
+			     __field(int, ret)),
+	    TP_fast_assign(__assign_str(name);
+			   __entry->from = from;
+			   __entry->to = to;
+			   __entry->ret = ret;),
+	    TP_printk("%s %s -> %s ret=%d", __get_str(name),
+		      lm_show_state(__entry->from),
+		      lm_show_state(__entry->to), __entry->ret)
 );
 
 TRACE_EVENT(lm_data,
-	TP_PROTO(struct lm_function *fn, bool saving, u64 offset, u64 len),
-	TP_ARGS(fn, saving, offset, len),
-	TP_STRUCT__entry(
-		__string(name, dev_name(&fn->dev))
-		__field(bool, saving)
-		__field(u64, offset)
-		__field(u64, len)
-	),
-	TP_fast_assign(
-		__assign_str(name);
-		__entry->saving = saving;
-		__entry->offset = offset;
-		__entry->len = len;
-	),
-	TP_printk("%s %s offset=%llu len=%llu", __get_str(name),
-		  __entry->saving ? "save" : "load", __entry->offset,
-		  __entry->len)
+	    TP_PROTO(struct lm_function *fn, bool saving, u64 offset, u64 len),
+	    TP_ARGS(fn, saving, offset, len),
+	    TP_STRUCT__entry(__string(name, dev_name(&fn->dev))
+			     __field(bool, saving)
+			     __field(u64, offset)
+			     __field(u64, len)),
+	    TP_fast_assign(__assign_str(name);
+			   __entry->saving = saving;
+			   __entry->offset = offset;
+			   __entry->len = len;),
+	    TP_printk("%s %s offset=%llu len=%llu", __get_str(name),
+		      __entry->saving ? "save" : "load", __entry->offset,
+		      __entry->len)
 );
 
 #endif /* _LM_TRACE_H */
