@@ -48,6 +48,8 @@ static DEFINE_MUTEX(lm_registry_lock);
 static LIST_HEAD(lm_controllers);
 static DEFINE_HASHTABLE(lm_function_hash, 12);
 
+atomic_t lm_live_functions = ATOMIC_INIT(0);
+
 static void lm_function_release_dev(struct device *dev)
 {
 	struct lm_function *fn = to_lm_function(dev);
@@ -55,6 +57,7 @@ static void lm_function_release_dev(struct device *dev)
 	put_device(fn->controlled);
 	mutex_destroy(&fn->lock);
 	kfree(fn);
+	atomic_dec(&lm_live_functions);
 }
 
 static struct lm_function *lm_find_locked(struct device *dev)
@@ -116,6 +119,7 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 	fn = kzalloc(sizeof(*fn), GFP_KERNEL);
 	if (!fn)
 		return ERR_PTR(-ENOMEM);
+	atomic_inc(&lm_live_functions);
 	mutex_init(&fn->lock);
 	fn->controlled = get_device(dev);
 	fn->ctrl = ctrl;

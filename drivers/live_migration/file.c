@@ -83,6 +83,8 @@ struct lm_file {
 
 static const struct file_operations lm_file_fops;
 
+atomic_t lm_live_files = ATOMIC_INIT(0);
+
 /* fn->lock held.  Why this file cannot be used any more, or 0. */
 static int lm_file_usable(struct lm_file *migf)
 {
@@ -110,6 +112,20 @@ bool lm_file_is_lm(struct file *file)
 	return file->f_op == &lm_file_fops;
 }
 
+static void lm_file_free(struct lm_file *migf)
+{
+	unsigned long i;
+
+	if (migf->chunks)
+		for (i = 0; i < migf->nr_chunks; i++)
+			kvfree(migf->chunks[i]);
+	kvfree(migf->chunks);
+	kvfree(migf->out);
+	mutex_destroy(&migf->io_lock);
+	kfree(migf);
+	atomic_dec(&lm_live_files);
+}
+
 static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 {
 	struct lm_file *migf;
@@ -117,6 +133,7 @@ static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 	migf = kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
 	if (!migf)
 		return NULL;
+	atomic_inc(&lm_live_files);
 	mutex_init(&migf->io_lock);
 	migf->fn = fn;
 	migf->saving = saving;
@@ -136,21 +153,8 @@ static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 	}
 	return migf;
 fail:
-	kfree(migf);
+	lm_file_free(migf);
 	return NULL;
-}
-
-static void lm_file_free(struct lm_file *migf)
-{
-	unsigned long i;
-
-	if (migf->chunks)
-		for (i = 0; i < migf->nr_chunks; i++)
-			kvfree(migf->chunks[i]);
-	kvfree(migf->chunks);
-	kvfree(migf->out);
-	mutex_destroy(&migf->io_lock);
-	kfree(migf);
 }
 
 static struct file *lm_file_publish(struct lm_file *migf,

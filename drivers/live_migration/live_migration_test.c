@@ -587,6 +587,7 @@ static void lm_test_fault_each_step(struct kunit *test)
 {
 	const struct fsm_param *p = test->param_value;
 	struct lm_ctx *ctx = lm_ctx_new(test);
+	int files = atomic_read(&lm_live_files);
 	enum lm_state to;
 
 	if (p->from == LM_STATE_ERROR || !state_supported(p->caps, p->from))
@@ -640,6 +641,8 @@ static void lm_test_fault_each_step(struct kunit *test)
 			KUNIT_EXPECT_EQ(test, f->open_saves, 0);
 			fput_now(before);
 			lm_function_remove(fn);
+			KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_files),
+					files);
 		}
 	}
 }
@@ -1024,9 +1027,12 @@ static void lm_test_unregister_with_users(struct kunit *test)
 	struct fake_fn *f;
 	enum lm_state st;
 	u64 init, dirty, size;
+	int files = atomic_read(&lm_live_files);
+	int fns;
 	u8 byte;
 
 	fn = lm_ctx_add(ctx, LM_CAP_ALL, 4096, &f);
+	fns = atomic_read(&lm_live_functions);
 	h = lm_function_get(lm_function_device(fn));
 	KUNIT_ASSERT_PTR_EQ(test, h, fn);
 	KUNIT_ASSERT_EQ(test, lm_set_state(h, LM_STATE_PRE_COPY, NULL, &file),
@@ -1063,7 +1069,10 @@ static void lm_test_unregister_with_users(struct kunit *test)
 			-ENODEV);
 	/* last users go in either order; KASAN checks nothing was freed */
 	lm_function_put(h);
+	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_functions), fns);
 	fput_now(file);
+	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_functions), fns - 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_files), files);
 }
 
 static int claim_count;

@@ -3,6 +3,7 @@
 #ifndef _LM_INTERNAL_H
 #define _LM_INTERNAL_H
 
+#include <linux/atomic.h>
 #include <linux/device.h>
 #include <linux/live_migration.h>
 #include <linux/mutex.h>
@@ -82,6 +83,9 @@ struct lm_function {
 };
 
 extern const struct class lm_class;
+/* live objects, so tests can prove nothing leaks */
+extern atomic_t lm_live_functions;
+extern atomic_t lm_live_files;
 extern const struct attribute_group *lm_function_groups[];
 
 static inline struct lm_function *to_lm_function(struct device *dev)
