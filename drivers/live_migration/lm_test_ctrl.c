@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A test controlling driver: migrates a synthetic state for the VFs of one
+ * PCI function named at load time, so the whole VFIO path can be exercised
+ * (and measured) on any SR-IOV device, before a real device implements
+ * migration.  Not for production: it touches none of the device's state.
+ *
+ * The state of a function is a pattern derived from a 64-bit seed: word 0
+ * holds the seed, word 1 the size, word i > 1 a mix of seed and i.  Loading
+ * verifies every byte and then adopts the seed, so a destination proves it
+ * received its source's state exactly; debugfs shows seed and size.
+ *
+ *   lm_test_ctrl.pf=0000:00:04.0	controlling PCI function
+ *   lm_test_ctrl.caps=0xf		LM_CAP_* offered (STOP_COPY always)
+ *   lm_test_ctrl.state_size=N	initial state size of each function
+ *
+ * debugfs lm_test_ctrl/: "registered" (write 0/1 to unregister/register the
+ * controller) and one directory per claimed function with "seed", "size",
+ * "fail_nth" and "fail_errno" (fail the N-th primitive from now), "calls"
+ * (primitives called), "loaded" (bytes verified by the last load) and
+ * "dirty_iova" (write an IOVA to have the next dirty report include it).
+ */
+
+#include <linux/debugfs.h>
+#include <linux/live_migration.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/unaligned.h>
+
+#define LMT_MAX_RANGES	16
+#define LMT_MIN_SIZE	16
+
+static char *pf;
+module_param(pf, charp, 0444);
+MODULE_PARM_DESC(pf, "PCI function whose VFs this driver migrates");
+
+static uint caps = LM_CAP_ALL;
+module_param(caps, uint, 0444);
+MODULE_PARM_DESC(caps, "LM_CAP_* offered, STOP_COPY is always on");
+
+static ulong state_size = 1 << 20;
+module_param(state_size, ulong, 0444);
+MODULE_PARM_DESC(state_size, "initial synthetic state size in bytes");
+
+static ulong max_size = 2UL << 30;
+module_param(max_size, ulong, 0444);
+MODULE_PARM_DESC(max_size, "largest state a function accepts");
+
+struct lmt_fn {
+	struct list_head node;		/* lmt_fns, lmt_lock */
+	struct device *dev;
+	struct dentry *dir;
+	/*
+	 * Below: under the core's state lock.  debugfs writes them unlocked:
+	 * set them while no migration of this function is under way.
+	 */
+	u64 seed;
+	u64 size;
+	u32 fail_nth;
+	u32 fail_errno;
+	u64 calls;
+	u64 loaded;
+	bool stopped;
+	bool quiesced;
+	u64 produced;			/* saving: payload handed out */
+	u64 seg_start;
+	u64 load_seed;			/* resuming: from words 0 and 1 */
+	u64 load_size;
+	bool load_bad;
+	unsigned int nr_ranges;
+	struct lm_log_range ranges[LMT_MAX_RANGES];
+	u64 page_size;
+	u64 dirty_iova;
+	bool dirty_pending;
+};
+
+static DEFINE_MUTEX(lmt_lock);		/* lmt_fns */
+static DEFINE_MUTEX(lmt_reg_lock);	/* lmt_registered, lmt_ctrl */
+static LIST_HEAD(lmt_fns);
+static struct lm_controller lmt_ctrl;
+static struct pci_dev *lmt_pf;
+static bool lmt_registered;
+static struct dentry *lmt_root;
+
+static const u8 lmt_compat[] = "lm_test_ctrl v1";
+
+static u64 lmt_word(u64 seed, u64 idx, u64 size)
+{
+	if (idx == 0)
+		return seed;
+	if (idx == 1)
+		return size;
+	return seed ^ (idx * 0x9e3779b97f4a7c15ULL);
+}
+
+static u8 lmt_byte(u64 seed, u64 off, u64 size)
+{
+	return lmt_word(seed, off >> 3, size) >> ((off & 7) * 8);
+}
+
+/* Counts a primitive and returns the injected failure when it is due. */
+static int lmt_call(struct lmt_fn *t)
+{
+	t->calls++;
+	if (t->fail_nth && !--t->fail_nth)
+		return -(int)(t->fail_errno ?: EIO);
+	return 0;
+}
+
+static struct lmt_fn *lmt(struct lm_function *fn)
+{
+	return lm_function_drvdata(fn);
+}
+
+static int lmt_stop(struct lm_function *fn)
+{
+	int ret = lmt_call(lmt(fn));
+
+	if (!ret)
+		lmt(fn)->stopped = true;
+	return ret;
+}
+
+static int lmt_restart(struct lm_function *fn)
+{
+	int ret = lmt_call(lmt(fn));
+
+	if (!ret)
+		lmt(fn)->stopped = false;
+	return ret;
+}
+
+static int lmt_p2p_quiesce(struct lm_function *fn)
+{
+	int ret = lmt_call(lmt(fn));
+
+	if (!ret)
+		lmt(fn)->quiesced = true;
+	return ret;
+}
+
+static int lmt_p2p_resume(struct lm_function *fn)
+{
+	int ret = lmt_call(lmt(fn));
+
+	if (!ret)
+		lmt(fn)->quiesced = false;
+	return ret;
+}
+
+static int lmt_save_begin(struct lm_function *fn, enum lm_save_phase phase,
+			  u64 *len, u64 *dirty)
+{
+	struct lmt_fn *t = lmt(fn);
+	u64 quarter = max_t(u64, t->size / 4, 1);
+	int ret = lmt_call(t);
+
+	if (ret)
+		return ret;
+	if (phase == LM_SAVE_FINAL && !t->stopped)
+		return -EBUSY;
+	t->seg_start = t->produced;
+	/* PRE_COPY hands out quarters while a quarter remains; FINAL the rest */
+	if (phase == LM_SAVE_FINAL)
+		*len = t->size - t->produced;
+	else if (t->size - t->produced > quarter)
+		*len = quarter;
+	else
+		*len = 0;
+	t->produced += *len;
+	*dirty = t->size - t->produced;
+	return 0;
+}
+
+static void lmt_fill(u64 seed, u64 size, u8 *p, u64 off, size_t len)
+{
+	while (len && (off & 7)) {
+		*p++ = lmt_byte(seed, off++, size);
+		len--;
+	}
+	for (; len >= 8; len -= 8, off += 8, p += 8)
+		put_unaligned_le64(lmt_word(seed, off >> 3, size), p);
+	while (len--) {
+		*p++ = lmt_byte(seed, off, size);
+		off++;
+	}
+}
+
+static int lmt_save_read(struct lm_function *fn, void *buf, size_t len,
+			 u64 offset)
+{
+	struct lmt_fn *t = lmt(fn);
+
+	if (t->fail_nth && !--t->fail_nth)
+		return -(int)(t->fail_errno ?: EIO);
+	lmt_fill(t->seed, t->size, buf, t->seg_start + offset, len);
+	return 0;
+}
+
+static void lmt_save_end(struct lm_function *fn)
+{
+	lmt(fn)->produced = 0;
+}
+
+static int lmt_load(struct lm_function *fn, const void *buf, size_t len,
+		    u64 offset, u64 total)
+{
+	struct lmt_fn *t = lmt(fn);
+	const u8 *p = buf;
+	size_t i = 0;
+	int ret;
+
+	if (!offset) {
+		ret = lmt_call(t);
+		if (ret)
+			return ret;
+		if (total < LMT_MIN_SIZE || len < LMT_MIN_SIZE)
+			return -EINVAL;
+		t->load_seed = get_unaligned_le64(p);
+		t->load_size = get_unaligned_le64(p + 8);
+		t->load_bad = t->load_size != total;
+		t->loaded = 0;
+	}
+	if (t->load_bad || offset != t->loaded)
+		return -EINVAL;
+	/* compare a word at a time where aligned */
+	while (i < len && ((offset + i) & 7)) {
+		if (p[i] != lmt_byte(t->load_seed, offset + i, total))
+			return -EINVAL;
+		i++;
+	}
+	for (; i + 8 <= len; i += 8)
+		if (get_unaligned_le64(p + i) !=
+		    lmt_word(t->load_seed, (offset + i) >> 3, total))
+			return -EINVAL;
+	for (; i < len; i++)
+		if (p[i] != lmt_byte(t->load_seed, offset + i, total))
+			return -EINVAL;
+	t->loaded += len;
+	if (t->loaded == total) {
+		t->seed = t->load_seed;
+		t->size = total;
+	}
+	return 0;
+}
+
+static int lmt_state_size(struct lm_function *fn, u64 *len)
+{
+	*len = lmt(fn)->size;
+	return 0;
+}
+
+static int lmt_reset(struct lm_function *fn)
+{
+	struct lmt_fn *t = lmt(fn);
+	int ret = lmt_call(t);
+
+	if (ret)
+		return ret;
+	t->stopped = false;
+	t->quiesced = false;
+	t->produced = 0;
+	t->nr_ranges = 0;
+	return 0;
+}
+
+static int lmt_log_start(struct lm_function *fn,
+			 const struct lm_log_range *ranges, unsigned int nr,
+			 u64 page_size)
+{
+	struct lmt_fn *t = lmt(fn);
+	int ret = lmt_call(t);
+
+	if (ret)
+		return ret;
+	if (nr > LMT_MAX_RANGES)
+		return -E2BIG;
+	memcpy(t->ranges, ranges, nr * sizeof(*ranges));
+	t->nr_ranges = nr;
+	t->page_size = page_size;
+	/* the first page of the first range counts as written */
+	t->dirty_iova = ranges[0].iova;
+	t->dirty_pending = true;
+	return 0;
+}
+
+static int lmt_log_stop(struct lm_function *fn)
+{
+	lmt(fn)->nr_ranges = 0;
+	lmt(fn)->dirty_pending = false;
+	return lmt_call(lmt(fn));
+}
+
+static int lmt_log_report(struct lm_function *fn, unsigned long iova,
+			  unsigned long length, lm_dirty_fn fn_dirty,
+			  void *opaque)
+{
+	struct lmt_fn *t = lmt(fn);
+	int ret = lmt_call(t);
+
+	if (ret)
+		return ret;
+	if (t->dirty_pending && t->dirty_iova >= iova &&
+	    t->dirty_iova - iova < length) {
+		fn_dirty(opaque, t->dirty_iova & ~(t->page_size - 1),
+			 t->page_size);
+		t->dirty_pending = false;
+	}
+	return 0;
+}
+
+static int lmt_claim(struct lm_controller *ctrl, struct device *dev,
+		     struct lm_function_info *info)
+{
+	struct lmt_fn *t;
+
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return -ENOMEM;
+	t->dev = dev;
+	t->size = max_t(u64, state_size, LMT_MIN_SIZE);
+	t->seed = get_random_u64();
+	info->drvdata = t;
+	info->caps = lmt_ctrl.caps;
+	info->max_state_size = max_size;
+	info->compat = lmt_compat;
+	info->compat_len = sizeof(lmt_compat) - 1;
+
+	t->dir = debugfs_create_dir(dev_name(dev), lmt_root);
+	debugfs_create_x64("seed", 0600, t->dir, &t->seed);
+	debugfs_create_u64("size", 0600, t->dir, &t->size);
+	debugfs_create_u32("fail_nth", 0600, t->dir, &t->fail_nth);
+	debugfs_create_u32("fail_errno", 0600, t->dir, &t->fail_errno);
+	debugfs_create_u64("calls", 0400, t->dir, &t->calls);
+	debugfs_create_u64("loaded", 0400, t->dir, &t->loaded);
+	debugfs_create_x64("dirty_iova", 0600, t->dir, &t->dirty_iova);
+	debugfs_create_bool("dirty_pending", 0600, t->dir, &t->dirty_pending);
+
+	mutex_lock(&lmt_lock);
+	list_add_tail(&t->node, &lmt_fns);
+	mutex_unlock(&lmt_lock);
+	return 0;
+}
+
+static void lmt_release(struct lm_controller *ctrl, struct device *dev,
+			void *drvdata)
+{
+	struct lmt_fn *t = drvdata;
+
+	debugfs_remove_recursive(t->dir);
+	mutex_lock(&lmt_lock);
+	list_del(&t->node);
+	mutex_unlock(&lmt_lock);
+	kfree(t);
+}
+
+static const struct lm_ops lmt_ops = {
+	.claim = lmt_claim,
+	.release = lmt_release,
+	.stop = lmt_stop,
+	.restart = lmt_restart,
+	.p2p_quiesce = lmt_p2p_quiesce,
+	.p2p_resume = lmt_p2p_resume,
+	.save_begin = lmt_save_begin,
+	.save_read = lmt_save_read,
+	.save_end = lmt_save_end,
+	.load = lmt_load,
+	.state_size = lmt_state_size,
+	.reset = lmt_reset,
+	.log_start = lmt_log_start,
+	.log_stop = lmt_log_stop,
+	.log_report = lmt_log_report,
+};
+
+/* lmt_reg_lock held */
+static int lmt_set_registered(bool on)
+{
+	int ret = 0;
+
+	if (on == lmt_registered)
+		return 0;
+	if (on) {
+		lmt_ctrl.dev = &lmt_pf->dev;
+		lmt_ctrl.ops = &lmt_ops;
+		lmt_ctrl.caps = (caps & LM_CAP_ALL) | LM_CAP_STOP_COPY;
+		ret = lm_controller_register(&lmt_ctrl);
+	} else {
+		lm_controller_unregister(&lmt_ctrl);
+	}
+	if (!ret)
+		lmt_registered = on;
+	return ret;
+}
+
+static int lmt_registered_get(void *data, u64 *val)
+{
+	mutex_lock(&lmt_reg_lock);
+	*val = lmt_registered;
+	mutex_unlock(&lmt_reg_lock);
+	return 0;
+}
+
+static int lmt_registered_set(void *data, u64 val)
+{
+	int ret;
+
+	mutex_lock(&lmt_reg_lock);
+	ret = lmt_set_registered(!!val);
+	mutex_unlock(&lmt_reg_lock);
+	return ret;
+}
+
+DEFINE_DEBUGFS_ATTRIBUTE(lmt_registered_fops, lmt_registered_get,
+			 lmt_registered_set, "%llu\n");
+
+static int __init lmt_init(void)
+{
+	struct device *dev;
+	int ret;
+
+	if (!pf)
+		return -EINVAL;
+	dev = bus_find_device_by_name(&pci_bus_type, NULL, pf);
+	if (!dev) {
+		pr_err("lm_test_ctrl: no PCI function %s\n", pf);
+		return -ENODEV;
+	}
+	lmt_pf = to_pci_dev(dev);
+	lmt_root = debugfs_create_dir("lm_test_ctrl", NULL);
+	debugfs_create_file("registered", 0600, lmt_root, NULL,
+			    &lmt_registered_fops);
+	mutex_lock(&lmt_reg_lock);
+	ret = lmt_set_registered(true);
+	mutex_unlock(&lmt_reg_lock);
+	if (ret) {
+		debugfs_remove_recursive(lmt_root);
+		pci_dev_put(lmt_pf);
+		return ret;
+	}
+	pci_info(lmt_pf, "lm_test_ctrl: controlling its VFs (caps %#x)\n",
+		 lmt_ctrl.caps);
+	return 0;
+}
+
+static void __exit lmt_exit(void)
+{
+	mutex_lock(&lmt_reg_lock);
+	lmt_set_registered(false);
+	mutex_unlock(&lmt_reg_lock);
+	debugfs_remove_recursive(lmt_root);
+	pci_dev_put(lmt_pf);
+}
+
+module_init(lmt_init);
+module_exit(lmt_exit);
+
+MODULE_DESCRIPTION("Test controlling driver for the live migration core");
+MODULE_LICENSE("GPL");
