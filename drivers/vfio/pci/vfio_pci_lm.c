@@ -239,3 +239,7 @@ const struct pci_error_handlers vfio_pci_lm_err_handlers = {
 };
 
 MODULE_IMPORT_NS(IOMMUFD);
+
+#if IS_ENABLED(CONFIG_VFIO_PCI_LIVE_MIGRATION_KUNIT_TEST)
+#include "vfio_pci_lm_test.c"
+#endif

@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VFIO migration v2 through plain vfio-pci and drivers/live_migration, with
+ * lm_test_ctrl controlling the functions.
+ *
+ *   LM_SRC, LM_DST	two VFs bound to vfio-pci, controlled by lm_test_ctrl
+ *   LM_PLAIN		optional: a vfio-pci device nobody controls
+ */
+#include <sys/mman.h>
+
+#include "../kselftest_harness.h"
+#include "vfio_lm_util.h"
+
+#define DBG "/sys/kernel/debug/lm_test_ctrl"
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static void dbg_write(const char *bdf, const char *file, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), DBG "/%s/%s", bdf, file);
+	write_file(path, val);
+}
+
+static unsigned long long dbg_read(const char *bdf, const char *file)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), DBG "/%s/%s", bdf, file);
+	if (read_file(path, buf, sizeof(buf)))
+		return ~0ULL;
+	return strtoull(buf, NULL, 0);
+}
+
+struct stream {
+	unsigned char *buf;
+	size_t len;
+};
+
+/* Reads a saving fd to its end; returns 0 or -errno. */
+static int read_to_end(int fd, struct stream *s)
+{
+	size_t cap = 1 << 20;
+
+	s->buf = malloc(cap);
+	s->len = 0;
+	for (;;) {
+		ssize_t n;
+
+		if (s->len == cap) {
+			cap *= 2;
+			s->buf = realloc(s->buf, cap);
+		}
+		n = read(fd, s->buf + s->len, cap - s->len);
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return 0;
+		s->len += n;
+	}
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Saves dev's state through STOP_COPY; leaves it in STOP. */
+static int save_stop_copy(int dev, struct stream *s)
+{
+	int fd, ret;
+
+	ret = vfio_mig_set(dev, VFIO_DEVICE_STATE_STOP_COPY, &fd);
+	if (ret)
+		return ret;
+	ret = read_to_end(fd, s);
+	close(fd);
+	if (!ret)
+		ret = vfio_mig_set(dev, VFIO_DEVICE_STATE_STOP, NULL);
+	return ret;
+}
+
+static int resume(int dev, const struct stream *s, int final_state)
+{
+	int fd, ret;
+
+	ret = vfio_mig_set(dev, VFIO_DEVICE_STATE_RESUMING, &fd);
+	if (ret)
+		return ret;
+	ret = write_all(fd, s->buf, s->len);
+	if (!ret)
+		ret = vfio_mig_set(dev, final_state, NULL);
+	close(fd);
+	return ret;
+}
+
+FIXTURE(mig) {
+	struct vfio_fn src, dst;
+};
+
+FIXTURE_SETUP(mig)
+{
+	const char *src = env("LM_SRC"), *dst = env("LM_DST");
+
+	if (!src || !dst)
+		SKIP(return, "LM_SRC and LM_DST not set");
+	write_file(DBG "/registered", "1");
+	ASSERT_EQ(0, vfio_fn_open(&self->src, src));
+	ASSERT_EQ(0, vfio_fn_open(&self->dst, dst));
+	dbg_write(src, "fail_nth", "0");
+	dbg_write(dst, "fail_nth", "0");
+}
+
+FIXTURE_TEARDOWN(mig)
+{
+	vfio_fn_close(&self->src);
+	vfio_fn_close(&self->dst);
+}
+
+TEST_F(mig, flags_and_initial_state)
+{
+	ASSERT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+		  VFIO_MIGRATION_PRE_COPY, vfio_mig_flags(self->src.device));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->src.device));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->dst.device));
+}
+
+TEST(plain_device_has_no_migration)
+{
+	const char *plain = env("LM_PLAIN");
+	struct vfio_fn f;
+
+	if (!plain)
+		SKIP(return, "LM_PLAIN not set");
+	ASSERT_EQ(0, vfio_fn_open(&f, plain));
+	EXPECT_EQ(-ENOTTY, vfio_mig_flags(f.device));
+	EXPECT_EQ(-ENOTTY, vfio_mig_get(f.device));
+	vfio_fn_close(&f);
+}
+
+static bool opens_fd(int from, int to)
+{
+	bool saving_from = from == VFIO_DEVICE_STATE_PRE_COPY ||
+			   from == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+
+	if (from == to)
+		return false;
+	if (to == VFIO_DEVICE_STATE_RESUMING)
+		return true;
+	if (to == VFIO_DEVICE_STATE_STOP_COPY)
+		return !saving_from;
+	if (to == VFIO_DEVICE_STATE_PRE_COPY ||
+	    to == VFIO_DEVICE_STATE_PRE_COPY_P2P)
+		return !saving_from;
+	return false;
+}
+
+TEST_F(mig, every_arc)
+{
+	struct stream valid;
+	int from, to;
+
+	/* a valid stream to leave RESUMING with */
+	ASSERT_EQ(0, save_stop_copy(self->src.device, &valid));
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+
+	for (from = VFIO_DEVICE_STATE_STOP;
+	     from <= VFIO_DEVICE_STATE_PRE_COPY_P2P; from++) {
+		for (to = VFIO_DEVICE_STATE_STOP;
+		     to <= VFIO_DEVICE_STATE_PRE_COPY_P2P; to++) {
+			int dev = self->dst.device, fd1 = -1, fd2 = -1, ret;
+			bool blocked = from == VFIO_DEVICE_STATE_STOP_COPY &&
+				       (to == VFIO_DEVICE_STATE_PRE_COPY ||
+					to == VFIO_DEVICE_STATE_PRE_COPY_P2P);
+
+			ASSERT_EQ(0, vfio_mig_set(dev, from, &fd1));
+			if (from == VFIO_DEVICE_STATE_RESUMING)
+				ASSERT_EQ(0, write_all(fd1, valid.buf,
+						       valid.len));
+			ret = vfio_mig_set(dev, to, &fd2);
+			if (blocked) {
+				EXPECT_EQ(-EINVAL, ret);
+				EXPECT_EQ(from, vfio_mig_get(dev));
+			} else {
+				EXPECT_EQ(0, ret) {
+					TH_LOG("%s -> %s",
+					       vfio_state_name(from),
+					       vfio_state_name(to));
+				}
+				EXPECT_EQ(to, vfio_mig_get(dev));
+				EXPECT_EQ(opens_fd(from, to), fd2 >= 0) {
+					TH_LOG("%s -> %s fd %d",
+					       vfio_state_name(from),
+					       vfio_state_name(to), fd2);
+				}
+			}
+			if (vfio_mig_get(dev) == VFIO_DEVICE_STATE_RESUMING &&
+			    fd2 >= 0)
+				ASSERT_EQ(0, write_all(fd2, valid.buf,
+						       valid.len));
+			ASSERT_EQ(0, vfio_mig_set(dev,
+						  VFIO_DEVICE_STATE_RUNNING,
+						  NULL));
+			if (fd1 >= 0)
+				close(fd1);
+			if (fd2 >= 0)
+				close(fd2);
+		}
+	}
+	free(valid.buf);
+}
+
+TEST_F(mig, save_resume_byte_identical)
+{
+	struct stream a, b;
+
+	dbg_write(self->src.bdf, "size", "300001");
+	ASSERT_EQ(0, save_stop_copy(self->src.device, &a));
+	ASSERT_EQ(0, resume(self->dst.device, &a, VFIO_DEVICE_STATE_RUNNING));
+	EXPECT_EQ(dbg_read(self->src.bdf, "seed"),
+		  dbg_read(self->dst.bdf, "seed"));
+	EXPECT_EQ(300001, dbg_read(self->dst.bdf, "loaded"));
+	ASSERT_EQ(0, save_stop_copy(self->dst.device, &b));
+	ASSERT_EQ(a.len, b.len);
+	EXPECT_EQ(0, memcmp(a.buf, b.buf, a.len));
+	free(a.buf);
+	free(b.buf);
+}
+
+TEST_F(mig, precopy_info_and_enomsg)
+{
+	uint64_t initial, dirty, size = 400000;
+	unsigned char *buf = malloc(1 << 20);
+	struct stream s = { .buf = malloc(1 << 20) };
+	int fd, rounds = 0;
+	ssize_t n;
+
+	dbg_write(self->src.bdf, "size", "400000");
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_PRE_COPY,
+				  &fd));
+	ASSERT_EQ(0, vfio_precopy_info(fd, &initial, &dirty));
+	EXPECT_GT(initial, size / 4);		/* a quarter plus framing */
+	EXPECT_GE(dirty, size / 2);
+	for (;;) {
+		n = read(fd, s.buf + s.len, (1 << 20) - s.len);
+		if (n > 0) {
+			s.len += n;
+			continue;
+		}
+		ASSERT_EQ(-1, n);
+		ASSERT_EQ(ENOMSG, errno);
+		ASSERT_EQ(0, vfio_precopy_info(fd, &initial, &dirty));
+		if (rounds++)
+			EXPECT_EQ(0, initial);
+		if (!initial && dirty <= size / 4 + 64)
+			break;
+	}
+	EXPECT_GT(rounds, 1);
+	ASSERT_EQ(0, vfio_mig_set(self->src.device,
+				  VFIO_DEVICE_STATE_STOP_COPY, NULL));
+	EXPECT_EQ(-EINVAL, vfio_precopy_info(fd, &initial, &dirty));
+	for (;;) {
+		n = read(fd, s.buf + s.len, (1 << 20) - s.len);
+		ASSERT_GE(n, 0);
+		if (!n)
+			break;
+		s.len += n;
+	}
+	close(fd);
+	ASSERT_EQ(0, resume(self->dst.device, &s, VFIO_DEVICE_STATE_RUNNING));
+	EXPECT_EQ(dbg_read(self->src.bdf, "seed"),
+		  dbg_read(self->dst.bdf, "seed"));
+	EXPECT_EQ(size, dbg_read(self->dst.bdf, "loaded"));
+	free(buf);
+	free(s.buf);
+}
+
+TEST_F(mig, data_size)
+{
+	uint64_t len;
+
+	dbg_write(self->src.bdf, "size", "123457");
+	ASSERT_EQ(0, vfio_mig_data_size(self->src.device, &len));
+	EXPECT_GE(len, 123457);
+	EXPECT_LE(len, 123457 + 4096);
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_STOP,
+				  NULL));
+	ASSERT_EQ(0, vfio_mig_data_size(self->src.device, &len));
+	EXPECT_GE(len, 123457);
+}
+
+static int dma_log_start(int dev, uint64_t iova, uint64_t len)
+{
+	struct vfio_device_feature_dma_logging_range range = {
+		.iova = iova, .length = len,
+	};
+	struct {
+		struct vfio_device_feature feature;
+		struct vfio_device_feature_dma_logging_control ctl;
+	} buf = {};
+
+	buf.feature.argsz = sizeof(buf);
+	buf.feature.flags = VFIO_DEVICE_FEATURE_SET |
+			    VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
+	buf.ctl.page_size = 4096;
+	buf.ctl.num_ranges = 1;
+	buf.ctl.ranges = (uintptr_t)&range;
+	return ioctl(dev, VFIO_DEVICE_FEATURE, &buf) ? -errno : 0;
+}
+
+static int dma_log_stop(int dev)
+{
+	struct vfio_device_feature feature = {
+		.argsz = sizeof(feature),
+		.flags = VFIO_DEVICE_FEATURE_SET |
+			 VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+	};
+
+	return ioctl(dev, VFIO_DEVICE_FEATURE, &feature) ? -errno : 0;
+}
+
+static int dma_log_report(int dev, uint64_t iova, uint64_t len,
+			  uint64_t *bitmap)
+{
+	struct {
+		struct vfio_device_feature feature;
+		struct vfio_device_feature_dma_logging_report rep;
+	} buf = {};
+
+	buf.feature.argsz = sizeof(buf);
+	buf.feature.flags = VFIO_DEVICE_FEATURE_GET |
+			    VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
+	buf.rep.iova = iova;
+	buf.rep.length = len;
+	buf.rep.page_size = 4096;
+	buf.rep.bitmap = (uintptr_t)bitmap;
+	return ioctl(dev, VFIO_DEVICE_FEATURE, &buf) ? -errno : 0;
+}
+
+TEST_F(mig, dma_logging)
+{
+	uint64_t bitmap[4] = {};
+	const uint64_t iova = 1 << 20, len = 1 << 20;
+
+	EXPECT_EQ(-EINVAL, dma_log_report(self->src.device, iova, len,
+					  bitmap));
+	ASSERT_EQ(0, dma_log_start(self->src.device, iova, len));
+	EXPECT_EQ(-EBUSY, dma_log_start(self->src.device, iova, len));
+	ASSERT_EQ(0, dma_log_report(self->src.device, iova, len, bitmap));
+	EXPECT_EQ(1, bitmap[0]);	/* lm_test_ctrl dirties the first page */
+	memset(bitmap, 0, sizeof(bitmap));
+	/* report clears */
+	ASSERT_EQ(0, dma_log_report(self->src.device, iova, len, bitmap));
+	EXPECT_EQ(0, bitmap[0]);
+	dbg_write(self->src.bdf, "dirty_iova", "0x103000");
+	dbg_write(self->src.bdf, "dirty_pending", "1");
+	ASSERT_EQ(0, dma_log_report(self->src.device, iova, len, bitmap));
+	EXPECT_EQ(1 << 3, bitmap[0]);
+	ASSERT_EQ(0, dma_log_stop(self->src.device));
+	EXPECT_EQ(-EINVAL, dma_log_report(self->src.device, iova, len,
+					  bitmap));
+}
+
+TEST_F(mig, error_state_and_reset)
+{
+	int fd;
+
+	dbg_write(self->src.bdf, "fail_errno", "5");
+	dbg_write(self->src.bdf, "fail_nth", "2");	/* quiesce ok, stop fails */
+	EXPECT_EQ(-EIO, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_STOP,
+				     NULL));
+	EXPECT_EQ(VFIO_DEVICE_STATE_ERROR, vfio_mig_get(self->src.device));
+	EXPECT_EQ(-EINVAL, vfio_mig_set(self->src.device,
+					VFIO_DEVICE_STATE_RUNNING, NULL));
+	ASSERT_EQ(0, ioctl(self->src.device, VFIO_DEVICE_RESET));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->src.device));
+
+	/* reset also ends a session: its fd goes stale */
+	ASSERT_EQ(0, vfio_mig_set(self->src.device,
+				  VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, ioctl(self->src.device, VFIO_DEVICE_RESET));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->src.device));
+	EXPECT_EQ(-1, read(fd, &fd, 1));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+}
+
+TEST_F(mig, bad_input)
+{
+	unsigned char junk[4096];
+	struct stream valid;
+	int fd, rfd;
+
+	EXPECT_EQ(-EINVAL, vfio_mig_set(self->src.device, 8, NULL));
+	EXPECT_EQ(-EINVAL, vfio_mig_set(self->src.device, 100, NULL));
+	EXPECT_EQ(-EINVAL, vfio_mig_set(self->src.device,
+					VFIO_DEVICE_STATE_ERROR, NULL));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->src.device));
+
+	/* wrong direction on each kind of fd */
+	ASSERT_EQ(0, vfio_mig_set(self->src.device,
+				  VFIO_DEVICE_STATE_STOP_COPY, &fd));
+	EXPECT_EQ(-1, write(fd, junk, 16));
+	EXPECT_EQ(EBADF, errno);
+	ASSERT_EQ(0, read_to_end(fd, &valid));
+	/* a stale fd after its session ended */
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_STOP,
+				  NULL));
+	EXPECT_EQ(-1, read(fd, junk, 16));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+
+	ASSERT_EQ(0, vfio_mig_set(self->dst.device,
+				  VFIO_DEVICE_STATE_RESUMING, &rfd));
+	EXPECT_EQ(-1, read(rfd, junk, 16));
+	EXPECT_EQ(EBADF, errno);
+	/* garbage is refused at once, and stays refused */
+	memset(junk, 0xab, sizeof(junk));
+	EXPECT_EQ(-1, write(rfd, junk, sizeof(junk)));
+	EXPECT_EQ(EPROTO, errno);
+	EXPECT_EQ(-EPROTO, vfio_mig_set(self->dst.device,
+					VFIO_DEVICE_STATE_STOP, NULL));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RESUMING, vfio_mig_get(self->dst.device));
+	EXPECT_EQ(0, dbg_read(self->dst.bdf, "loaded"));
+	close(rfd);
+	ASSERT_EQ(0, ioctl(self->dst.device, VFIO_DEVICE_RESET));
+
+	/* a truncated stream cannot complete */
+	ASSERT_EQ(0, vfio_mig_set(self->dst.device,
+				  VFIO_DEVICE_STATE_RESUMING, &rfd));
+	ASSERT_EQ(0, write_all(rfd, valid.buf, valid.len - 10));
+	EXPECT_EQ(-ENODATA, vfio_mig_set(self->dst.device,
+					 VFIO_DEVICE_STATE_STOP, NULL));
+	/* ... until the rest arrives */
+	ASSERT_EQ(0, write_all(rfd, valid.buf + valid.len - 10, 10));
+	EXPECT_EQ(0, vfio_mig_set(self->dst.device,
+				  VFIO_DEVICE_STATE_RUNNING, NULL));
+	close(rfd);
+	free(valid.buf);
+}
+
+static void rebind(const char *bdf)
+{
+	write_file("/sys/bus/pci/drivers/vfio-pci/unbind", bdf);
+	write_file("/sys/bus/pci/drivers_probe", bdf);
+}
+
+TEST_F(mig, controller_goes_away_while_open)
+{
+	unsigned char byte;
+	int fd, ret;
+
+	ASSERT_EQ(0, vfio_mig_set(self->src.device,
+				  VFIO_DEVICE_STATE_STOP_COPY, &fd));
+	ASSERT_EQ(0, write_file(DBG "/registered", "0"));
+	EXPECT_EQ(-ENODEV, vfio_mig_get(self->src.device));
+	EXPECT_EQ(-ENODEV, vfio_mig_set(self->src.device,
+					VFIO_DEVICE_STATE_RUNNING, NULL));
+	EXPECT_EQ(-1, read(fd, &byte, 1));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+	vfio_fn_close(&self->src);
+	vfio_fn_close(&self->dst);
+
+	/* a controller coming back serves vfio-pci's next probe */
+	ASSERT_EQ(0, write_file(DBG "/registered", "1"));
+	rebind(env("LM_SRC"));
+	rebind(env("LM_DST"));
+	ret = vfio_fn_open(&self->src, env("LM_SRC"));
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, vfio_fn_open(&self->dst, env("LM_DST")));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->src.device));
+}
+
+TEST_HARNESS_MAIN
