@@ -219,8 +219,10 @@ static int cmd_migrate(const char *src_bdf, const char *dst_bdf)
 			if (vfio_precopy_info(sfd, &initial, &dirty))
 				break;
 			if (verbose)
-				say("  %s: PRE_COPY round %d: %lld bytes sent, %llu initial + %llu dirty left\n",
-				    src_bdf, round, bytes,
+				say("  %s: PRE_COPY round %d: %lld bytes sent, ",
+				    src_bdf, round, bytes);
+			if (verbose)
+				say("%llu initial + %llu dirty left\n",
 				    (unsigned long long)initial,
 				    (unsigned long long)dirty);
 			if (!initial && !dirty)
@@ -268,10 +270,10 @@ out:
 	return rc;
 }
 
-static int usage(void)
+static int print_usage(void)
 {
-	fprintf(stderr, "usage: lmctl list\n"
-		"       lmctl migrate [-v] [-q] SRC DST\n");
+	fputs("usage: lmctl list\n       lmctl migrate [-v] [-q] SRC DST\n",
+	      stderr);
 	return 1;
 }
 
@@ -280,20 +282,20 @@ int main(int argc, char **argv)
 	int i = 2;
 
 	if (argc < 2)
-		return usage();
+		return print_usage();
 	if (!strcmp(argv[1], "list"))
-		return argc == 2 ? cmd_list() : usage();
+		return argc == 2 ? cmd_list() : print_usage();
 	if (strcmp(argv[1], "migrate"))
-		return usage();
+		return print_usage();
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v"))
 			verbose = true;
 		else if (!strcmp(argv[i], "-q"))
 			quiet = true;
 		else
-			return usage();
+			return print_usage();
 	}
 	if (argc - i != 2)
-		return usage();
+		return print_usage();
 	return cmd_migrate(argv[i], argv[i + 1]);
 }

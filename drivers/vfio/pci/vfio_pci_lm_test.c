@@ -178,9 +178,8 @@ static void vfio_pci_lm_test_errors(struct kunit *test)
 
 	lm_controller_unregister(&ctrl);
 	KUNIT_EXPECT_EQ(test, vfio_pci_lm_get_state(vdev, &state), -ENODEV);
-	KUNIT_EXPECT_EQ(test, PTR_ERR(vfio_pci_lm_set_state(vdev,
-						VFIO_DEVICE_STATE_RUNNING)),
-			-ENODEV);
+	file = vfio_pci_lm_set_state(vdev, VFIO_DEVICE_STATE_RUNNING);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(file), -ENODEV);
 	KUNIT_EXPECT_EQ(test, vfio_pci_lm_get_data_size(vdev, &size), -ENODEV);
 	lm_function_put(lmdev->lm);
 }

@@ -34,7 +34,9 @@ static inline int vfio_fn_open(struct vfio_fn *f, const char *bdf)
 	int ret;
 
 	memset(f, 0, sizeof(*f));
-	f->container = f->group = f->device = -1;
+	f->container = -1;
+	f->group = -1;
+	f->device = -1;
 	snprintf(f->bdf, sizeof(f->bdf), "%s", bdf);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
 		 bdf);
@@ -61,7 +63,8 @@ fail:
 	if (f->group >= 0)
 		close(f->group);
 	close(f->container);
-	f->group = f->container = -1;
+	f->group = -1;
+	f->container = -1;
 	return ret;
 }
 
@@ -73,7 +76,9 @@ static inline void vfio_fn_close(struct vfio_fn *f)
 		close(f->group);
 	if (f->container >= 0)
 		close(f->container);
-	f->device = f->group = f->container = -1;
+	f->device = -1;
+	f->group = -1;
+	f->container = -1;
 }
 
 /* Returns the VFIO_MIGRATION_* flags, or -errno. */
