@@ -498,7 +498,7 @@ def boot(bdir, initrd, logf, timeout=1200, extra_append=""):
 
 
 def section(text, name):
-    m = re.search(rf"^=={name}-BEGIN==\n(.*?)^=={name}-END==", text,
+    m = re.search(rf"=={name}-BEGIN==\n(.*?)^=={name}-END==", text,
                   re.S | re.M)
     return m.group(1) if m else None
 
@@ -556,6 +556,17 @@ def cmd_test(args):
     return 1 if res.failed else 0
 
 
+def cmd_e2e(args):
+    res = Results()
+    try:
+        prepare()
+        e2e(res)
+    except HarnessError as e:
+        res.add("harness", False, str(e))
+    res.summary()
+    return 1 if res.failed else 0
+
+
 def cmd_build_e2e(args):
     prepare()
     print(build_x86("e2e-x86", os.path.join(REPO, "harness", "e2e.config")))
@@ -606,7 +617,7 @@ def main():
         print("usage: harness/lm {test|demo|prepare}")
         return 2
     cmds = {"test": cmd_test, "prepare": cmd_prepare, "demo": cmd_demo,
-            "build-e2e": cmd_build_e2e}
+            "build-e2e": cmd_build_e2e, "e2e": cmd_e2e}
     if sys.argv[1] not in cmds:
         print(f"unknown command {sys.argv[1]}", file=sys.stderr)
         return 2

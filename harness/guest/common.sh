@@ -27,6 +27,7 @@ bind_vfio "$VF1"
 
 finish() {
 	dmesg > /tmp/dmesg
+	echo
 	echo "==DMESG-BEGIN=="
 	cat /tmp/dmesg
 	echo "==DMESG-END=="

@@ -206,7 +206,7 @@ static int cmd_migrate(const char *src_bdf, const char *dst_bdf)
 		goto out_free;
 	t0 = now();
 	if (precopy) {
-		uint64_t initial, dirty;
+		uint64_t initial = 0, dirty = 0;
 
 		if (set_state(&src, VFIO_DEVICE_STATE_PRE_COPY, &sfd))
 			goto out_free;

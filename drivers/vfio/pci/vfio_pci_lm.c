@@ -29,9 +29,9 @@ static struct lm_function *vfio_pci_lm(struct vfio_device *vdev)
  *
  * Return: the flags VFIO_DEVICE_FEATURE_MIGRATION reports.
  */
-u64 vfio_pci_lm_migration_flags(u32 caps)
+u32 vfio_pci_lm_migration_flags(u32 caps)
 {
-	u64 flags = VFIO_MIGRATION_STOP_COPY;
+	u32 flags = VFIO_MIGRATION_STOP_COPY;
 
 	if (caps & LM_CAP_P2P)
 		flags |= VFIO_MIGRATION_P2P;
@@ -190,7 +190,7 @@ void vfio_pci_lm_probe(struct vfio_pci_lm_device *lmdev)
 	vdev->mig_ops = &vfio_pci_lm_mig_ops;
 	if (caps & LM_CAP_DIRTY_LOG)
 		vdev->log_ops = &vfio_pci_lm_log_ops;
-	pci_info(pdev, "migratable through live_migration (flags %#llx)\n",
+	pci_info(pdev, "migratable through live_migration (flags %#x)\n",
 		 vdev->migration_flags);
 }
 

@@ -25,7 +25,7 @@ struct vfio_pci_lm_device {
 void vfio_pci_lm_probe(struct vfio_pci_lm_device *lmdev);
 void vfio_pci_lm_release_dev(struct vfio_device *core_vdev);
 void vfio_pci_lm_close_device(struct vfio_device *core_vdev);
-u64 vfio_pci_lm_migration_flags(u32 caps);
+u32 vfio_pci_lm_migration_flags(u32 caps);
 extern const struct pci_error_handlers vfio_pci_lm_err_handlers;
 #else
 static inline void vfio_pci_lm_probe(struct vfio_pci_lm_device *lmdev)

@@ -79,12 +79,12 @@ static void vfio_pci_lm_test_next_state(struct kunit *test)
 static void vfio_pci_lm_test_flags(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, vfio_pci_lm_migration_flags(LM_CAP_STOP_COPY),
-			(u64)VFIO_MIGRATION_STOP_COPY);
+			(u32)VFIO_MIGRATION_STOP_COPY);
 	KUNIT_EXPECT_EQ(test, vfio_pci_lm_migration_flags(LM_CAP_STOP_COPY |
 							  LM_CAP_DIRTY_LOG),
-			(u64)VFIO_MIGRATION_STOP_COPY);
+			(u32)VFIO_MIGRATION_STOP_COPY);
 	KUNIT_EXPECT_EQ(test, vfio_pci_lm_migration_flags(LM_CAP_ALL),
-			(u64)(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+			(u32)(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
 			      VFIO_MIGRATION_PRE_COPY));
 }
 
