@@ -131,6 +131,9 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 	if (info->compat_len)
 		memcpy(fn->compat, info->compat, info->compat_len);
 	fn->state = LM_STATE_RUNNING;
+	strscpy(fn->ctrl_name,
+		ctrl->name ?: dev_driver_string(ctrl->dev) ?: "unknown",
+		sizeof(fn->ctrl_name));
 
 	device_initialize(&fn->dev);
 	fn->dev.class = &lm_class;
@@ -471,6 +474,13 @@ static ssize_t compat_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(compat);
 
+static ssize_t controller_name_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", to_lm_function(dev)->ctrl_name);
+}
+static DEVICE_ATTR_RO(controller_name);
+
 static ssize_t max_state_size_show(struct device *dev,
 				   struct device_attribute *attr, char *buf)
 {
@@ -483,6 +493,7 @@ static struct attribute *lm_function_attrs[] = {
 	&dev_attr_capabilities.attr,
 	&dev_attr_compat.attr,
 	&dev_attr_max_state_size.attr,
+	&dev_attr_controller_name.attr,
 	NULL
 };
 

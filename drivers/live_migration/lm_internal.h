@@ -69,6 +69,7 @@ struct lm_function {
 	u64 max_state_size;
 	u16 compat_len;
 	u8 compat[LM_COMPAT_MAX];
+	char ctrl_name[32];		/* survives the controller */
 	bool added;			/* sysfs device registered */
 
 	struct mutex lock;		/* the state lock, see above */

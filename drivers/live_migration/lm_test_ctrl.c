@@ -384,6 +384,7 @@ static int lmt_set_registered(bool on)
 		return 0;
 	if (on) {
 		lmt_ctrl.dev = &lmt_pf->dev;
+		lmt_ctrl.name = KBUILD_MODNAME;
 		lmt_ctrl.ops = &lmt_ops;
 		lmt_ctrl.caps = (caps & LM_CAP_ALL) | LM_CAP_STOP_COPY;
 		ret = lm_controller_register(&lmt_ctrl);

@@ -197,6 +197,7 @@ struct lm_ops {
 /**
  * struct lm_controller - a controlling function, registered by its driver
  * @dev: the controlling device (e.g. the SR-IOV PF)
+ * @name: who controls, as sysfs shows it; the driver's name if NULL
  * @ops: its primitives
  * @caps: LM_CAP_* the controller can offer at most
  * @node: private to the core
@@ -208,6 +209,7 @@ struct lm_ops {
  */
 struct lm_controller {
 	struct device *dev;
+	const char *name;
 	const struct lm_ops *ops;
 	u32 caps;
 	struct list_head node;

@@ -74,7 +74,6 @@ static void link_base(const char *fn, const char *name, char *buf,
 static int cmd_list(void)
 {
 	char state[64], caps[128], compat[300], ctrl[128], drv[128];
-	char path[512];
 	struct dirent *de;
 	int count = 0;
 	DIR *d;
@@ -93,8 +92,7 @@ static int cmd_list(void)
 		attr(de->d_name, "capabilities", caps, sizeof(caps));
 		attr(de->d_name, "compat", compat, sizeof(compat));
 		link_base(de->d_name, "controller", ctrl, sizeof(ctrl));
-		snprintf(path, sizeof(path), "controller/driver");
-		link_base(de->d_name, path, drv, sizeof(drv));
+		attr(de->d_name, "controller_name", drv, sizeof(drv));
 		printf("%-16s %-16s %-14s %-12s %-28s %s\n", de->d_name, ctrl,
 		       drv, state, caps, compat);
 		count++;
@@ -210,11 +208,16 @@ static int cmd_migrate(const char *src_bdf, const char *dst_bdf)
 
 		if (set_state(&src, VFIO_DEVICE_STATE_PRE_COPY, &sfd))
 			goto out_free;
-		/* send what is ready while the source runs, a few rounds */
-		for (int round = 0; round < 8; round++) {
+		/*
+		 * Send what is ready while the source runs, until a round
+		 * brings nothing new: the rest goes in STOP_COPY.
+		 */
+		for (int round = 0; round < 16; round++) {
 			bytes = pump(sfd, dfd, buf, buflen, &which);
 			if (bytes < 0)
 				goto pump_failed;
+			if (round && !bytes)
+				break;
 			pre_bytes += bytes;
 			if (vfio_precopy_info(sfd, &initial, &dirty))
 				break;
