@@ -438,6 +438,7 @@ def build_x86(name, fragment):
 GUEST_SRC = {
     "vfio_lm_test": "tools/testing/selftests/live_migration/vfio_lm_test.c",
     "lmctl": "tools/live_migration/lmctl.c",
+    "lm_bench": "tools/testing/selftests/live_migration/lm_bench.c",
 }
 
 
@@ -567,6 +568,25 @@ def cmd_e2e(args):
     return 1 if res.failed else 0
 
 
+def cmd_bench(args):
+    prepare()
+    bdir = build_x86("bench-x86", os.path.join(REPO, "harness", "bench.config"))
+    names = ["lm_bench"]
+    bindir = build_guest_tools(bdir, names)
+    initrd = make_initramfs("init-bench", bindir, names,
+                            os.path.join(CACHE, "initramfs-bench.cpio.gz"))
+    log("bench: booting the guest (no debug options) and running lm_bench")
+    logf = os.path.join(CACHE, "bench-console.log")
+    out = boot(bdir, initrd, logf, timeout=1800)
+    figures = section(out, "BENCH")
+    if figures is None:
+        print("\n".join(out.splitlines()[-30:]))
+        return 1
+    print("QEMU TCG guest, 2 vCPUs; figures are relative to the same guest")
+    print(figures, end="")
+    return 0
+
+
 def cmd_build_e2e(args):
     prepare()
     print(build_x86("e2e-x86", os.path.join(REPO, "harness", "e2e.config")))
@@ -614,10 +634,10 @@ def cmd_demo(args):
 def main():
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__)
-        print("usage: harness/lm {test|demo|prepare}")
+        print("usage: harness/lm {test|demo|bench|e2e|prepare}")
         return 2
     cmds = {"test": cmd_test, "prepare": cmd_prepare, "demo": cmd_demo,
-            "build-e2e": cmd_build_e2e, "e2e": cmd_e2e}
+            "build-e2e": cmd_build_e2e, "e2e": cmd_e2e, "bench": cmd_bench}
     if sys.argv[1] not in cmds:
         print(f"unknown command {sys.argv[1]}", file=sys.stderr)
         return 2

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Benchmarks of the live migration data path through plain vfio-pci, with
+ * lm_test_ctrl controlling LM_SRC and LM_DST.  Prints figures; asserts
+ * nothing about speed.
+ *
+ * (a) saving-fd read throughput for several state sizes, as a ratio to
+ *     reading as much from a memfd (the copy limit); resuming-fd write
+ *     throughput likewise
+ * (b) RUNNING -> STOP -> RUNNING through the ioctl, as a ratio to a trivial
+ *     VFIO ioctl
+ * (c) memory per function and lookup time with 1, 256 and 4096 functions
+ */
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <time.h>
+
+#include "vfio_lm_util.h"
+
+#define DBG "/sys/kernel/debug/lm_test_ctrl"
+#define BUF (1 << 20)
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "lm_bench: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static void set_size(const char *bdf, unsigned long long size)
+{
+	char path[256], val[32];
+
+	snprintf(path, sizeof(path), DBG "/%s/size", bdf);
+	snprintf(val, sizeof(val), "%llu", size);
+	if (write_file(path, val))
+		die("set size", errno);
+}
+
+/* One STOP_COPY save, read to its end; returns bytes, adds the seconds. */
+static long long save_once(int dev, char *buf, double *secs, char *keep,
+			   size_t keep_cap)
+{
+	long long total = 0;
+	double t0;
+	int fd, ret;
+
+	ret = vfio_mig_set(dev, VFIO_DEVICE_STATE_STOP_COPY, &fd);
+	if (ret)
+		die("STOP_COPY", -ret);
+	t0 = now();
+	for (;;) {
+		ssize_t n = read(fd, buf, BUF);
+
+		if (n < 0)
+			die("read", errno);
+		if (!n)
+			break;
+		if (keep && total + n <= (long long)keep_cap)
+			memcpy(keep + total, buf, n);
+		total += n;
+	}
+	*secs += now() - t0;
+	close(fd);
+	ret = vfio_mig_set(dev, VFIO_DEVICE_STATE_RUNNING, NULL);
+	if (ret)
+		die("RUNNING", -ret);
+	return total;
+}
+
+static double memfd_read(size_t size, char *buf, int iters)
+{
+	int fd = memfd_create("lm_bench", 0);
+	double t0, secs;
+	size_t off;
+	int i;
+
+	if (fd < 0 || ftruncate(fd, size))
+		die("memfd", errno);
+	for (off = 0; off < size; off += BUF) {
+		size_t n = size - off < BUF ? size - off : BUF;
+
+		memset(buf, 0x5a, n);
+		if (pwrite(fd, buf, n, off) != (ssize_t)n)
+			die("memfd write", errno);
+	}
+	t0 = now();
+	for (i = 0; i < iters; i++)
+		for (off = 0; off < size; off += BUF)
+			if (pread(fd, buf, BUF, off) < 0)
+				die("memfd read", errno);
+	secs = now() - t0;
+	close(fd);
+	return (double)size * iters / secs;
+}
+
+static void bench_throughput(struct vfio_fn *src, struct vfio_fn *dst)
+{
+	static const unsigned long long sizes[] = {
+		4096, 1 << 20, 64 << 20, 1ULL << 30,
+	};
+	char *buf = malloc(BUF);
+	unsigned int s;
+
+	printf("(a) data fd throughput (MB/s; ratio to memfd read)\n");
+	printf("    %-10s %12s %12s %7s %12s %7s\n", "state", "save", "memfd",
+	       "ratio", "resume", "ratio");
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		unsigned long long size = sizes[s];
+		int iters = size <= 4096 ? 2000 : size <= (1 << 20) ? 200 :
+			    size <= (64 << 20) ? 4 : 1;
+		size_t keep_cap = size <= (64 << 20) ? size + 4096 : 0;
+		char *keep = keep_cap ? malloc(keep_cap) : NULL;
+		double save_s = 0, lim, save_bw, res_bw = 0, t0;
+		long long bytes = 0, stream = 0;
+		int i, fd, ret;
+
+		set_size(src->bdf, size);
+		for (i = 0; i < iters; i++)
+			stream = save_once(src->device, buf, &save_s,
+					   i ? NULL : keep, keep_cap);
+		bytes = stream * iters;
+		save_bw = bytes / save_s;
+		lim = memfd_read(size, buf, iters);
+		if (keep) {
+			/* resume: writes of the saved stream, then the load */
+			double w = 0;
+
+			for (i = 0; i < iters; i++) {
+				ret = vfio_mig_set(dst->device,
+						   VFIO_DEVICE_STATE_RESUMING,
+						   &fd);
+				if (ret)
+					die("RESUMING", -ret);
+				t0 = now();
+				for (long long off = 0; off < stream;
+				     off += BUF) {
+					size_t n = stream - off < BUF ?
+						   stream - off : BUF;
+
+					if (write(fd, keep + off, n) !=
+					    (ssize_t)n)
+						die("write", errno);
+				}
+				w += now() - t0;
+				ret = vfio_mig_set(dst->device,
+						   VFIO_DEVICE_STATE_RUNNING,
+						   NULL);
+				if (ret)
+					die("resume commit", -ret);
+				close(fd);
+			}
+			res_bw = (double)stream * iters / w;
+		}
+		if (keep)
+			printf("    %-10llu %12.1f %12.1f %7.2f %12.1f %7.2f\n",
+			       size, save_bw / 1e6, lim / 1e6, save_bw / lim,
+			       res_bw / 1e6, res_bw / lim);
+		else
+			printf("    %-10llu %12.1f %12.1f %7.2f %12s %7s\n",
+			       size, save_bw / 1e6, lim / 1e6, save_bw / lim,
+			       "-", "-");
+		fflush(stdout);
+		free(keep);
+	}
+	free(buf);
+}
+
+static void bench_round_trip(struct vfio_fn *src)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	const int n = 2000;
+	double t0, rt, triv;
+	int i;
+
+	set_size(src->bdf, 4096);
+	t0 = now();
+	for (i = 0; i < n; i++)
+		if (vfio_mig_set(src->device, VFIO_DEVICE_STATE_STOP, NULL) ||
+		    vfio_mig_set(src->device, VFIO_DEVICE_STATE_RUNNING, NULL))
+			die("round trip", errno);
+	rt = (now() - t0) / n;
+	t0 = now();
+	for (i = 0; i < n; i++)
+		if (ioctl(src->device, VFIO_DEVICE_GET_INFO, &info))
+			die("GET_INFO", errno);
+	triv = (now() - t0) / n;
+	printf("(b) RUNNING->STOP->RUNNING %.2f us; VFIO_DEVICE_GET_INFO %.2f us; ratio %.1f\n",
+	       rt * 1e6, triv * 1e6, rt / triv);
+}
+
+static void bench_registry(void)
+{
+	static const int counts[] = { 1, 256, 4096 };
+	char val[32], out[200];
+	unsigned int i;
+
+	printf("(c) registry with N functions registered\n");
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		snprintf(val, sizeof(val), "%d", counts[i]);
+		if (write_file(DBG "/bench_functions", val) ||
+		    read_file(DBG "/bench_functions", out, sizeof(out)))
+			die("bench_functions", errno);
+		printf("    %s\n", out);
+		fflush(stdout);
+	}
+}
+
+int main(void)
+{
+	const char *s = getenv("LM_SRC"), *d = getenv("LM_DST");
+	struct vfio_fn src, dst;
+	int ret;
+
+	if (!s || !d) {
+		fprintf(stderr, "lm_bench: set LM_SRC and LM_DST\n");
+		return 1;
+	}
+	ret = vfio_fn_open(&src, s);
+	if (!ret)
+		ret = vfio_fn_open(&dst, d);
+	if (ret)
+		die("open", -ret);
+	bench_throughput(&src, &dst);
+	bench_round_trip(&src);
+	vfio_fn_close(&src);
+	vfio_fn_close(&dst);
+	bench_registry();
+	return 0;
+}
