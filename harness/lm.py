@@ -36,18 +36,21 @@ JOBS = str(os.cpu_count() or 2)
 OVERLAY_DIRS = ["include", "drivers", "Documentation", "samples", "tools",
                 "lib", "arch"]
 # Our own sources: what the static checks look at.
-OWN_C_DIRS = ["drivers/live_migration", "drivers/vfio/pci"]
+OWN_C_DIRS = ["drivers/live_migration", "drivers/vfio/pci", "drivers/nvme/host"]
 OWN_HEADERS = ["include/linux/live_migration.h"]
 # What each KUnit run covers: kunitconfig, and the sources of its suites.
 KUNIT_RUNS = {
     "um": (["drivers/live_migration"], ["drivers/live_migration"]),
-    "x86_64": (["drivers/vfio/pci/.kunitconfig"],
-               ["drivers/live_migration", "drivers/vfio/pci"]),
+    "x86_64": (["drivers/vfio/pci/.kunitconfig",
+                "drivers/nvme/host/lm.kunitconfig"],
+               ["drivers/live_migration", "drivers/vfio/pci",
+                "drivers/nvme/host"]),
 }
 # Objects built with W=1 and sparse, per KUnit build.
 STATIC_TARGETS = {
     "um": ["drivers/live_migration/"],
-    "x86_64": ["drivers/live_migration/", "drivers/vfio/pci/vfio_pci_lm.o"],
+    "x86_64": ["drivers/live_migration/", "drivers/vfio/pci/vfio_pci_lm.o",
+               "drivers/nvme/host/lm.o"],
 }
 
 
