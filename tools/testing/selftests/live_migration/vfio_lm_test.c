@@ -491,4 +491,34 @@ TEST_F(mig, controller_goes_away_while_open)
 	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->src.device));
 }
 
+/*
+ * With lm_test_ctrl unregistered nothing controls the VFs: QEMU's NVMe
+ * controller has no Host Managed Live Migration, so nvme-pci registered
+ * nothing, and vfio-pci probes the VF exactly as before.
+ */
+TEST(no_controller_no_migration)
+{
+	const char *vf = env("LM_SRC");
+	char path[256];
+	struct vfio_fn f;
+
+	if (!vf)
+		SKIP(return, "LM_SRC not set");
+	ASSERT_EQ(0, write_file(DBG "/registered", "0"));
+	rebind(vf);
+	snprintf(path, sizeof(path), "/sys/class/live_migration/%s", vf);
+	EXPECT_NE(0, access(path, F_OK));
+	ASSERT_EQ(0, vfio_fn_open(&f, vf));
+	EXPECT_EQ(-ENOTTY, vfio_mig_flags(f.device));
+	EXPECT_EQ(-ENOTTY, vfio_mig_get(f.device));
+	vfio_fn_close(&f);
+
+	ASSERT_EQ(0, write_file(DBG "/registered", "1"));
+	rebind(vf);
+	ASSERT_EQ(0, vfio_fn_open(&f, vf));
+	EXPECT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+		  VFIO_MIGRATION_PRE_COPY, vfio_mig_flags(f.device));
+	vfio_fn_close(&f);
+}
+
 TEST_HARNESS_MAIN
