@@ -8,6 +8,7 @@
 
 #include <kunit/device.h>
 #include <kunit/test.h>
+#include <linux/file.h>
 
 static const u32 vfio_pci_lm_test_caps[] = {
 	LM_CAP_STOP_COPY,
