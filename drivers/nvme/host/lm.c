@@ -275,7 +275,7 @@ static int nvme_lm_hdr_len(struct nvme_lm *lm,
 int nvme_lm_check_state(struct nvme_lm *lm, const u8 *state, u32 len)
 {
 	const struct nvme_ctrl_state_hdr *hdr = (const void *)state;
-	const struct nvme_ctrl_state *cs;
+	const struct nvme_ctrl_state_nvme *cs;
 	u64 css, need;
 	u32 total;
 
@@ -365,7 +365,7 @@ static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
 
 	if (!offset) {
 		/* the header and NVMe state lead; check them before sending */
-		if (len < NVME_LM_HDR_LEN + sizeof(struct nvme_ctrl_state))
+		if (len < NVME_LM_HDR_LEN + sizeof(struct nvme_ctrl_state_nvme))
 			return -EINVAL;
 		if (total > U32_MAX || (total & 3))
 			return -EINVAL;

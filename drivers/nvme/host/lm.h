@@ -39,7 +39,7 @@ struct nvme_lm {
 	struct nvme_ctrl *ctrl;
 	nvme_lm_submit_fn submit;
 	u32 max_xfer;
-	struct mutex map_lock;
+	struct mutex map_lock;		/* see above */
 	bool map_valid;
 	u16 vf_cntlid[NVME_LM_MAX_VFS];
 	u8 compat[NVME_LM_COMPAT_LEN];

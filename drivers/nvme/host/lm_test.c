@@ -25,12 +25,12 @@ struct fake_aq {
 
 static u8 *fake_state(struct kunit *test, u16 niosq, u16 niocq, u32 vss)
 {
-	u32 css = sizeof(struct nvme_ctrl_state) +
+	u32 css = sizeof(struct nvme_ctrl_state_nvme) +
 		  niosq * sizeof(struct nvme_ctrl_state_sq) +
 		  niocq * sizeof(struct nvme_ctrl_state_cq);
 	u32 len = NVME_LM_HDR_LEN + css + vss;
 	struct nvme_ctrl_state_hdr *hdr;
-	struct nvme_ctrl_state *cs;
+	struct nvme_ctrl_state_nvme *cs;
 	u8 *p = kunit_kzalloc(test, len, GFP_KERNEL);
 	u32 i;
 
@@ -233,7 +233,7 @@ static void nvme_lm_test_chunking(struct kunit *test)
 
 		aq->state = fake_state(test, 1, 0, vss[i]);
 		aq->state_len = NVME_LM_HDR_LEN +
-				sizeof(struct nvme_ctrl_state) +
+				sizeof(struct nvme_ctrl_state_nvme) +
 				sizeof(struct nvme_ctrl_state_sq) + vss[i];
 		aq->ncmds = 0;
 		KUNIT_ASSERT_EQ(test, save_payload(test, fn), 0);
@@ -325,7 +325,7 @@ static void nvme_lm_test_status(struct kunit *test)
 
 	/* a timeout while saving */
 	aq->state = fake_state(test, 0, 0, 0);
-	aq->state_len = NVME_LM_HDR_LEN + sizeof(struct nvme_ctrl_state);
+	aq->state_len = NVME_LM_HDR_LEN + sizeof(struct nvme_ctrl_state_nvme);
 	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
 	aq->fail_status = -EINTR;
 	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
@@ -340,7 +340,7 @@ static void nvme_lm_test_lying_device(struct kunit *test)
 	struct fake_aq *aq = fake_registered(test, 4096);
 	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
 	struct nvme_ctrl_state_hdr *hdr;
-	struct nvme_ctrl_state *cs;
+	struct nvme_ctrl_state_nvme *cs;
 	enum lm_state state;
 	struct file *file;
 

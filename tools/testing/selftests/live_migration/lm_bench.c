@@ -18,7 +18,8 @@
 #include "vfio_lm_util.h"
 
 #define DBG "/sys/kernel/debug/lm_test_ctrl"
-#define BUF (1 << 20)
+#define BUF (1024 * 1024)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static double now(void)
 {
@@ -112,7 +113,7 @@ static void bench_throughput(struct vfio_fn *src, struct vfio_fn *dst)
 	printf("(a) data fd throughput (MB/s; ratio to memfd read)\n");
 	printf("    %-10s %12s %12s %7s %12s %7s\n", "state", "save", "memfd",
 	       "ratio", "resume", "ratio");
-	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		unsigned long long size = sizes[s];
 		int iters = size <= 4096 ? 2000 : size <= (1 << 20) ? 200 :
 			    size <= (64 << 20) ? 4 : 1;
@@ -203,7 +204,7 @@ static void bench_registry(void)
 	unsigned int i;
 
 	printf("(c) registry with N functions registered\n");
-	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(counts); i++) {
 		snprintf(val, sizeof(val), "%d", counts[i]);
 		if (write_file(DBG "/bench_functions", val) ||
 		    read_file(DBG "/bench_functions", out, sizeof(out)))
