@@ -513,8 +513,11 @@ TEST(no_controller_no_migration)
 	EXPECT_EQ(-ENOTTY, vfio_mig_get(f.device));
 	vfio_fn_close(&f);
 
+	/* every VF of the controller lost its function: probe both again */
 	ASSERT_EQ(0, write_file(DBG "/registered", "1"));
 	rebind(vf);
+	if (env("LM_DST"))
+		rebind(env("LM_DST"));
 	ASSERT_EQ(0, vfio_fn_open(&f, vf));
 	EXPECT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
 		  VFIO_MIGRATION_PRE_COPY, vfio_mig_flags(f.device));
