@@ -14,7 +14,7 @@ never in the repository, and every step can be rerun:
   kunit-um/   kunit.py build directory (UML)
 """
 
-import hashlib
+import concurrent.futures
 import json
 import os
 import re
@@ -290,17 +290,15 @@ def static_checks(res, overlay, patches, builds):
     log("static checks: checkpatch --strict, kernel-doc -Wall")
     cp = ["perl", "scripts/checkpatch.pl", "--strict", "--terse",
           "--show-types", "--no-summary", "--ignore", "FILE_PATH_CHANGES"]
-    for rel in new_files(overlay):
-        rc, out = run(cp + ["-f", rel], cwd=TREE, check=False)
-        findings = [l for l in out.splitlines()
-                    if re.search(r": (ERROR|WARNING|CHECK):", l)]
-        res.add(f"checkpatch {rel}", not findings, "\n".join(findings))
-    for p in patches:
-        rc, out = run(cp + [p], cwd=TREE, check=False)
+    jobs = [(f"checkpatch {rel}", cp + ["-f", rel]) for rel in new_files(overlay)]
+    jobs += [(f"checkpatch {os.path.basename(p)}", cp + [p]) for p in patches]
+    with concurrent.futures.ThreadPoolExecutor(int(JOBS)) as pool:
+        outs = list(pool.map(lambda j: run(j[1], cwd=TREE, check=False)[1],
+                             jobs))
+    for (name, _), out in zip(jobs, outs):
         findings = [l for l in out.splitlines()
                     if re.search(r"(ERROR|WARNING|CHECK):", l)]
-        res.add(f"checkpatch {os.path.basename(p)}", not findings,
-                "\n".join(findings))
+        res.add(name, not findings, "\n".join(findings))
     for rel in own_sources(overlay):
         rc, out = run(["perl", "scripts/kernel-doc", "-none", "-Wall", rel],
                       cwd=TREE, check=False)
