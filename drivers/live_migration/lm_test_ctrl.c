@@ -77,7 +77,7 @@ struct lmt_fn {
 	u64 load_seed;			/* resuming: from words 0 and 1 */
 	u64 load_size;
 	bool load_bad;
-	u64 *tpl;			/* template page of tpl_seed */
+	__le64 *tpl;			/* template page of tpl_seed */
 	u64 tpl_seed;
 	unsigned int nr_ranges;
 	struct lm_log_range ranges[LMT_MAX_RANGES];
@@ -111,7 +111,7 @@ static u64 lmt_word(u64 seed, u64 idx, u64 size)
 }
 
 /* The template page of @seed, with its marker word left to the caller. */
-static void lmt_template(u64 seed, u64 *tpl)
+static void lmt_template(u64 seed, __le64 *tpl)
 {
 	unsigned int k;
 
@@ -198,7 +198,7 @@ static int lmt_save_begin(struct lm_function *fn, enum lm_save_phase phase,
 	return 0;
 }
 
-static void lmt_fill(u64 seed, u64 size, const u64 *tpl, u8 *p, u64 off,
+static void lmt_fill(u64 seed, u64 size, const __le64 *tpl, u8 *p, u64 off,
 		     size_t len)
 {
 	while (len) {
@@ -216,7 +216,7 @@ static void lmt_fill(u64 seed, u64 size, const u64 *tpl, u8 *p, u64 off,
 }
 
 /* Returns the offset of the first byte that differs, or @len. */
-static size_t lmt_verify(u64 seed, u64 size, const u64 *tpl, const u8 *p,
+static size_t lmt_verify(u64 seed, u64 size, const __le64 *tpl, const u8 *p,
 			 u64 off, size_t len)
 {
 	size_t i = 0;
