@@ -21,6 +21,7 @@
 #include <linux/fs.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 
@@ -41,7 +42,7 @@ enum lm_parse {
 struct lm_file {
 	struct lm_function *fn;		/* holds a reference on fn->dev */
 	bool saving;
-	lm_file_ioctl_fn ioctl;
+	const struct lm_file_ops *fops;	/* pins fops->owner while set */
 	struct mutex io_lock;		/* see the top of this file */
 
 	/* fn->lock */
@@ -158,16 +159,22 @@ fail:
 }
 
 static struct file *lm_file_publish(struct lm_file *migf,
-				    lm_file_ioctl_fn ioctl)
+				    const struct lm_file_ops *fops)
 {
 	struct lm_function *fn = migf->fn;
 	struct file *file;
 
-	migf->ioctl = ioctl;
+	/* the file may outlive the consumer's device: pin its ioctl code */
+	if (fops && !try_module_get(fops->owner))
+		return ERR_PTR(-ENODEV);
 	file = anon_inode_getfile("[live_migration]", &lm_file_fops, migf,
 				  migf->saving ? O_RDONLY : O_WRONLY);
-	if (IS_ERR(file))
+	if (IS_ERR(file)) {
+		if (fops)
+			module_put(fops->owner);
 		return file;
+	}
+	migf->fops = fops;
 	stream_open(file->f_inode, file);
 	get_device(&fn->dev);
 	fn->file = migf;
@@ -216,7 +223,8 @@ static void lm_save_failed(struct lm_file *migf, int err)
 }
 
 struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
-				 lm_file_ioctl_fn ioctl, bool *device_err)
+				 const struct lm_file_ops *fops,
+				 bool *device_err)
 {
 	struct lm_file *migf;
 	struct file *file;
@@ -240,7 +248,7 @@ struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
 	lm_stream_fill_header(fn, (struct lm_stream_header *)migf->out);
 	migf->out_len += sizeof(struct lm_stream_header);
 
-	file = lm_file_publish(migf, ioctl);
+	file = lm_file_publish(migf, fops);
 	if (!IS_ERR(file))
 		return file;
 	ret = PTR_ERR(file);
@@ -252,7 +260,7 @@ fail:
 }
 
 struct file *lm_file_create_resume(struct lm_function *fn,
-				   lm_file_ioctl_fn ioctl)
+				   const struct lm_file_ops *fops)
 {
 	struct lm_file *migf;
 	struct file *file;
@@ -263,7 +271,7 @@ struct file *lm_file_create_resume(struct lm_function *fn,
 		return ERR_PTR(-ENOMEM);
 	migf->parse = LM_PARSE_HEADER;
 	migf->payload_crc = ~0U;
-	file = lm_file_publish(migf, ioctl);
+	file = lm_file_publish(migf, fops);
 	if (IS_ERR(file))
 		lm_file_free(migf);
 	return file;
@@ -602,9 +610,9 @@ static long lm_file_ioctl(struct file *file, unsigned int cmd,
 {
 	struct lm_file *migf = file->private_data;
 
-	if (!migf->ioctl)
+	if (!migf->fops || !migf->fops->ioctl)
 		return -ENOTTY;
-	return migf->ioctl(file, cmd, arg);
+	return migf->fops->ioctl(file, cmd, arg);
 }
 
 static int lm_file_release(struct inode *inode, struct file *file)
@@ -616,6 +624,8 @@ static int lm_file_release(struct inode *inode, struct file *file)
 	if (fn->file == migf)
 		lm_file_disable(fn);
 	mutex_unlock(&fn->lock);
+	if (migf->fops)
+		module_put(migf->fops->owner);
 	lm_file_free(migf);
 	put_device(&fn->dev);
 	return 0;

@@ -106,7 +106,7 @@ void lm_fsm_fail(struct lm_function *fn)
  * state as it was.
  */
 int lm_fsm_step(struct lm_function *fn, enum lm_state next,
-		lm_file_ioctl_fn ioctl, struct file **filep)
+		const struct lm_file_ops *fops, struct file **filep)
 {
 	const struct lm_ops *ops = fn->ops;
 	enum lm_state cur = fn->state;
@@ -128,12 +128,12 @@ int lm_fsm_step(struct lm_function *fn, enum lm_state next,
 		ret = ops->restart(fn);
 	} else if ((cur == S && next == SC) || (cur == R && next == PC) ||
 		   (cur == RP && next == PP)) {
-		file = lm_file_create_save(fn, next != SC, ioctl, &device_err);
+		file = lm_file_create_save(fn, next != SC, fops, &device_err);
 		ret = PTR_ERR_OR_ZERO(file);
 		if (!ret)
 			*filep = file;
 	} else if (cur == S && next == RS) {
-		file = lm_file_create_resume(fn, ioctl);
+		file = lm_file_create_resume(fn, fops);
 		ret = PTR_ERR_OR_ZERO(file);
 		device_err = false;
 		if (!ret)
@@ -172,7 +172,7 @@ int lm_fsm_step(struct lm_function *fn, enum lm_state next,
  * lm_set_state() - move a function to a new migration state
  * @fn: the function
  * @new_state: the requested state
- * @ioctl: ioctl handler for a data file this request opens, or NULL
+ * @fops: the consumer's data file ops (ioctl, owner), or NULL
  * @filep: set to the data file opened by the request, or NULL
  *
  * Walks every arc of the path itself, as VFIO migration v2 specifies.  The
@@ -187,7 +187,7 @@ int lm_fsm_step(struct lm_function *fn, enum lm_state next,
  * or invalid leaves it in %LM_STATE_RESUMING, untouched).
  */
 int lm_set_state(struct lm_function *fn, enum lm_state new_state,
-		 lm_file_ioctl_fn ioctl, struct file **filep)
+		 const struct lm_file_ops *fops, struct file **filep)
 {
 	struct file *file = NULL;
 	enum lm_state next;
@@ -205,7 +205,7 @@ int lm_set_state(struct lm_function *fn, enum lm_state new_state,
 		ret = lm_next_state(fn->caps, fn->state, new_state, &next);
 		if (ret)
 			break;
-		ret = lm_fsm_step(fn, next, ioctl, &file);
+		ret = lm_fsm_step(fn, next, fops, &file);
 		if (ret)
 			break;
 		if (file) {

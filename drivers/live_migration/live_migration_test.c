@@ -933,6 +933,22 @@ static void lm_test_bad_stream(struct kunit *test)
 	fput_now(file);
 }
 
+static unsigned int lm_test_ioctl_cmd;
+
+static long lm_test_file_ioctl(struct file *file, unsigned int cmd,
+			       unsigned long arg)
+{
+	u64 init, dirty;
+
+	lm_test_ioctl_cmd = cmd;
+	return lm_file_precopy_info(file, &init, &dirty);
+}
+
+static const struct lm_file_ops lm_test_fops = {
+	.owner = THIS_MODULE,
+	.ioctl = lm_test_file_ioctl,
+};
+
 static void lm_test_file_misuse(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
@@ -944,10 +960,17 @@ static void lm_test_file_misuse(struct kunit *test)
 
 	a = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 100, &fa);
 	b = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 100, &fb);
-	KUNIT_ASSERT_EQ(test, lm_set_state(a, LM_STATE_STOP_COPY, NULL,
-					   &save), 0);
+	KUNIT_ASSERT_EQ(test, lm_set_state(a, LM_STATE_STOP_COPY,
+					   &lm_test_fops, &save), 0);
 	KUNIT_ASSERT_EQ(test, lm_set_state(b, LM_STATE_RESUMING, NULL,
 					   &resume), 0);
+	/* ioctls reach the consumer's handler; without one, -ENOTTY */
+	lm_test_ioctl_cmd = 0;
+	KUNIT_EXPECT_EQ(test, save->f_op->unlocked_ioctl(save, 0x1234, 0),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_test_ioctl_cmd, 0x1234);
+	KUNIT_EXPECT_EQ(test, resume->f_op->unlocked_ioctl(resume, 0x1234, 0),
+			-ENOTTY);
 	KUNIT_EXPECT_EQ(test, lm_file_precopy_info(resume, &init, &dirty),
 			-EINVAL);
 	/* PRECOPY_INFO outside PRE_COPY */
@@ -958,6 +981,8 @@ static void lm_test_file_misuse(struct kunit *test)
 					   &(struct file *){ NULL }), 0);
 	KUNIT_EXPECT_EQ(test, kernel_read(save, &byte, 1, &(loff_t){0}),
 			(ssize_t)-ENODEV);
+	KUNIT_EXPECT_EQ(test, save->f_op->unlocked_ioctl(save, 0x1234, 0),
+			-ENODEV);
 	fput_now(save);
 	fput_now(resume);
 }

@@ -96,15 +96,16 @@ static inline struct lm_function *to_lm_function(struct device *dev)
 
 /* fsm.c */
 int lm_fsm_step(struct lm_function *fn, enum lm_state next,
-		lm_file_ioctl_fn ioctl, struct file **filep);
+		const struct lm_file_ops *fops, struct file **filep);
 void lm_fsm_fail(struct lm_function *fn);
 
 /* file.c */
 struct lm_file;
 struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
-				 lm_file_ioctl_fn ioctl, bool *device_err);
+				 const struct lm_file_ops *fops,
+				 bool *device_err);
 struct file *lm_file_create_resume(struct lm_function *fn,
-				   lm_file_ioctl_fn ioctl);
+				   const struct lm_file_ops *fops);
 int lm_file_load(struct lm_function *fn, bool *device_err);
 void lm_file_disable(struct lm_function *fn);
 bool lm_file_is_lm(struct file *file);

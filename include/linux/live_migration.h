@@ -13,6 +13,7 @@
 
 struct device;
 struct file;
+struct module;
 struct lm_function;
 
 /**
@@ -83,19 +84,18 @@ typedef void (*lm_dirty_fn)(void *opaque, unsigned long iova,
 			    unsigned long length);
 
 /**
- * typedef lm_file_ioctl_fn - a consumer's ioctl handler for a data file
- * @file: the data file
- * @cmd: ioctl command
- * @arg: ioctl argument
- *
- * The core owns the data files but not the ioctl numbers of any uAPI: a
- * consumer passes this to lm_set_state() and implements its commands with
- * lm_file_precopy_info().
- *
- * Return: as for &file_operations.unlocked_ioctl.
+ * struct lm_file_ops - a consumer's part in the data files it opens
+ * @owner: the module of @ioctl; a data file holds a reference on it, so
+ *	the consumer can be unloaded only after its last data file is closed
+ * @ioctl: handles ioctls on a data file; NULL answers -ENOTTY.  The core
+ *	owns the data files but not the ioctl numbers of any uAPI: a consumer
+ *	implements its commands with lm_file_precopy_info().  Returns as
+ *	&file_operations.unlocked_ioctl does.
  */
-typedef long (*lm_file_ioctl_fn)(struct file *file, unsigned int cmd,
-				 unsigned long arg);
+struct lm_file_ops {
+	struct module *owner;
+	long (*ioctl)(struct file *file, unsigned int cmd, unsigned long arg);
+};
 
 struct lm_controller;
 
@@ -231,7 +231,7 @@ struct lm_function *lm_function_get(struct device *dev);
 void lm_function_put(struct lm_function *fn);
 u32 lm_function_caps(struct lm_function *fn);
 int lm_set_state(struct lm_function *fn, enum lm_state new_state,
-		 lm_file_ioctl_fn ioctl, struct file **filep);
+		 const struct lm_file_ops *fops, struct file **filep);
 int lm_get_state(struct lm_function *fn, enum lm_state *state);
 int lm_get_data_size(struct lm_function *fn, u64 *size);
 int lm_function_reset(struct lm_function *fn);

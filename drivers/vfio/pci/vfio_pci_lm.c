@@ -64,6 +64,11 @@ static long vfio_pci_lm_file_ioctl(struct file *file, unsigned int cmd,
 	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
 }
 
+static const struct lm_file_ops vfio_pci_lm_file_ops = {
+	.owner = THIS_MODULE,
+	.ioctl = vfio_pci_lm_file_ioctl,
+};
+
 static struct file *
 vfio_pci_lm_set_state(struct vfio_device *vdev,
 		      enum vfio_device_mig_state new_state)
@@ -72,7 +77,7 @@ vfio_pci_lm_set_state(struct vfio_device *vdev,
 	int ret;
 
 	ret = lm_set_state(vfio_pci_lm(vdev), (enum lm_state)new_state,
-			   vfio_pci_lm_file_ioctl, &file);
+			   &vfio_pci_lm_file_ops, &file);
 	return ret ? ERR_PTR(ret) : file;
 }
 
