@@ -140,6 +140,91 @@ void nvme_lm_cmd_sec_list(struct nvme_command *c, u16 first_cntlid)
 	c->identify.ctrlid = cpu_to_le16(first_cntlid);
 }
 
+void nvme_lm_cmd_state_formats(struct nvme_command *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->identify.opcode = nvme_admin_identify;
+	c->identify.cns = NVME_ID_CNS_CTRL_STATE_FMT;
+}
+
+/* ---- compatibility ---- */
+
+/*
+ * Reads the Supported Controller State Formats (CNS 20h) into the
+ * compatibility descriptor.  A controller that cannot produce the version
+ * this driver parses is not offered for migration.
+ */
+int nvme_lm_read_formats(struct nvme_lm *lm)
+{
+	const struct nvme_ctrl_state_fmts *fmts;
+	struct nvme_command c;
+	unsigned int i, kept = 0;
+	bool ours = false;
+	u8 *buf;
+	int ret;
+
+	buf = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	nvme_lm_cmd_state_formats(&c);
+	ret = nvme_lm_submit(lm, &c, buf, NVME_IDENTIFY_DATA_SIZE, NULL);
+	if (ret)
+		goto out;
+	fmts = (const void *)buf;
+	if (sizeof(*fmts) + fmts->nv * sizeof(__le16) + fmts->nuuid * 16 >
+	    NVME_IDENTIFY_DATA_SIZE) {
+		dev_err_ratelimited(lm->dev,
+				    "controller state formats: %u versions and %u UUIDs overflow the data\n",
+				    fmts->nv, fmts->nuuid);
+		ret = -EPROTO;
+		goto out;
+	}
+	for (i = 0; i < fmts->nv; i++) {
+		u16 ver = get_unaligned_le16(&fmts->vers[i]);
+
+		ours |= ver == NVME_LM_CSVI;
+		if (kept < NVME_LM_MAX_FMTS)
+			put_unaligned_le16(ver, lm->compat +
+					   NVME_LM_COMPAT_FIXED + 2 * kept++);
+	}
+	if (!ours) {
+		dev_info(lm->dev,
+			 "controller state version %u not supported\n",
+			 NVME_LM_CSVI);
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	lm->compat[NVME_LM_COMPAT_FIXED - 1] = kept;
+	lm->compat_len = NVME_LM_COMPAT_FIXED + 2 * kept;
+out:
+	kfree(buf);
+	return ret;
+}
+
+/*
+ * A destination takes a state from the same vendor, model and firmware (the
+ * vendor specific part of the state has no version of its own) saved in a
+ * controller state version it supports.
+ */
+int nvme_lm_compatible(struct nvme_lm *lm, const u8 *remote, size_t len)
+{
+	const u8 *ver = lm->compat + NVME_LM_COMPAT_FIXED;
+	u16 csvi;
+	int i;
+
+	if (len < NVME_LM_COMPAT_FIXED ||
+	    len != NVME_LM_COMPAT_FIXED + 2 * remote[NVME_LM_COMPAT_FIXED - 1])
+		return -EXDEV;
+	if (memcmp(remote, lm->compat, 2) ||
+	    memcmp(remote + 4, lm->compat + 4, NVME_LM_COMPAT_FIXED - 5))
+		return -EXDEV;
+	csvi = get_unaligned_le16(remote + 2);
+	for (i = 0; i < lm->compat[NVME_LM_COMPAT_FIXED - 1]; i++)
+		if (get_unaligned_le16(ver + 2 * i) == csvi)
+			return 0;
+	return -EXDEV;
+}
+
 /* ---- the VF -> CNTLID map ---- */
 
 /* lm->map_lock held.  Rebuilds the map from the Secondary Controller List. */
@@ -440,8 +525,14 @@ static int nvme_lm_claim(struct lm_controller *ctrl, struct device *dev,
 	info->caps = LM_CAP_STOP_COPY;
 	info->max_state_size = NVME_LM_MAX_STATE;
 	info->compat = lm->compat;
-	info->compat_len = sizeof(lm->compat);
+	info->compat_len = lm->compat_len;
 	return 0;
+}
+
+static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
+				size_t len)
+{
+	return nvme_lm_compatible(nvme_lm_fn(fn)->lm, remote, len);
 }
 
 static void nvme_lm_release(struct lm_controller *ctrl, struct device *dev,
@@ -464,6 +555,7 @@ static const struct lm_ops nvme_lm_ops = {
 	.load = nvme_lm_load,
 	.state_size = nvme_lm_state_size,
 	.reset = nvme_lm_reset,
+	.compat_check = nvme_lm_compat_check,
 };
 
 /**
@@ -489,6 +581,8 @@ void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 	put_unaligned_le16(NVME_LM_CSVI, lm->compat + 2);
 	memcpy(lm->compat + 4, model, 40);
 	memcpy(lm->compat + 44, fw, 8);
+	/* until nvme_lm_read_formats() lists them: none */
+	lm->compat_len = NVME_LM_COMPAT_FIXED;
 	lm->lm_ctrl.dev = dev;
 	lm->lm_ctrl.name = "nvme";
 	lm->lm_ctrl.ops = &nvme_lm_ops;
@@ -532,9 +626,12 @@ struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev)
 		     ctrl->max_hw_sectors << SECTOR_SHIFT,
 		     ctrl->subsys->vendor_id, ctrl->subsys->model,
 		     ctrl->subsys->firmware_rev);
-	ret = lm_controller_register(&lm->lm_ctrl);
+	ret = nvme_lm_read_formats(lm);
+	if (!ret)
+		ret = lm_controller_register(&lm->lm_ctrl);
 	if (ret) {
 		dev_warn(&pdev->dev, "live migration not offered: %d\n", ret);
+		mutex_destroy(&lm->map_lock);
 		kfree(lm);
 		return NULL;
 	}

@@ -11,7 +11,11 @@
 #include <linux/unaligned.h>
 
 #define NVME_LM_MAX_VFS		256
-#define NVME_LM_COMPAT_LEN	52
+/* controller state versions the compatibility descriptor lists at most */
+#define NVME_LM_MAX_FMTS	16
+/* vendor, state version used, model, firmware, number of versions */
+#define NVME_LM_COMPAT_FIXED	53
+#define NVME_LM_COMPAT_LEN	(NVME_LM_COMPAT_FIXED + 2 * NVME_LM_MAX_FMTS)
 
 struct nvme_ctrl;
 struct nvme_lm;
@@ -31,7 +35,12 @@ typedef int (*nvme_lm_submit_fn)(struct nvme_lm *lm, struct nvme_command *cmd,
  * @map_lock: protects @map_valid and @vf_cntlid
  * @map_valid: @vf_cntlid reflects the current VFs
  * @vf_cntlid: CNTLID of each VF (index: VF id), 0 if unknown
- * @compat: compatibility descriptor: vendor, state version, model, firmware
+ * @compat: compatibility descriptor: PCI vendor ID (le16), the controller
+ *	state version this driver saves (le16), model number (40 bytes),
+ *	firmware revision (8 bytes), then the number of controller state
+ *	versions the controller supports (u8) and those versions (le16 each),
+ *	from Identify CNS 20h
+ * @compat_len: bytes of @compat in use
  */
 struct nvme_lm {
 	struct lm_controller lm_ctrl;
@@ -43,6 +52,7 @@ struct nvme_lm {
 	bool map_valid;
 	u16 vf_cntlid[NVME_LM_MAX_VFS];
 	u8 compat[NVME_LM_COMPAT_LEN];
+	u16 compat_len;
 };
 
 #if IS_ENABLED(CONFIG_NVME_LIVE_MIGRATION)
@@ -73,6 +83,8 @@ int nvme_lm_status_to_errno(int status);
 const char *nvme_lm_opcode_name(u8 opcode);
 int nvme_lm_cntlid(struct nvme_lm *lm, int vf, u16 *cntlid);
 int nvme_lm_check_state(struct nvme_lm *lm, const u8 *state, u32 len);
+int nvme_lm_read_formats(struct nvme_lm *lm);
+int nvme_lm_compatible(struct nvme_lm *lm, const u8 *remote, size_t len);
 void nvme_lm_cmd_suspend(struct nvme_command *c, u16 cntlid);
 void nvme_lm_cmd_resume(struct nvme_command *c, u16 cntlid);
 void nvme_lm_cmd_get_state(struct nvme_command *c, u16 cntlid, u64 offset,
@@ -80,5 +92,6 @@ void nvme_lm_cmd_get_state(struct nvme_command *c, u16 cntlid, u64 offset,
 void nvme_lm_cmd_set_state(struct nvme_command *c, u16 cntlid, u64 offset,
 			   u32 len, u8 seqind);
 void nvme_lm_cmd_sec_list(struct nvme_command *c, u16 first_cntlid);
+void nvme_lm_cmd_state_formats(struct nvme_command *c);
 
 #endif /* _NVME_LM_H */

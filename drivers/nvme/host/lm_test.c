@@ -21,6 +21,7 @@ struct fake_aq {
 	u32 loaded_len;
 	u16 map[4];			/* CNTLID of VF 0..3 in the list */
 	int identifies;
+	u8 fmts[8];			/* CNS 20h: NV, NUUID, versions */
 };
 
 static u8 *fake_state(struct kunit *test, u16 niosq, u16 niocq, u32 vss)
@@ -64,6 +65,11 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 	case nvme_admin_identify: {
 		struct nvme_sec_ctrl_list *l = buf;
 
+		if (cmd->identify.cns == NVME_ID_CNS_CTRL_STATE_FMT) {
+			memset(buf, 0, len);
+			memcpy(buf, aq->fmts, sizeof(aq->fmts));
+			return 0;
+		}
 		aq->identifies++;
 		memset(l, 0, len);
 		for (i = 0; i < ARRAY_SIZE(aq->map); i++) {
@@ -117,6 +123,10 @@ static struct fake_aq *fake_aq_new(struct kunit *test, u32 max_xfer)
 		     max_xfer, 0x1b36, model, fw);
 	aq->map[0] = 0x21;
 	aq->map[1] = 0x22;
+	/* versions 1 and 2, no vendor specific formats */
+	aq->fmts[0] = 2;
+	aq->fmts[2] = 1;
+	aq->fmts[4] = 2;
 	return aq;
 }
 
@@ -162,6 +172,12 @@ static void nvme_lm_test_encoding(struct kunit *test)
 	nvme_lm_cmd_sec_list(&c, 0);
 	KUNIT_EXPECT_EQ(test, c.identify.opcode, nvme_admin_identify);
 	KUNIT_EXPECT_EQ(test, dw(&c, 10), 0x15U);	/* CNS 15h */
+
+	nvme_lm_cmd_state_formats(&c);
+	KUNIT_EXPECT_EQ(test, c.identify.opcode, nvme_admin_identify);
+	KUNIT_EXPECT_EQ(test, dw(&c, 1), 0U);		/* NSID */
+	KUNIT_EXPECT_EQ(test, dw(&c, 10), 0x20U);	/* CNS 20h */
+	KUNIT_EXPECT_EQ(test, dw(&c, 11) | dw(&c, 14), 0U);
 
 	KUNIT_EXPECT_EQ(test, nvme_admin_track_send, 0x3d);
 	KUNIT_EXPECT_EQ(test, nvme_admin_track_recv, 0x3e);
@@ -406,12 +422,71 @@ static void nvme_lm_test_vf_map(struct kunit *test)
 			-EOPNOTSUPP);
 }
 
+static void nvme_lm_test_formats(struct kunit *test)
+{
+	struct fake_aq *aq = fake_aq_new(test, 4096);
+	struct fake_aq *other = fake_aq_new(test, 4096);
+	u8 remote[NVME_LM_COMPAT_LEN];
+	u16 len;
+
+	/* the versions land in the descriptor after vendor, model, fw */
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm), 0);
+	KUNIT_EXPECT_EQ(test, aq->lm.compat_len, NVME_LM_COMPAT_FIXED + 4);
+	KUNIT_EXPECT_EQ(test, get_unaligned_le16(aq->lm.compat), 0x1b36);
+	KUNIT_EXPECT_EQ(test, get_unaligned_le16(aq->lm.compat + 2), 1);
+	KUNIT_EXPECT_EQ(test, aq->lm.compat[NVME_LM_COMPAT_FIXED - 1], 2);
+	KUNIT_EXPECT_EQ(test, get_unaligned_le16(aq->lm.compat + 53), 1);
+	KUNIT_EXPECT_EQ(test, get_unaligned_le16(aq->lm.compat + 55), 2);
+	KUNIT_EXPECT_EQ(test, aq->ncmds, 1);
+	KUNIT_EXPECT_EQ(test, dw(&aq->cmds[0], 10), 0x20U);
+
+	/* a destination that lists version 1 only still takes version 1 */
+	other->fmts[0] = 1;
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&other->lm), 0);
+	len = aq->lm.compat_len;
+	memcpy(remote, aq->lm.compat, len);
+	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&other->lm, remote, len), 0);
+	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len), 0);
+	/* another firmware, vendor or state version; a short descriptor */
+	remote[44] ^= 1;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len),
+			-EXDEV);
+	remote[44] ^= 1;
+	remote[0] ^= 1;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len),
+			-EXDEV);
+	remote[0] ^= 1;
+	put_unaligned_le16(3, remote + 2);
+	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len),
+			-EXDEV);
+	put_unaligned_le16(1, remote + 2);
+	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len - 1),
+			-EXDEV);
+	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, 10),
+			-EXDEV);
+	remote[NVME_LM_COMPAT_FIXED - 1] = 200;	/* count beyond the length */
+	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len),
+			-EXDEV);
+
+	/* no version 1: not offered */
+	other->fmts[2] = 2;
+	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&other->lm), -EOPNOTSUPP);
+	/* counts that overflow the 4 KiB of Identify data */
+	other->fmts[0] = 255;
+	other->fmts[1] = 255;
+	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&other->lm), -EPROTO);
+	/* the controller refuses CNS 20h */
+	other->fail_status = NVME_SC_INVALID_FIELD;
+	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&other->lm), -EOPNOTSUPP);
+}
+
 static struct kunit_case nvme_lm_cases[] = {
 	KUNIT_CASE(nvme_lm_test_encoding),
 	KUNIT_CASE(nvme_lm_test_chunking),
 	KUNIT_CASE(nvme_lm_test_status),
 	KUNIT_CASE(nvme_lm_test_lying_device),
 	KUNIT_CASE(nvme_lm_test_vf_map),
+	KUNIT_CASE(nvme_lm_test_formats),
 	{}
 };
 
