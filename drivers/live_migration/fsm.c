@@ -289,6 +289,9 @@ int lm_function_reset(struct lm_function *fn)
 		goto out;
 	}
 	lm_file_disable(fn);
+	/* its error changes nothing: logging is off for the core either way */
+	if (fn->logging)
+		fn->ops->log_stop(fn);
 	fn->logging = false;
 	fn->stats.resets++;
 	if (fn->ops->reset)

@@ -1267,6 +1267,18 @@ static void lm_test_dirty_log(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
 					    record_dirty, &got), -EINVAL);
 	KUNIT_EXPECT_STREQ(test, f->calls, "Dd");
+
+	/* a reset stops logging through the driver before its reset */
+	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 1, 4096), 0);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_STREQ(test, f->calls, "DdDdZ");
+	KUNIT_EXPECT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
+					    record_dirty, &got), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 1, 4096), 0);
+	/* without logging, reset calls only the driver's reset */
+	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_STREQ(test, f->calls, "DdDdZDdZ");
 }
 
 /* ---- concurrency: state changes racing an unregister ---- */

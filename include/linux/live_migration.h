@@ -156,7 +156,8 @@ struct lm_function_info {
  *	offset order with the function stopped.
  * @state_size: estimate the bytes a %LM_SAVE_FINAL save would produce now.
  * @reset: the function was reset (e.g. FLR): forget migration state kept for
- *	it, stop any dirty logging; on return it must be running.  Optional.
+ *	it; on return it must be running.  Dirty logging, if it was on, has
+ *	been stopped with @log_stop just before.  Optional.
  * @log_start: start logging DMA writes to @nr ranges at @page_size
  *	granularity (mandatory with %LM_CAP_DIRTY_LOG).
  * @log_stop: stop logging.

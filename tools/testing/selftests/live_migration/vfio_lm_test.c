@@ -376,6 +376,14 @@ TEST_F(mig, dma_logging)
 	ASSERT_EQ(0, dma_log_stop(self->src.device));
 	EXPECT_EQ(-EINVAL, dma_log_report(self->src.device, iova, len,
 					  bitmap));
+
+	/* a reset ends logging: reports fail until it is started again */
+	ASSERT_EQ(0, dma_log_start(self->src.device, iova, len));
+	ASSERT_EQ(0, ioctl(self->src.device, VFIO_DEVICE_RESET));
+	EXPECT_EQ(-EINVAL, dma_log_report(self->src.device, iova, len,
+					  bitmap));
+	ASSERT_EQ(0, dma_log_start(self->src.device, iova, len));
+	ASSERT_EQ(0, dma_log_stop(self->src.device));
 }
 
 TEST_F(mig, error_state_and_reset)
