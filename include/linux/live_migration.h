@@ -131,7 +131,10 @@ struct lm_function_info {
  * @claim: optional; asked by lm_function_get() for a device the core does
  *	not know yet whose controlling device (the PF of a PCI VF, else the
  *	parent) is this controller's.  Fill @info and return 0 to create the
- *	function, or -ENODEV if the device is not migratable.
+ *	function, or -ENODEV if the device is not migratable.  Called with the
+ *	core's registry lock held, which keeps the controller registered
+ *	meanwhile and holds up other lookups: it must not call into the
+ *	core, and should be quick.
  * @release: optional; the function of @dev is going away (removed, or
  *	its creation after @claim failed): free @drvdata.  No other op
  *	follows for it.
