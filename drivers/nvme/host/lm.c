@@ -227,6 +227,38 @@ int nvme_lm_compatible(struct nvme_lm *lm, const u8 *remote, size_t len)
 
 /* ---- the VF -> CNTLID map ---- */
 
+/*
+ * A list that names one secondary controller twice, gives two of our VFs
+ * one number, or gives a VF our own number would let a command for one
+ * function reach another: refuse it whole.
+ */
+static int nvme_lm_check_sec_list(struct nvme_lm *lm,
+				  const struct nvme_sec_ctrl_list *list,
+				  unsigned int n)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++) {
+		const struct nvme_sec_ctrl_entry *a = &list->entries[i];
+		bool ours = le16_to_cpu(a->pcid) == lm->cntlid && a->vfn;
+
+		if (ours && a->scid == cpu_to_le16(lm->cntlid))
+			goto bad;
+		for (j = i + 1; j < n; j++) {
+			const struct nvme_sec_ctrl_entry *b = &list->entries[j];
+
+			if (a->scid == b->scid ||
+			    (ours && a->pcid == b->pcid && a->vfn == b->vfn))
+				goto bad;
+		}
+	}
+	return 0;
+bad:
+	dev_err_ratelimited(lm->dev,
+			    "secondary controller list names a controller or VF twice\n");
+	return -EPROTO;
+}
+
 /* lm->map_lock held.  Rebuilds the map from the Secondary Controller List. */
 static int nvme_lm_refresh_map(struct nvme_lm *lm)
 {
@@ -242,14 +274,19 @@ static int nvme_lm_refresh_map(struct nvme_lm *lm)
 	ret = nvme_lm_submit(lm, &c, list, sizeof(*list), NULL);
 	if (ret)
 		goto out;
-	memset(lm->vf_cntlid, 0, sizeof(lm->vf_cntlid));
 	n = min_t(unsigned int, list->num, ARRAY_SIZE(list->entries));
+	ret = nvme_lm_check_sec_list(lm, list, n);
+	if (ret)
+		goto out;
+	memset(lm->vf_cntlid, 0, sizeof(lm->vf_cntlid));
 	for (i = 0; i < n; i++) {
-		u16 vfn = le16_to_cpu(list->entries[i].vfn);
+		const struct nvme_sec_ctrl_entry *e = &list->entries[i];
+		u16 vfn = le16_to_cpu(e->vfn);
 
-		/* VFN is 1-based; 0 names no VF */
-		if (vfn && vfn <= NVME_LM_MAX_VFS)
-			lm->vf_cntlid[vfn - 1] = le16_to_cpu(list->entries[i].scid);
+		/* VFN is 1-based; 0 names no VF.  Others' VFs are not ours. */
+		if (vfn && vfn <= NVME_LM_MAX_VFS &&
+		    le16_to_cpu(e->pcid) == lm->cntlid)
+			lm->vf_cntlid[vfn - 1] = le16_to_cpu(e->scid);
 	}
 	lm->map_valid = true;
 out:
@@ -564,16 +601,19 @@ static const struct lm_ops nvme_lm_ops = {
  * @dev: the PF's device
  * @submit: sends an admin command to the PF's admin queue
  * @max_xfer: largest data transfer of one command, in bytes (MDTS)
+ * @cntlid: the primary controller's CNTLID, which its VFs' entries in the
+ *	Secondary Controller List must name
  * @vid: PCI vendor ID, part of the compatibility descriptor
  * @model: model number, 40 bytes, likewise
  * @fw: firmware revision, 8 bytes, likewise
  */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
-		  nvme_lm_submit_fn submit, u32 max_xfer, u16 vid,
+		  nvme_lm_submit_fn submit, u32 max_xfer, u16 cntlid, u16 vid,
 		  const char *model, const char *fw)
 {
 	lm->dev = dev;
 	lm->submit = submit;
+	lm->cntlid = cntlid;
 	lm->max_xfer = max(round_down(max_xfer, 4), 4096U);
 	mutex_init(&lm->map_lock);
 	/* a destination must be the same controller model and firmware */
@@ -623,7 +663,7 @@ struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev)
 		return NULL;
 	lm->ctrl = ctrl;
 	nvme_lm_init(lm, &pdev->dev, nvme_lm_submit_admin,
-		     ctrl->max_hw_sectors << SECTOR_SHIFT,
+		     ctrl->max_hw_sectors << SECTOR_SHIFT, ctrl->cntlid,
 		     ctrl->subsys->vendor_id, ctrl->subsys->model,
 		     ctrl->subsys->firmware_rev);
 	ret = nvme_lm_read_formats(lm);

@@ -32,6 +32,7 @@ typedef int (*nvme_lm_submit_fn)(struct nvme_lm *lm, struct nvme_command *cmd,
  * @ctrl: the PF's NVMe controller, for @submit
  * @submit: admin command submission (a fake one in KUnit)
  * @max_xfer: bytes one command may move (MDTS)
+ * @cntlid: the primary controller's own CNTLID
  * @map_lock: protects @map_valid and @vf_cntlid
  * @map_valid: @vf_cntlid reflects the current VFs
  * @vf_cntlid: CNTLID of each VF (index: VF id), 0 if unknown
@@ -48,6 +49,7 @@ struct nvme_lm {
 	struct nvme_ctrl *ctrl;
 	nvme_lm_submit_fn submit;
 	u32 max_xfer;
+	u16 cntlid;
 	struct mutex map_lock;		/* see above */
 	bool map_valid;
 	u16 vf_cntlid[NVME_LM_MAX_VFS];
@@ -77,7 +79,7 @@ static inline void nvme_lm_vfs_changed(struct nvme_lm *lm)
 
 /* lm.c internals, visible to its KUnit test */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
-		  nvme_lm_submit_fn submit, u32 max_xfer, u16 vid,
+		  nvme_lm_submit_fn submit, u32 max_xfer, u16 cntlid, u16 vid,
 		  const char *model, const char *fw);
 int nvme_lm_status_to_errno(int status);
 const char *nvme_lm_opcode_name(u8 opcode);

@@ -9,6 +9,7 @@
 #include <kunit/test.h>
 
 #define FAKE_CMDS	64
+#define FAKE_PRIMARY	0x7	/* the PF's CNTLID */
 
 struct fake_aq {
 	struct nvme_lm lm;
@@ -20,6 +21,7 @@ struct fake_aq {
 	u8 *loaded;			/* what Set Controller State received */
 	u32 loaded_len;
 	u16 map[4];			/* CNTLID of VF 0..3 in the list */
+	u16 foreign_scid;		/* a VF 1 of another primary, if set */
 	int identifies;
 	u8 fmts[8];			/* CNS 20h: NV, NUUID, versions */
 };
@@ -76,7 +78,14 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 			if (!aq->map[i])
 				continue;
 			l->entries[l->num].scid = cpu_to_le16(aq->map[i]);
+			l->entries[l->num].pcid = cpu_to_le16(FAKE_PRIMARY);
 			l->entries[l->num].vfn = cpu_to_le16(i + 1);
+			l->num++;
+		}
+		if (aq->foreign_scid) {
+			l->entries[l->num].scid = cpu_to_le16(aq->foreign_scid);
+			l->entries[l->num].pcid = cpu_to_le16(FAKE_PRIMARY + 1);
+			l->entries[l->num].vfn = cpu_to_le16(1);
 			l->num++;
 		}
 		return 0;
@@ -120,7 +129,7 @@ static struct fake_aq *fake_aq_new(struct kunit *test, u32 max_xfer)
 
 	KUNIT_ASSERT_NOT_NULL(test, aq);
 	nvme_lm_init(&aq->lm, nvme_lm_test_dev(test, "pf"), fake_submit,
-		     max_xfer, 0x1b36, model, fw);
+		     max_xfer, FAKE_PRIMARY, 0x1b36, model, fw);
 	aq->map[0] = 0x21;
 	aq->map[1] = 0x22;
 	/* versions 1 and 2, no vendor specific formats */
@@ -415,6 +424,26 @@ static void nvme_lm_test_vf_map(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), 0);
 	KUNIT_EXPECT_EQ(test, cntlid, 0x42);
 	KUNIT_EXPECT_EQ(test, aq->identifies, 3);
+	/* a VF 1 of another primary controller is not ours */
+	aq->foreign_scid = 0x99;
+	nvme_lm_vfs_changed(&aq->lm);
+	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 0, &cntlid), 0);
+	KUNIT_EXPECT_EQ(test, cntlid, 0x21);
+	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), 0);
+	KUNIT_EXPECT_EQ(test, cntlid, 0x42);
+	/* lies: one controller twice, or a VF given the PF's own CNTLID */
+	aq->foreign_scid = 0x42;
+	nvme_lm_vfs_changed(&aq->lm);
+	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), -EPROTO);
+	aq->foreign_scid = 0;
+	aq->map[1] = aq->map[0];
+	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), -EPROTO);
+	aq->map[1] = FAKE_PRIMARY;
+	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), -EPROTO);
+	/* and a truthful list once more */
+	aq->map[1] = 0x42;
+	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), 0);
+	KUNIT_EXPECT_EQ(test, cntlid, 0x42);
 	/* identify failing */
 	aq->fail_status = NVME_SC_INVALID_FIELD;
 	nvme_lm_vfs_changed(&aq->lm);
