@@ -60,7 +60,7 @@ struct lm_file {
 	bool final_begun;
 	bool end_queued;
 	u64 total;			/* payload bytes produced */
-	u32 crc;			/* over those bytes */
+	struct xxh64_state hash;	/* over those bytes */
 
 	/* resuming; io_lock */
 	void **chunks;
@@ -74,7 +74,7 @@ struct lm_file {
 	} frame;
 	u64 rec_left;
 	u64 payload_len;
-	u32 payload_crc;
+	struct xxh64_state payload_hash;
 	int parse_err;
 
 	/* resuming; fn->lock */
@@ -138,7 +138,8 @@ static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 	mutex_init(&migf->io_lock);
 	migf->fn = fn;
 	migf->saving = saving;
-	migf->crc = ~0U;
+	xxh64_reset(&migf->hash, 0);
+	xxh64_reset(&migf->payload_hash, 0);
 	if (saving) {
 		migf->out = kvmalloc(LM_BOUNCE_SIZE, GFP_KERNEL_ACCOUNT);
 		if (!migf->out)
@@ -183,10 +184,10 @@ static struct file *lm_file_publish(struct lm_file *migf,
 
 /* io_lock or unpublished.  Queue a record as the next output. */
 static void lm_save_queue_record(struct lm_file *migf,
-				 enum lm_record_type type, u64 len, u32 crc)
+				 enum lm_record_type type, u64 len, u64 hash)
 {
 	lm_stream_fill_record((struct lm_stream_record *)migf->out, type, len,
-			      crc);
+			      hash);
 	migf->out_pos = 0;
 	migf->out_len = sizeof(struct lm_stream_record);
 }
@@ -270,7 +271,6 @@ struct file *lm_file_create_resume(struct lm_function *fn,
 	if (!migf)
 		return ERR_PTR(-ENOMEM);
 	migf->parse = LM_PARSE_HEADER;
-	migf->payload_crc = ~0U;
 	file = lm_file_publish(migf, fops);
 	if (IS_ERR(file))
 		lm_file_free(migf);
@@ -285,7 +285,7 @@ struct file *lm_file_create_resume(struct lm_function *fn,
 static int lm_save_refill(struct lm_file *migf)
 {
 	struct lm_function *fn = migf->fn;
-	size_t n;
+	size_t n = 0;
 	int ret;
 
 	mutex_lock(&fn->lock);
@@ -298,9 +298,9 @@ static int lm_save_refill(struct lm_file *migf)
 		ret = fn->ops->save_read(fn, migf->out, n, migf->seg_pos);
 		if (ret) {
 			lm_save_failed(migf, ret);
+			n = 0;
 			goto out;
 		}
-		migf->crc = lm_crc(migf->crc, migf->out, n);
 		migf->seg_pos += n;
 		migf->total += n;
 		migf->out_pos = 0;
@@ -312,7 +312,7 @@ static int lm_save_refill(struct lm_file *migf)
 			ret = 1;
 		} else {
 			lm_save_queue_record(migf, LM_REC_END, migf->total,
-					     migf->crc);
+					     xxh64_digest(&migf->hash));
 			migf->end_queued = true;
 		}
 	} else if (fn->state == LM_STATE_STOP_COPY) {
@@ -324,6 +324,9 @@ static int lm_save_refill(struct lm_file *migf)
 	}
 out:
 	mutex_unlock(&fn->lock);
+	/* the bounce buffer is ours under io_lock: hash it unlocked */
+	if (n)
+		xxh64_update(&migf->hash, migf->out, n);
 	return ret;
 }
 
@@ -390,7 +393,8 @@ static int lm_resume_frame_done(struct lm_file *migf)
 	len = le64_to_cpu(rec->len);
 	if (le32_to_cpu(rec->type) == LM_REC_END) {
 		if (len != migf->payload_len ||
-		    le32_to_cpu(rec->payload_crc) != migf->payload_crc)
+		    le64_to_cpu(rec->payload_hash) !=
+		    xxh64_digest(&migf->payload_hash))
 			return -EBADMSG;
 		migf->parse = LM_PARSE_DONE;
 		return 0;
@@ -423,8 +427,7 @@ static ssize_t lm_resume_payload(struct lm_file *migf, struct iov_iter *from)
 	n = copy_from_iter(migf->chunks[idx] + off, n, from);
 	if (!n)
 		return -EFAULT;
-	migf->payload_crc = lm_crc(migf->payload_crc,
-				   migf->chunks[idx] + off, n);
+	xxh64_update(&migf->payload_hash, migf->chunks[idx] + off, n);
 	migf->payload_len += n;
 	migf->rec_left -= n;
 	if (!migf->rec_left)

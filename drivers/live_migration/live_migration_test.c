@@ -328,7 +328,7 @@ static size_t empty_stream(struct lm_function *fn, u8 *buf)
 {
 	lm_stream_fill_header(fn, (struct lm_stream_header *)buf);
 	lm_stream_fill_record((void *)(buf + sizeof(struct lm_stream_header)),
-			      LM_REC_END, 0, ~0U);
+			      LM_REC_END, 0, xxh64(buf, 0, 0));
 	return sizeof(struct lm_stream_header) +
 	       sizeof(struct lm_stream_record);
 }

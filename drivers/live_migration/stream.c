@@ -7,7 +7,8 @@
  * incompatible stream at the write that completes the header, before any
  * byte reaches its device.  The payload follows in DATA records, one per
  * segment the driver produced; an END record carries the total length and
- * checksum, so truncation and corruption are found before loading.
+ * a hash of the payload, so truncation and corruption are found before
+ * loading.
  */
 
 #include <linux/crc32c.h>
@@ -65,11 +66,11 @@ int lm_stream_check_header(struct lm_function *fn,
 }
 
 void lm_stream_fill_record(struct lm_stream_record *rec,
-			   enum lm_record_type type, u64 len, u32 payload_crc)
+			   enum lm_record_type type, u64 len, u64 payload_hash)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->type = cpu_to_le32(type);
-	rec->payload_crc = cpu_to_le32(payload_crc);
+	rec->payload_hash = cpu_to_le64(payload_hash);
 	rec->len = cpu_to_le64(len);
 	rec->rec_crc = cpu_to_le32(lm_crc(~0U, rec,
 					  offsetof(struct lm_stream_record,
@@ -84,7 +85,7 @@ int lm_stream_check_record(const struct lm_stream_record *rec)
 	    lm_crc(~0U, rec, offsetof(struct lm_stream_record, rec_crc)))
 		return -EBADMSG;
 	if ((type != LM_REC_DATA && type != LM_REC_END) || rec->reserved ||
-	    (type == LM_REC_DATA && rec->payload_crc))
+	    rec->reserved2 || (type == LM_REC_DATA && rec->payload_hash))
 		return -EBADMSG;
 	return 0;
 }
