@@ -45,6 +45,9 @@ struct lm_file {
 	const struct lm_file_ops *fops;	/* pins fops->owner while set */
 	struct mutex io_lock;		/* see the top of this file */
 
+	/* io_lock: xxh64 of the payload produced or received so far */
+	struct xxh64_state hash;
+
 	/* fn->lock */
 	bool disabled;
 	int err;			/* sticky, returned by later calls */
@@ -60,7 +63,6 @@ struct lm_file {
 	bool final_begun;
 	bool end_queued;
 	u64 total;			/* payload bytes produced */
-	struct xxh64_state hash;	/* over those bytes */
 
 	/* resuming; io_lock */
 	void **chunks;
@@ -74,7 +76,6 @@ struct lm_file {
 	} frame;
 	u64 rec_left;
 	u64 payload_len;
-	struct xxh64_state payload_hash;
 	int parse_err;
 
 	/* resuming; fn->lock */
@@ -139,7 +140,6 @@ static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 	migf->fn = fn;
 	migf->saving = saving;
 	xxh64_reset(&migf->hash, 0);
-	xxh64_reset(&migf->payload_hash, 0);
 	if (saving) {
 		migf->out = kvmalloc(LM_BOUNCE_SIZE, GFP_KERNEL_ACCOUNT);
 		if (!migf->out)
@@ -394,7 +394,7 @@ static int lm_resume_frame_done(struct lm_file *migf)
 	if (le32_to_cpu(rec->type) == LM_REC_END) {
 		if (len != migf->payload_len ||
 		    le64_to_cpu(rec->payload_hash) !=
-		    xxh64_digest(&migf->payload_hash))
+		    xxh64_digest(&migf->hash))
 			return -EBADMSG;
 		migf->parse = LM_PARSE_DONE;
 		return 0;
@@ -427,7 +427,7 @@ static ssize_t lm_resume_payload(struct lm_file *migf, struct iov_iter *from)
 	n = copy_from_iter(migf->chunks[idx] + off, n, from);
 	if (!n)
 		return -EFAULT;
-	xxh64_update(&migf->payload_hash, migf->chunks[idx] + off, n);
+	xxh64_update(&migf->hash, migf->chunks[idx] + off, n);
 	migf->payload_len += n;
 	migf->rec_left -= n;
 	if (!migf->rec_left)
