@@ -33,6 +33,7 @@
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/wait.h>
 
 #include "lm_internal.h"
 
@@ -41,10 +42,14 @@
 
 /*
  * lm_registry_lock protects lm_controllers, every controller's function list
- * and lm_function_hash.  Lookups hash the device pointer, so their cost does
- * not grow with the number of functions.
+ * and claims count, and lm_function_hash.  Lookups hash the device pointer,
+ * so their cost does not grow with the number of functions.  It is never
+ * held across a driver's claim: a controller's claim_lock (outside the
+ * registry lock) serialises its claims, and a claim under way keeps the
+ * controller from finishing lm_controller_unregister() through ->claims.
  */
 static DEFINE_MUTEX(lm_registry_lock);
+static DECLARE_WAIT_QUEUE_HEAD(lm_claims_wq);
 static LIST_HEAD(lm_controllers);
 static DEFINE_HASHTABLE(lm_function_hash, 12);
 
@@ -215,6 +220,8 @@ int lm_controller_register(struct lm_controller *ctrl)
 		ret = -EEXIST;
 	} else {
 		INIT_LIST_HEAD(&ctrl->functions);
+		mutex_init(&ctrl->claim_lock);
+		ctrl->claims = 0;
 		list_add_tail(&ctrl->node, &lm_controllers);
 	}
 	mutex_unlock(&lm_registry_lock);
@@ -237,7 +244,12 @@ void lm_controller_unregister(struct lm_controller *ctrl)
 	LIST_HEAD(doomed);
 
 	mutex_lock(&lm_registry_lock);
-	list_del(&ctrl->node);
+	list_del(&ctrl->node);		/* no claim starts from now on */
+	while (ctrl->claims) {
+		mutex_unlock(&lm_registry_lock);
+		wait_event(lm_claims_wq, !READ_ONCE(ctrl->claims));
+		mutex_lock(&lm_registry_lock);
+	}
 	list_for_each_entry_safe(fn, tmp, &ctrl->functions, ctrl_node) {
 		hash_del(&fn->hnode);
 		list_move_tail(&fn->ctrl_node, &doomed);
@@ -248,6 +260,7 @@ void lm_controller_unregister(struct lm_controller *ctrl)
 		list_del_init(&fn->ctrl_node);
 		lm_kill(fn);
 	}
+	mutex_destroy(&ctrl->claim_lock);
 }
 EXPORT_SYMBOL_GPL(lm_controller_unregister);
 
@@ -349,35 +362,55 @@ static struct device *lm_controlling_device(struct device *dev)
 struct lm_function *lm_function_get(struct device *dev)
 {
 	struct lm_function_info info = {};
+	struct lm_function *fn, *made = NULL;
 	struct lm_controller *ctrl;
 	struct device *parent;
-	struct lm_function *fn;
-	int ret;
+	int ret = 0;
 
 	mutex_lock(&lm_registry_lock);
 	fn = lm_find_locked(dev);
-	if (fn)
-		goto found;
+	if (fn) {
+		get_device(&fn->dev);
+		mutex_unlock(&lm_registry_lock);
+		return fn;
+	}
 	parent = lm_controlling_device(dev);
 	ctrl = parent ? lm_find_controller_locked(parent) : NULL;
 	if (!ctrl || !ctrl->ops->claim) {
-		fn = ERR_PTR(-ENODEV);
-		goto out;
+		mutex_unlock(&lm_registry_lock);
+		return ERR_PTR(-ENODEV);
 	}
-	ret = ctrl->ops->claim(ctrl, dev, &info);
-	if (ret) {
-		fn = ERR_PTR(ret);
-		goto out;
+	ctrl->claims++;			/* keeps ctrl registered */
+	mutex_unlock(&lm_registry_lock);
+
+	mutex_lock(&ctrl->claim_lock);
+	mutex_lock(&lm_registry_lock);
+	fn = lm_find_locked(dev);	/* claimed while we waited */
+	mutex_unlock(&lm_registry_lock);
+	if (!fn)
+		ret = ctrl->ops->claim(ctrl, dev, &info);
+
+	mutex_lock(&lm_registry_lock);
+	if (!fn && !ret) {
+		made = lm_create_locked(ctrl, dev, &info);
+		/* lm_function_add() may have come first */
+		fn = PTR_ERR(made) == -EEXIST ? lm_find_locked(dev) : made;
 	}
-	fn = lm_create_locked(ctrl, dev, &info);
-	if (IS_ERR(fn)) {
-		if (ctrl->ops->release)
-			ctrl->ops->release(ctrl, dev, info.drvdata);
-		goto out;
-	}
-found:
-	get_device(&fn->dev);
-out:
+	if (!fn)
+		fn = ERR_PTR(ret ?: -EEXIST);
+	else if (!IS_ERR(fn))
+		get_device(&fn->dev);
+	mutex_unlock(&lm_registry_lock);
+	mutex_unlock(&ctrl->claim_lock);
+
+	/* a claim that created nothing: the driver frees its data */
+	if (IS_ERR(made) && ctrl->ops->release)
+		ctrl->ops->release(ctrl, dev, info.drvdata);
+
+	/* the last touch of ctrl: unregister may go on and free it */
+	mutex_lock(&lm_registry_lock);
+	if (!--ctrl->claims)
+		wake_up_all(&lm_claims_wq);
 	mutex_unlock(&lm_registry_lock);
 	return fn;
 }

@@ -1202,6 +1202,181 @@ static void lm_test_claim_on_demand(struct kunit *test)
 	device_unregister(orphan);
 }
 
+/* ---- claims run outside the registry lock ---- */
+
+static struct {
+	struct completion entered;	/* a claim is under way */
+	struct completion go;		/* let it finish */
+	atomic_t claims;
+	bool starved;			/* go never came */
+} slow;
+
+static int slow_claim(struct lm_controller *ctrl, struct device *dev,
+		      struct lm_function_info *info)
+{
+	struct fake_fn *f;
+
+	atomic_inc(&slow.claims);
+	complete(&slow.entered);
+	/* the test completes go at once unless the core deadlocks it */
+	if (!wait_for_completion_timeout(&slow.go, 10 * HZ))
+		slow.starved = true;
+	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (!f)
+		return -ENOMEM;
+	f->state_len = 32;
+	info->drvdata = f;
+	info->caps = LM_CAP_STOP_COPY;
+	info->max_state_size = 32;
+	return 0;
+}
+
+static struct lm_ops slow_claim_ops;
+
+struct getter {
+	struct device *dev;
+	struct lm_function *fn;
+	struct completion done;
+};
+
+static int getter_fn(void *data)
+{
+	struct getter *g = data;
+
+	g->fn = lm_function_get(g->dev);
+	complete(&g->done);
+	return 0;
+}
+
+static void getter_start(struct kunit *test, struct getter *g,
+			 struct device *dev)
+{
+	struct task_struct *t;
+
+	g->dev = dev;
+	g->fn = NULL;
+	init_completion(&g->done);
+	t = kthread_run(getter_fn, g, "lm-getter");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+}
+
+static struct lm_function *getter_wait(struct kunit *test, struct getter *g)
+{
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&g->done, 20 * HZ),
+			0UL);
+	return g->fn;
+}
+
+struct unregisterer {
+	struct lm_controller ctrl;
+	bool unregistered;
+	struct completion done;
+};
+
+static int unregister_fn(void *data)
+{
+	struct unregisterer *u = data;
+
+	lm_controller_unregister(&u->ctrl);
+	u->unregistered = true;
+	complete(&u->done);
+	return 0;
+}
+
+/* a failed assertion must not leave the controller registered */
+static void unregisterer_cleanup(void *data)
+{
+	struct unregisterer *u = data;
+
+	complete_all(&slow.go);
+	if (!u->unregistered)
+		unregister_fn(u);
+}
+
+static void lm_test_claim_outside_registry_lock(struct kunit *test)
+{
+	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
+					 .max_state_size = 8 };
+	struct unregisterer *u = kunit_kzalloc(test, sizeof(*u), GFP_KERNEL);
+	struct device *pf, *vf, *vf2, *known;
+	struct lm_function *k, *a, *b, *c;
+	struct fake_fn *kf;
+	struct getter g[3];
+	enum lm_state state;
+	int fns = atomic_read(&lm_live_functions);
+
+	slow_claim_ops = fake_claim_ops;
+	slow_claim_ops.claim = slow_claim;
+	init_completion(&slow.entered);
+	init_completion(&slow.go);
+	atomic_set(&slow.claims, 0);
+	slow.starved = false;
+	pf = kunit_device_register(test, "lm-slow-pf");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, pf);
+	vf = child_new(test, pf, "lm-slow-vf");
+	vf2 = child_new(test, pf, "lm-slow-vf2");
+	known = child_new(test, pf, "lm-slow-known");
+	KUNIT_ASSERT_NOT_NULL(test, u);
+	u->ctrl.ops = &slow_claim_ops;
+	u->ctrl.caps = LM_CAP_STOP_COPY;
+	u->ctrl.dev = pf;
+	init_completion(&u->done);
+	KUNIT_ASSERT_EQ(test, lm_controller_register(&u->ctrl), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							unregisterer_cleanup,
+							u), 0);
+	kf = kzalloc(sizeof(*kf), GFP_KERNEL);	/* freed by fake_release */
+	KUNIT_ASSERT_NOT_NULL(test, kf);
+	info.drvdata = kf;
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, lm_function_add(&u->ctrl, known,
+							   &info));
+
+	/* two consumers ask about one device while its claim is under way */
+	getter_start(test, &g[0], vf);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&slow.entered,
+							  20 * HZ), 0UL);
+	getter_start(test, &g[1], vf);
+	/* lookups of known functions do not wait for the claim */
+	k = lm_function_get(known);
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(k));
+	lm_function_put(k);
+	complete_all(&slow.go);
+	a = getter_wait(test, &g[0]);
+	b = getter_wait(test, &g[1]);
+	KUNIT_EXPECT_FALSE(test, slow.starved);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(a));
+	KUNIT_EXPECT_PTR_EQ(test, a, b);
+	KUNIT_EXPECT_EQ(test, atomic_read(&slow.claims), 1);
+
+	/* unregister waits for a claim under way, then removes its result */
+	reinit_completion(&slow.entered);
+	reinit_completion(&slow.go);
+	getter_start(test, &g[2], vf2);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&slow.entered,
+							  20 * HZ), 0UL);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(unregister_fn, u,
+						    "lm-unreg")));
+	/* cannot fail on a correct core; on a broken one it usually does */
+	msleep(20);
+	KUNIT_EXPECT_FALSE(test, completion_done(&u->done));
+	complete_all(&slow.go);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&u->done, 20 * HZ),
+			0UL);
+	c = getter_wait(test, &g[2]);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(c));
+	/* the handle outlived its function: clean errors, no leak */
+	KUNIT_EXPECT_EQ(test, lm_get_state(c, &state), -ENODEV);
+	KUNIT_EXPECT_EQ(test, lm_get_state(a, &state), -ENODEV);
+	KUNIT_EXPECT_EQ(test, atomic_read(&slow.claims), 2);
+	lm_function_put(a);
+	lm_function_put(b);
+	lm_function_put(c);
+	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_functions), fns);
+	device_unregister(vf);
+	device_unregister(vf2);
+	device_unregister(known);
+}
+
 static void lm_test_register_rejects(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
@@ -1401,6 +1576,7 @@ static struct kunit_suite lm_stream_suite = {
 static struct kunit_case lm_lifetime_cases[] = {
 	KUNIT_CASE(lm_test_unregister_with_users),
 	KUNIT_CASE(lm_test_claim_on_demand),
+	KUNIT_CASE(lm_test_claim_outside_registry_lock),
 	KUNIT_CASE(lm_test_register_rejects),
 	KUNIT_CASE(lm_test_dirty_log),
 	KUNIT_CASE(lm_test_race_unregister),

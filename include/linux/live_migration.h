@@ -9,6 +9,7 @@
 
 #include <linux/bits.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/types.h>
 
 struct device;
@@ -131,10 +132,10 @@ struct lm_function_info {
  * @claim: optional; asked by lm_function_get() for a device the core does
  *	not know yet whose controlling device (the PF of a PCI VF, else the
  *	parent) is this controller's.  Fill @info and return 0 to create the
- *	function, or -ENODEV if the device is not migratable.  Called with the
- *	core's registry lock held, which keeps the controller registered
- *	meanwhile and holds up other lookups: it must not call into the
- *	core, and should be quick.
+ *	function, or -ENODEV if the device is not migratable.  Claims of one
+ *	controller are serialised and never run for a device twice; lookups
+ *	of other devices go on meanwhile, and lm_controller_unregister()
+ *	waits for a claim under way, so @claim may issue device commands.
  * @release: optional; the function of @dev is going away (removed, or
  *	its creation after @claim failed): free @drvdata.  No other op
  *	follows for it.
@@ -206,6 +207,8 @@ struct lm_ops {
  * @caps: LM_CAP_* the controller can offer at most
  * @node: private to the core
  * @functions: private to the core
+ * @claim_lock: private to the core
+ * @claims: private to the core
  *
  * The driver embeds this in its own data, fills @dev, @ops and @caps and
  * calls lm_controller_register().  The memory must stay valid until
@@ -218,6 +221,8 @@ struct lm_controller {
 	u32 caps;
 	struct list_head node;
 	struct list_head functions;
+	struct mutex claim_lock;	/* one claim at a time */
+	unsigned int claims;
 };
 
 /* Controlling drivers */
