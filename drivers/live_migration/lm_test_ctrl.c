@@ -24,7 +24,9 @@
  * them; read the figures back) and one directory per claimed function with "seed", "size",
  * "fail_nth" and "fail_errno" (fail the N-th primitive from now), "calls"
  * (primitives called), "loaded" (bytes verified by the last load) and
- * "dirty_iova" (write an IOVA to have the next dirty report include it).
+ * "dirty_iova" (write an IOVA to have the next dirty report include it)
+ * and "refuse_streams" (the function refuses every incoming stream as
+ * incompatible).
  */
 
 #include <linux/debugfs.h>
@@ -84,6 +86,7 @@ struct lmt_fn {
 	u64 page_size;
 	u64 dirty_iova;
 	bool dirty_pending;
+	bool refuse_streams;		/* compat_check says -EXDEV */
 };
 
 static DEFINE_MUTEX(lmt_lock);		/* lmt_fns */
@@ -356,6 +359,16 @@ static int lmt_log_report(struct lm_function *fn, unsigned long iova,
 	return 0;
 }
 
+/* As the core's default, unless a test wants the destination to refuse. */
+static int lmt_compat_check(struct lm_function *fn, const u8 *remote,
+			    size_t len)
+{
+	if (lmt(fn)->refuse_streams || len != sizeof(lmt_compat) - 1 ||
+	    memcmp(remote, lmt_compat, len))
+		return -EXDEV;
+	return 0;
+}
+
 static int lmt_claim(struct lm_controller *ctrl, struct device *dev,
 		     struct lm_function_info *info)
 {
@@ -388,6 +401,8 @@ static int lmt_claim(struct lm_controller *ctrl, struct device *dev,
 	debugfs_create_u64("loaded", 0400, t->dir, &t->loaded);
 	debugfs_create_x64("dirty_iova", 0600, t->dir, &t->dirty_iova);
 	debugfs_create_bool("dirty_pending", 0600, t->dir, &t->dirty_pending);
+	debugfs_create_bool("refuse_streams", 0600, t->dir,
+			    &t->refuse_streams);
 
 	mutex_lock(&lmt_lock);
 	list_add_tail(&t->node, &lmt_fns);
@@ -424,6 +439,7 @@ static const struct lm_ops lmt_ops = {
 	.log_start = lmt_log_start,
 	.log_stop = lmt_log_stop,
 	.log_report = lmt_log_report,
+	.compat_check = lmt_compat_check,
 };
 
 /* lmt_reg_lock held */

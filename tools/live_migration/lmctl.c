@@ -11,8 +11,9 @@
  *	moved and the time of each phase
  *
  * Exit codes: 0 done, 1 usage, 2 a function cannot be opened or is not
- * migratable, 3 the migration failed (both functions are left as the
- * message says), 4 the two functions are not compatible.
+ * migratable, 3 the migration failed, 4 the destination refused the
+ * source's state as incompatible.  On any failure both functions are
+ * closed, which resets them to RUNNING with their own state.
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -163,13 +164,17 @@ static int cmd_migrate(const char *src_bdf, const char *dst_bdf)
 	bool precopy;
 	char *buf;
 
+	/*
+	 * Equal descriptors are compatible; unequal ones may still be (a
+	 * driver can accept other versions): the destination decides when
+	 * the stream's header reaches it, before the source stops if PRE_COPY
+	 * is used.
+	 */
 	attr(src_bdf, "compat", compat_s, sizeof(compat_s));
 	attr(dst_bdf, "compat", compat_d, sizeof(compat_d));
-	if (strcmp(compat_s, compat_d)) {
-		fprintf(stderr, "lmctl: %s (compat %s) cannot become %s (compat %s)\n",
-			src_bdf, compat_s, dst_bdf, compat_d);
-		return 4;
-	}
+	if (strcmp(compat_s, compat_d))
+		say("compatibility descriptors differ (%s, %s): %s decides\n",
+		    compat_s, compat_d, dst_bdf);
 	ret = vfio_fn_open(&src, src_bdf);
 	if (ret) {
 		fprintf(stderr, "lmctl: open %s through VFIO: %s\n", src_bdf,
@@ -259,8 +264,14 @@ static int cmd_migrate(const char *src_bdf, const char *dst_bdf)
 	goto out_free;
 
 pump_failed:
-	fprintf(stderr, "lmctl: copying the state failed on the %s: %s\n",
-		which, strerror(-bytes));
+	if (bytes == -EXDEV && !strcmp(which, "destination")) {
+		fprintf(stderr, "lmctl: %s does not accept the state of %s: not compatible\n",
+			dst_bdf, src_bdf);
+		rc = 4;
+	} else {
+		fprintf(stderr, "lmctl: copying the state failed on the %s: %s\n",
+			which, strerror(-bytes));
+	}
 out_free:
 	free(buf);
 out:

@@ -7,6 +7,7 @@
  *   LM_PLAIN		optional: a vfio-pci device nobody controls
  */
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "../kselftest_harness.h"
 #include "vfio_lm_util.h"
@@ -231,6 +232,9 @@ TEST_F(mig, save_resume_byte_identical)
 {
 	struct stream a, b;
 
+	/* different seeds, whatever earlier tests left */
+	dbg_write(self->src.bdf, "seed", "0x5eed0001");
+	dbg_write(self->dst.bdf, "seed", "0x5eed0002");
 	dbg_write(self->src.bdf, "size", "300001");
 	ASSERT_EQ(0, save_stop_copy(self->src.device, &a));
 	ASSERT_EQ(0, resume(self->dst.device, &a, VFIO_DEVICE_STATE_RUNNING));
@@ -530,6 +534,43 @@ TEST(no_controller_no_migration)
 	EXPECT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
 		  VFIO_MIGRATION_PRE_COPY, vfio_mig_flags(f.device));
 	vfio_fn_close(&f);
+}
+
+/* lmctl's exit codes, which scripts rely on */
+static int run_lmctl(const char *args)
+{
+	char cmd[256];
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "lmctl %s >/dev/null 2>&1", args);
+	st = system(cmd);
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(lmctl_exit_codes)
+{
+	const char *src = env("LM_SRC"), *dst = env("LM_DST");
+	const char *plain = env("LM_PLAIN");
+	char args[128];
+
+	if (!src || !dst)
+		SKIP(return, "LM_SRC and LM_DST not set");
+	EXPECT_EQ(1, run_lmctl("frobnicate"));
+	EXPECT_EQ(1, run_lmctl("migrate onlyone"));
+	snprintf(args, sizeof(args), "migrate -q %s %s", src, dst);
+	EXPECT_EQ(0, run_lmctl(args));
+	/* the destination's driver refuses the stream at its header */
+	dbg_write(dst, "refuse_streams", "1");
+	EXPECT_EQ(4, run_lmctl(args));
+	dbg_write(dst, "refuse_streams", "0");
+	/* both functions were left usable */
+	EXPECT_EQ(0, run_lmctl(args));
+	if (plain) {
+		snprintf(args, sizeof(args), "migrate -q %s %s", src, plain);
+		EXPECT_EQ(2, run_lmctl(args));
+	}
+	snprintf(args, sizeof(args), "migrate -q %s 0000:00:1f.7", src);
+	EXPECT_EQ(2, run_lmctl(args));
 }
 
 TEST_HARNESS_MAIN
