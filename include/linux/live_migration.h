@@ -205,10 +205,6 @@ struct lm_ops {
  * @name: who controls, as sysfs shows it; the driver's name if NULL
  * @ops: its primitives
  * @caps: LM_CAP_* the controller can offer at most
- * @node: private to the core
- * @functions: private to the core
- * @claim_lock: private to the core
- * @claims: private to the core
  *
  * The driver embeds this in its own data, fills @dev, @ops and @caps and
  * calls lm_controller_register().  The memory must stay valid until
@@ -219,10 +215,12 @@ struct lm_controller {
 	const char *name;
 	const struct lm_ops *ops;
 	u32 caps;
+
+	/* private: the core's, under its registry lock unless said */
 	struct list_head node;
 	struct list_head functions;
 	struct mutex claim_lock;	/* one claim at a time */
-	unsigned int claims;
+	unsigned int claims;		/* claims under way */
 };
 
 /* Controlling drivers */
