@@ -209,7 +209,9 @@ static void bench_registry(void)
 	char val[32], out[200];
 	unsigned int i;
 
-	printf("(c) registry with N functions registered\n");
+	printf("(c) registry with N functions registered (memory: slab growth / N,\n"
+	       "    '-' below 64 functions; lookup: lm_function_get + put, over\n"
+	       "    the same 64 functions, then over all N)\n");
 	for (i = 0; i < ARRAY_SIZE(counts); i++) {
 		snprintf(val, sizeof(val), "%d", counts[i]);
 		if (write_file(DBG "/bench_functions", val) ||
