@@ -536,6 +536,65 @@ TEST(no_controller_no_migration)
 	vfio_fn_close(&f);
 }
 
+#define TRACEFS "/sys/kernel/tracing"
+
+/* Reads all of a file into a NUL-terminated buffer; returns its length. */
+static ssize_t slurp(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	size_t len = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	buf[len] = 0;
+	return len;
+}
+
+TEST_F(mig, tracepoints)
+{
+	static const char * const events[] = {
+		"lm_transition: %s running -> running_p2p ret=0",
+		"lm_transition: %s running_p2p -> stop ret=0",
+		"lm_transition: %s stop -> stop_copy ret=0",
+		"lm_data: %s save offset=0 len=5000",
+		"lm_transition: %s stop_copy -> stop ret=0",
+		"lm_transition: %s running_p2p -> running ret=0",
+	};
+	const size_t cap = 1 << 20;
+	char *trace = malloc(cap), want[160];
+	struct stream s;
+	unsigned int i;
+	int fd;
+
+	if (access(TRACEFS "/events/live_migration", F_OK))
+		SKIP(free(trace); return, "no live_migration trace events");
+	ASSERT_NE(NULL, trace);
+	ASSERT_EQ(0, write_file(TRACEFS "/events/live_migration/enable", "1"));
+	fd = open(TRACEFS "/trace", O_WRONLY | O_TRUNC);
+	ASSERT_LE(0, fd);
+	close(fd);
+
+	dbg_write(self->src.bdf, "size", "5000");
+	ASSERT_EQ(0, save_stop_copy(self->src.device, &s));
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+	ASSERT_EQ(0, write_file(TRACEFS "/events/live_migration/enable", "0"));
+	ASSERT_LT(0, slurp(TRACEFS "/trace", trace, cap));
+
+	/* every arc of the path, the data, and the way back */
+	for (i = 0; i < ARRAY_SIZE(events); i++) {
+		snprintf(want, sizeof(want), events[i], self->src.bdf);
+		EXPECT_NE(NULL, strstr(trace, want))
+			TH_LOG("no \"%s\" in the trace", want);
+	}
+	free(s.buf);
+	free(trace);
+}
+
 /* lmctl's exit codes, which scripts rely on */
 static int run_lmctl(const char *args)
 {
