@@ -10,6 +10,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
+#include <linux/prandom.h>
 #include <linux/vmalloc.h>
 
 #include "lm_internal.h"
@@ -784,6 +785,87 @@ static void lm_test_roundtrip(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, dst->stats.bytes_loaded, size);
 		fput_now(file);
 	}
+}
+
+/*
+ * Random damage, from a fixed seed: a stream changed in any way, one bit
+ * flipped, cut short or with bytes inserted, and written in pieces of any
+ * size, never reaches the driver's load and leaves the function in
+ * RESUMING; the intact stream, in the same random pieces, always loads.
+ */
+static void lm_test_stream_damage(struct kunit *test)
+{
+	const u32 caps = LM_CAP_STOP_COPY | LM_CAP_PRE_COPY;
+	const size_t size = 20000;
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	int files = atomic_read(&lm_live_files);
+	int i, accepted = 0, rejected = 0;
+	struct lm_function *src, *dst;
+	struct fake_fn *fs, *fd;
+	struct rnd_state rnd;
+	struct saved s;
+	u8 *buf;
+
+	prandom_seed_state(&rnd, 0x6c6d5f74);
+	src = lm_ctx_add(ctx, caps, size, &fs);
+	dst = lm_ctx_add(ctx, caps, size, &fd);
+	s = save_stream(test, src, fs, 4096);
+	buf = kunit_kzalloc(test, s.len + 8, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+
+	for (i = 0; i < 400; i++) {
+		u32 r = prandom_u32_state(&rnd);
+		size_t pos = prandom_u32_state(&rnd) % s.len, len = s.len;
+		size_t step = 1 + prandom_u32_state(&rnd) % 5000;
+		struct file *file = NULL, *none;
+		bool damaged = true;
+		enum lm_state got;
+		int ret;
+
+		memcpy(buf, s.buf, s.len);
+		switch (r % 4) {
+		case 0:
+			buf[pos] ^= BIT((r >> 8) & 7);
+			break;
+		case 1:
+			len = pos;
+			break;
+		case 2:
+			memmove(buf + pos + 8, buf + pos, s.len - pos);
+			memset(buf + pos, r >> 16, 8);
+			len = s.len + 8;
+			break;
+		default:
+			damaged = false;
+		}
+		fd->loads = 0;
+		fd->loaded = 0;
+		fd->load_bad = false;
+		KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL,
+						   &file), 0);
+		write_all(file, buf, len, step);	/* may fail: bad stream */
+		ret = lm_set_state(dst, LM_STATE_RUNNING, NULL, &none);
+		KUNIT_EXPECT_EQ(test, lm_get_state(dst, &got), 0);
+		if (damaged) {
+			KUNIT_EXPECT_NE_MSG(test, ret, 0,
+					    "damage %u at %zu of %zu accepted",
+					    r % 4, pos, s.len);
+			KUNIT_EXPECT_EQ(test, fd->loads, 0);
+			KUNIT_EXPECT_EQ(test, got, LM_STATE_RESUMING);
+			KUNIT_EXPECT_EQ(test, lm_function_reset(dst), 0);
+			rejected++;
+		} else {
+			KUNIT_EXPECT_EQ(test, ret, 0);
+			KUNIT_EXPECT_EQ(test, got, LM_STATE_RUNNING);
+			KUNIT_EXPECT_EQ(test, fd->loaded, size);
+			KUNIT_EXPECT_FALSE(test, fd->load_bad);
+			accepted++;
+		}
+		fput_now(file);
+	}
+	KUNIT_EXPECT_GT(test, accepted, 50);
+	KUNIT_EXPECT_GT(test, rejected, 200);
+	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_files), files);
 }
 
 enum bad_kind {
@@ -1563,6 +1645,7 @@ static struct kunit_suite lm_fsm_suite = {
 static struct kunit_case lm_stream_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_roundtrip, size_gen),
 	KUNIT_CASE_PARAM(lm_test_bad_stream, bad_gen),
+	KUNIT_CASE(lm_test_stream_damage),
 	KUNIT_CASE(lm_test_file_misuse),
 	KUNIT_CASE(lm_test_precopy_info),
 	{}
