@@ -18,9 +18,32 @@
 
 #include "vfio_pci_lm.h"
 
-static struct lm_function *vfio_pci_lm(struct vfio_device *vdev)
+static struct vfio_pci_lm_device *to_lmdev(struct vfio_device *vdev)
 {
-	return container_of(vdev, struct vfio_pci_lm_device, core.vdev)->lm;
+	return container_of(vdev, struct vfio_pci_lm_device, core.vdev);
+}
+
+/*
+ * lm_lock held.  The controller of lmdev->lm went away: if a controller took
+ * the device again with the same capabilities (a PF driver reloaded, say),
+ * use its function from now on, so the VMM need not unbind the device.
+ */
+static void vfio_pci_lm_revive(struct vfio_pci_lm_device *lmdev)
+{
+	struct lm_function *old = lmdev->lm, *fresh;
+
+	lockdep_assert_held(&lmdev->lm_lock);
+	fresh = lm_function_get(lm_function_device(old));
+	if (IS_ERR(fresh))
+		return;
+	if (fresh == old || lm_function_caps(fresh) != lmdev->caps) {
+		lm_function_put(fresh);
+		return;
+	}
+	lmdev->lm = fresh;
+	lm_function_put(old);
+	dev_info(lm_function_device(fresh),
+		 "live migration goes on with the device's new controller\n");
 }
 
 /**
@@ -69,25 +92,49 @@ static const struct lm_file_ops vfio_pci_lm_file_ops = {
 	.ioctl = vfio_pci_lm_file_ioctl,
 };
 
+/*
+ * Takes lm_lock, held across the caller's call into the core, and returns
+ * the function to call: a revived one if the old one's controller went.
+ */
+static struct lm_function *vfio_pci_lm_lock(struct vfio_pci_lm_device *lmdev)
+{
+	enum lm_state state;
+
+	mutex_lock(&lmdev->lm_lock);
+	/* -ENODEV from lm_get_state() means removed, nothing else */
+	if (lm_get_state(lmdev->lm, &state) == -ENODEV)
+		vfio_pci_lm_revive(lmdev);
+	return lmdev->lm;
+}
+
+static void vfio_pci_lm_unlock(struct vfio_pci_lm_device *lmdev)
+{
+	mutex_unlock(&lmdev->lm_lock);
+}
+
 static struct file *
 vfio_pci_lm_set_state(struct vfio_device *vdev,
 		      enum vfio_device_mig_state new_state)
 {
+	struct vfio_pci_lm_device *lmdev = to_lmdev(vdev);
 	struct file *file;
 	int ret;
 
-	ret = lm_set_state(vfio_pci_lm(vdev), (enum lm_state)new_state,
+	ret = lm_set_state(vfio_pci_lm_lock(lmdev), (enum lm_state)new_state,
 			   &vfio_pci_lm_file_ops, &file);
+	vfio_pci_lm_unlock(lmdev);
 	return ret ? ERR_PTR(ret) : file;
 }
 
 static int vfio_pci_lm_get_state(struct vfio_device *vdev,
 				 enum vfio_device_mig_state *state)
 {
+	struct vfio_pci_lm_device *lmdev = to_lmdev(vdev);
 	enum lm_state cur;
 	int ret;
 
-	ret = lm_get_state(vfio_pci_lm(vdev), &cur);
+	ret = lm_get_state(vfio_pci_lm_lock(lmdev), &cur);
+	vfio_pci_lm_unlock(lmdev);
 	if (!ret)
 		*state = (enum vfio_device_mig_state)cur;
 	return ret;
@@ -96,10 +143,12 @@ static int vfio_pci_lm_get_state(struct vfio_device *vdev,
 static int vfio_pci_lm_get_data_size(struct vfio_device *vdev,
 				     unsigned long *stop_copy_length)
 {
+	struct vfio_pci_lm_device *lmdev = to_lmdev(vdev);
 	u64 size;
 	int ret;
 
-	ret = lm_get_data_size(vfio_pci_lm(vdev), &size);
+	ret = lm_get_data_size(vfio_pci_lm_lock(lmdev), &size);
+	vfio_pci_lm_unlock(lmdev);
 	if (!ret)
 		*stop_copy_length = size;
 	return ret;
@@ -130,14 +179,20 @@ static int vfio_pci_lm_log_start(struct vfio_device *vdev,
 		r[i].length = node->last - node->start + 1;
 		i++;
 	}
-	ret = lm_log_start(vfio_pci_lm(vdev), r, i, *page_size);
+	ret = lm_log_start(vfio_pci_lm_lock(to_lmdev(vdev)), r, i, *page_size);
+	vfio_pci_lm_unlock(to_lmdev(vdev));
 	kfree(r);
 	return ret;
 }
 
 static int vfio_pci_lm_log_stop(struct vfio_device *vdev)
 {
-	return lm_log_stop(vfio_pci_lm(vdev));
+	struct vfio_pci_lm_device *lmdev = to_lmdev(vdev);
+	int ret;
+
+	ret = lm_log_stop(vfio_pci_lm_lock(lmdev));
+	vfio_pci_lm_unlock(lmdev);
+	return ret;
 }
 
 static void vfio_pci_lm_set_dirty(void *opaque, unsigned long iova,
@@ -151,8 +206,13 @@ static int vfio_pci_lm_log_read_and_clear(struct vfio_device *vdev,
 					  unsigned long length,
 					  struct iova_bitmap *dirty)
 {
-	return lm_log_report(vfio_pci_lm(vdev), iova, length,
-			     vfio_pci_lm_set_dirty, dirty);
+	struct vfio_pci_lm_device *lmdev = to_lmdev(vdev);
+	int ret;
+
+	ret = lm_log_report(vfio_pci_lm_lock(lmdev), iova, length,
+			    vfio_pci_lm_set_dirty, dirty);
+	vfio_pci_lm_unlock(lmdev);
+	return ret;
 }
 
 static const struct vfio_log_ops vfio_pci_lm_log_ops = {
@@ -160,6 +220,19 @@ static const struct vfio_log_ops vfio_pci_lm_log_ops = {
 	.log_stop = vfio_pci_lm_log_stop,
 	.log_read_and_clear = vfio_pci_lm_log_read_and_clear,
 };
+
+/**
+ * vfio_pci_lm_attach() - tie a function to a vfio-pci device
+ * @lmdev: the device, before it registers
+ * @lm: a reference from lm_function_get(), owned by @lmdev from now on
+ */
+void vfio_pci_lm_attach(struct vfio_pci_lm_device *lmdev,
+			struct lm_function *lm)
+{
+	mutex_init(&lmdev->lm_lock);
+	lmdev->lm = lm;
+	lmdev->caps = lm_function_caps(lm);
+}
 
 /**
  * vfio_pci_lm_probe() - give a vfio-pci device migration if it has any
@@ -189,8 +262,8 @@ void vfio_pci_lm_probe(struct vfio_pci_lm_device *lmdev)
 			pci_warn(pdev, "live migration unavailable: %pe\n", lm);
 		return;
 	}
-	lmdev->lm = lm;
-	caps = lm_function_caps(lm);
+	vfio_pci_lm_attach(lmdev, lm);
+	caps = lmdev->caps;
 	vdev->migration_flags = vfio_pci_lm_migration_flags(caps);
 	vdev->mig_ops = &vfio_pci_lm_mig_ops;
 	if (caps & LM_CAP_DIRTY_LOG)
@@ -205,9 +278,12 @@ void vfio_pci_lm_probe(struct vfio_pci_lm_device *lmdev)
  */
 void vfio_pci_lm_release_dev(struct vfio_device *core_vdev)
 {
-	struct lm_function *lm = vfio_pci_lm(core_vdev);
+	struct vfio_pci_lm_device *lmdev = to_lmdev(core_vdev);
 
-	lm_function_put(lm);
+	if (lmdev->lm) {
+		lm_function_put(lmdev->lm);
+		mutex_destroy(&lmdev->lm_lock);
+	}
 	vfio_pci_core_release_dev(core_vdev);
 }
 
@@ -219,23 +295,27 @@ void vfio_pci_lm_release_dev(struct vfio_device *core_vdev)
  */
 void vfio_pci_lm_close_device(struct vfio_device *core_vdev)
 {
-	struct lm_function *lm = vfio_pci_lm(core_vdev);
+	struct vfio_pci_lm_device *lmdev = to_lmdev(core_vdev);
 
 	vfio_pci_core_close_device(core_vdev);
-	if (lm)
-		lm_function_reset(lm);
+	if (lmdev->lm) {
+		lm_function_reset(vfio_pci_lm_lock(lmdev));
+		vfio_pci_lm_unlock(lmdev);
+	}
 }
 
 static void vfio_pci_lm_reset_done(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
-	struct lm_function *lm;
+	struct vfio_pci_lm_device *lmdev;
 
 	if (!core)
 		return;
-	lm = container_of(core, struct vfio_pci_lm_device, core)->lm;
-	if (lm)
-		lm_function_reset(lm);
+	lmdev = container_of(core, struct vfio_pci_lm_device, core);
+	if (lmdev->lm) {
+		lm_function_reset(vfio_pci_lm_lock(lmdev));
+		vfio_pci_lm_unlock(lmdev);
+	}
 }
 
 const struct pci_error_handlers vfio_pci_lm_err_handlers = {

@@ -133,6 +133,8 @@ static const struct lm_ops vfio_pci_lm_test_ops = {
 	.state_size = vfio_pci_lm_test_size,
 };
 
+static struct lm_ops vfio_pci_lm_test_ops_p2p;
+
 static void vfio_pci_lm_test_errors(struct kunit *test)
 {
 	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
@@ -143,6 +145,7 @@ static void vfio_pci_lm_test_errors(struct kunit *test)
 	struct vfio_device *vdev;
 	enum vfio_device_mig_state state;
 	unsigned long size;
+	struct lm_function *lm;
 	struct file *file;
 	struct device *dev;
 
@@ -155,8 +158,9 @@ static void vfio_pci_lm_test_errors(struct kunit *test)
 	vdev = &lmdev->core.vdev;
 	KUNIT_ASSERT_EQ(test, lm_controller_register(&ctrl), 0);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(lm_function_add(&ctrl, dev, &info)));
-	lmdev->lm = lm_function_get(dev);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(lmdev->lm));
+	lm = lm_function_get(dev);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(lm));
+	vfio_pci_lm_attach(lmdev, lm);
 
 	KUNIT_EXPECT_EQ(test, vfio_pci_lm_get_data_size(vdev, &size), 0);
 	KUNIT_EXPECT_GT(test, size, 100UL);
@@ -182,7 +186,32 @@ static void vfio_pci_lm_test_errors(struct kunit *test)
 	file = vfio_pci_lm_set_state(vdev, VFIO_DEVICE_STATE_RUNNING);
 	KUNIT_EXPECT_EQ(test, PTR_ERR(file), -ENODEV);
 	KUNIT_EXPECT_EQ(test, vfio_pci_lm_get_data_size(vdev, &size), -ENODEV);
+
+	/* the controller comes back with the same capabilities: go on */
+	KUNIT_ASSERT_EQ(test, lm_controller_register(&ctrl), 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(lm_function_add(&ctrl, dev, &info)));
+	KUNIT_EXPECT_EQ(test, vfio_pci_lm_get_state(vdev, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, VFIO_DEVICE_STATE_RUNNING);
+	KUNIT_EXPECT_PTR_NE(test, lmdev->lm, lm);
+	file = vfio_pci_lm_set_state(vdev, VFIO_DEVICE_STATE_STOP_COPY);
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(file));
+	if (!IS_ERR_OR_NULL(file))
+		fput(file);
+	lm_controller_unregister(&ctrl);
+
+	/* ... with others: VFIO's migration flags cannot change, so no */
+	info.caps = LM_CAP_STOP_COPY | LM_CAP_P2P;
+	ctrl.caps = info.caps;
+	vfio_pci_lm_test_ops_p2p = vfio_pci_lm_test_ops;
+	vfio_pci_lm_test_ops_p2p.p2p_quiesce = vfio_pci_lm_test_op;
+	vfio_pci_lm_test_ops_p2p.p2p_resume = vfio_pci_lm_test_op;
+	ctrl.ops = &vfio_pci_lm_test_ops_p2p;
+	KUNIT_ASSERT_EQ(test, lm_controller_register(&ctrl), 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(lm_function_add(&ctrl, dev, &info)));
+	KUNIT_EXPECT_EQ(test, vfio_pci_lm_get_state(vdev, &state), -ENODEV);
+	lm_controller_unregister(&ctrl);
 	lm_function_put(lmdev->lm);
+	mutex_destroy(&lmdev->lm_lock);
 }
 
 static struct kunit_case vfio_pci_lm_cases[] = {

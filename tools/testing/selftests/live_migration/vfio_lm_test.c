@@ -479,6 +479,7 @@ static void rebind(const char *bdf)
 TEST_F(mig, controller_goes_away_while_open)
 {
 	unsigned char byte;
+	struct stream s;
 	int fd, ret;
 
 	ASSERT_EQ(0, vfio_mig_set(self->src.device,
@@ -490,11 +491,22 @@ TEST_F(mig, controller_goes_away_while_open)
 	EXPECT_EQ(-1, read(fd, &byte, 1));
 	EXPECT_EQ(ENODEV, errno);
 	close(fd);
+
+	/*
+	 * The controller comes back (a PF driver reloaded): the open devices
+	 * migrate again through its new functions, without a rebind.
+	 */
+	ASSERT_EQ(0, write_file(DBG "/registered", "1"));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->src.device));
+	dbg_write(self->src.bdf, "seed", "0x5eed0003");
+	ASSERT_EQ(0, save_stop_copy(self->src.device, &s));
+	ASSERT_EQ(0, resume(self->dst.device, &s, VFIO_DEVICE_STATE_RUNNING));
+	EXPECT_EQ(0x5eed0003, dbg_read(self->dst.bdf, "seed"));
+	free(s.buf);
 	vfio_fn_close(&self->src);
 	vfio_fn_close(&self->dst);
 
-	/* a controller coming back serves vfio-pci's next probe */
-	ASSERT_EQ(0, write_file(DBG "/registered", "1"));
+	/* and so does vfio-pci's next probe */
 	rebind(env("LM_SRC"));
 	rebind(env("LM_DST"));
 	ret = vfio_fn_open(&self->src, env("LM_SRC"));
