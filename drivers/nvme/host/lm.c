@@ -394,15 +394,21 @@ static int nvme_lm_hdr_len(struct nvme_lm *lm,
 	return 0;
 }
 
-int nvme_lm_check_state(struct nvme_lm *lm, const u8 *state, u32 len)
+/*
+ * Checks a state of @total bytes from its first @len: the header and the
+ * NVMe state's queue counts, which lead it.  A state that came from a peer
+ * is checked as one read from the device.
+ */
+int nvme_lm_check_state(struct nvme_lm *lm, const u8 *state, u32 len,
+			u64 total)
 {
 	const struct nvme_ctrl_state_hdr *hdr = (const void *)state;
 	const struct nvme_ctrl_state_nvme *cs;
 	u64 css, need;
-	u32 total;
+	u32 hdr_total;
 
 	if (len < NVME_LM_HDR_LEN + sizeof(*cs) ||
-	    nvme_lm_hdr_len(lm, hdr, &total) || total != len)
+	    nvme_lm_hdr_len(lm, hdr, &hdr_total) || hdr_total != total)
 		return -EPROTO;
 	css = get_unaligned_le64(hdr->nvmecss) * 4;
 	cs = (const void *)(state + NVME_LM_HDR_LEN);
@@ -444,7 +450,7 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 		return -ENOMEM;
 	ret = nvme_lm_get_state(f, state, 0, total);
 	if (!ret)
-		ret = nvme_lm_check_state(f->lm, state, total);
+		ret = nvme_lm_check_state(f->lm, state, total, total);
 	if (ret) {
 		kvfree(state);
 		return ret;
@@ -485,15 +491,10 @@ static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
 	size_t done = 0;
 	int ret;
 
-	if (!offset) {
-		/* the header and NVMe state lead; check them before sending */
-		if (len < NVME_LM_HDR_LEN + sizeof(struct nvme_ctrl_state_nvme))
-			return -EINVAL;
-		if (total > U32_MAX || (total & 3))
-			return -EINVAL;
-		if (len == total && nvme_lm_check_state(lm, buf, len))
-			return -EINVAL;
-	}
+	/* the header and NVMe state lead: check them before sending anything */
+	if (!offset && (total > U32_MAX || (total & 3) ||
+			nvme_lm_check_state(lm, buf, len, total)))
+		return -EPROTO;
 	while (done < len) {
 		u32 n = min_t(size_t, len - done, lm->max_xfer);
 		u64 off = offset + done;

@@ -84,7 +84,8 @@ void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 int nvme_lm_status_to_errno(int status);
 const char *nvme_lm_opcode_name(u8 opcode);
 int nvme_lm_cntlid(struct nvme_lm *lm, int vf, u16 *cntlid);
-int nvme_lm_check_state(struct nvme_lm *lm, const u8 *state, u32 len);
+int nvme_lm_check_state(struct nvme_lm *lm, const u8 *state, u32 len,
+			u64 total);
 int nvme_lm_read_formats(struct nvme_lm *lm);
 int nvme_lm_compatible(struct nvme_lm *lm, const u8 *remote, size_t len);
 void nvme_lm_cmd_suspend(struct nvme_command *c, u16 cntlid);

@@ -396,6 +396,21 @@ static void nvme_lm_test_lying_device(struct kunit *test)
 	/* a state that is fine once more */
 	cs->niosq = cpu_to_le16(1);
 	KUNIT_EXPECT_EQ(test, save_payload(test, fn), 0);
+
+	/*
+	 * A peer's state is checked as the device's is, from its first piece
+	 * (the core loads in 1 MiB pieces), before any command is sent.
+	 */
+	aq->ncmds = 0;
+	cs->niocq = cpu_to_le16(7);
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, 100,
+					   0, aq->state_len), -EPROTO);
+	cs->niocq = cpu_to_le16(1);
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, 100, 0,
+					   aq->state_len + 4), -EPROTO);
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, 40, 0,
+					   aq->state_len), -EPROTO);
+	KUNIT_EXPECT_EQ(test, aq->ncmds, 0);
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file),
 			0);
 }
