@@ -305,6 +305,13 @@ def static_checks(res, overlay, patches, builds):
         findings = [l for l in out.splitlines() if l.strip()]
         res.add(f"kernel-doc {rel}", rc == 0 and not findings,
                 "\n".join(findings))
+    # Debian's python3 has python3-docutils; a private python3 may not
+    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else \
+        sys.executable
+    for rel in sorted(r for r in overlay if r.endswith(".rst")):
+        rc, out = run([py, os.path.join(REPO, "harness", "rstcheck.py"),
+                       rel], cwd=TREE, check=False)
+        res.add(f"rst {rel}", rc == 0, out)
 
     for arch, build_dir in builds:
         targets = STATIC_TARGETS[arch]
