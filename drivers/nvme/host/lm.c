@@ -353,22 +353,32 @@ static int nvme_lm_restart(struct lm_function *fn)
 	return ret;
 }
 
-/* Reads @len bytes of state at @offset in pieces the controller takes. */
+/*
+ * Reads @len bytes of state at @offset in pieces the controller takes.  With
+ * @suspended, every piece must come from a suspended controller (CSUP): a
+ * state read while it runs could be torn.
+ */
 static int nvme_lm_get_state(struct nvme_lm_fn *f, void *buf, u64 offset,
-			     u32 len)
+			     u32 len, bool suspended)
 {
 	struct nvme_lm *lm = f->lm;
 	struct nvme_command c;
-	u32 done = 0;
+	u32 done = 0, result;
 	int ret;
 
 	while (done < len) {
 		u32 n = min(len - done, lm->max_xfer);
 
 		nvme_lm_cmd_get_state(&c, f->cntlid, offset + done, n);
-		ret = nvme_lm_submit(lm, &c, buf + done, n, NULL);
+		ret = nvme_lm_submit(lm, &c, buf + done, n, &result);
 		if (ret)
 			return ret;
+		if (suspended && !(result & NVME_MIGRECV_CSUP)) {
+			dev_err_ratelimited(lm->dev,
+					    "CNTLID %u: controller state read while not suspended\n",
+					    f->cntlid);
+			return -EPROTO;
+		}
 		done += n;
 	}
 	return 0;
@@ -439,7 +449,7 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 		*len = 0;
 		return 0;
 	}
-	ret = nvme_lm_get_state(f, &hdr, 0, sizeof(hdr));
+	ret = nvme_lm_get_state(f, &hdr, 0, sizeof(hdr), true);
 	if (ret)
 		return ret;
 	ret = nvme_lm_hdr_len(f->lm, &hdr, &total);
@@ -448,7 +458,7 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 	state = kvmalloc(total, GFP_KERNEL);
 	if (!state)
 		return -ENOMEM;
-	ret = nvme_lm_get_state(f, state, 0, total);
+	ret = nvme_lm_get_state(f, state, 0, total, true);
 	if (!ret)
 		ret = nvme_lm_check_state(f->lm, state, total, total);
 	if (ret) {
@@ -524,7 +534,7 @@ static int nvme_lm_state_size(struct lm_function *fn, u64 *len)
 	u32 total;
 
 	/* a running controller may refuse: then the bound is the estimate */
-	if (nvme_lm_get_state(f, &hdr, 0, sizeof(hdr)) ||
+	if (nvme_lm_get_state(f, &hdr, 0, sizeof(hdr), false) ||
 	    nvme_lm_hdr_len(f->lm, &hdr, &total))
 		total = NVME_LM_MAX_STATE;
 	*len = total;

@@ -16,6 +16,7 @@ struct fake_aq {
 	struct nvme_command cmds[FAKE_CMDS];
 	int ncmds;
 	int fail_status;		/* answer every command with this */
+	bool running;			/* Get Controller State: CSUP clear */
 	u8 *state;			/* what Get Controller State returns */
 	u32 state_len;
 	u8 *loaded;			/* what Set Controller State received */
@@ -94,7 +95,7 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 		if (off > aq->state_len || len > aq->state_len - off)
 			return NVME_SC_INVALID_FIELD;
 		memcpy(buf, aq->state + off, len);
-		*result = NVME_MIGRECV_CSUP;
+		*result = aq->running ? 0 : NVME_MIGRECV_CSUP;
 		return 0;
 	case nvme_admin_migrate_send:
 		if ((le32_to_cpu(cmd->common.cdw10) & 0xff) ==
@@ -393,8 +394,16 @@ static void nvme_lm_test_lying_device(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, save_payload(test, fn), -EPROTO);
 	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
 
-	/* a state that is fine once more */
+	/* a state from a controller that says it is not suspended */
 	cs->niosq = cpu_to_le16(1);
+	aq->running = true;
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn), -EPROTO);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	aq->running = false;
+
+	/* a state that is fine once more */
 	KUNIT_EXPECT_EQ(test, save_payload(test, fn), 0);
 
 	/*
