@@ -255,6 +255,12 @@ class Results:
             self.failed += 1
             self.failures.append((name, detail))
 
+    def merge(self, other):
+        self.passed += other.passed
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.failures.extend(other.failures)
+
     def summary(self):
         for name, detail in self.failures:
             print(f"FAILED: {name}")
@@ -553,15 +559,41 @@ def e2e(res):
 
 # ---------------------------------------------------------------- commands
 
+def job(name, fn, *args):
+    """Runs fn(results, *args) with results of its own; a HarnessError
+    becomes a failure named name.  Returns (fn's value or None, results)."""
+    r = Results()
+    try:
+        return fn(r, *args), r
+    except HarnessError as e:
+        r.add(name, False, str(e))
+        return None, r
+
+
+def in_parallel(res, *jobs):
+    """Runs (name, fn, args...) jobs side by side, merges their results in
+    the order given and returns their values.  The pairs run together are
+    the ones whose work mostly waits (make with nothing to do, a QEMU boot)
+    and whose build directories differ."""
+    with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
+        futures = [pool.submit(job, *j) for j in jobs]
+        done = [f.result() for f in futures]
+    for _, r in done:
+        res.merge(r)
+    return [v for v, _ in done]
+
+
 def cmd_test(args):
     t0 = time.time()
     res = Results()
     try:
         overlay, patches = prepare()
-        um = kunit(res, "um")
-        x86 = kunit(res, "x86_64")
-        static_checks(res, overlay, patches, [("um", um), ("x86_64", x86)])
-        e2e(res)
+        um, x86 = in_parallel(res, ("kunit-um", kunit, "um"),
+                              ("kunit-x86_64", kunit, "x86_64"))
+        builds = [(a, b) for a, b in (("um", um), ("x86_64", x86)) if b]
+        in_parallel(res, ("static checks", static_checks, overlay, patches,
+                          builds),
+                    ("e2e", e2e))
     except HarnessError as e:
         res.add("harness", False, str(e))
     log(f"total {time.time() - t0:.0f} s")
