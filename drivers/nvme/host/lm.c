@@ -179,11 +179,15 @@ int nvme_lm_read_formats(struct nvme_lm *lm)
 		ret = -EPROTO;
 		goto out;
 	}
-	for (i = 0; i < fmts->nv; i++) {
+	for (i = 0; i < fmts->nv; i++)
+		ours |= get_unaligned_le16(&fmts->vers[i]) == NVME_LM_CSVI;
+	/* ours first, so a long list never crowds it out of the descriptor */
+	put_unaligned_le16(NVME_LM_CSVI, lm->compat + NVME_LM_COMPAT_FIXED);
+	kept = 1;
+	for (i = 0; i < fmts->nv && kept < NVME_LM_MAX_FMTS; i++) {
 		u16 ver = get_unaligned_le16(&fmts->vers[i]);
 
-		ours |= ver == NVME_LM_CSVI;
-		if (kept < NVME_LM_MAX_FMTS)
+		if (ver != NVME_LM_CSVI)
 			put_unaligned_le16(ver, lm->compat +
 					   NVME_LM_COMPAT_FIXED + 2 * kept++);
 	}

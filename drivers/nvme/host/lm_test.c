@@ -521,7 +521,20 @@ static void nvme_lm_test_formats(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len),
 			-EXDEV);
 
+	/* a long list: version 1 is kept in the descriptor whatever its place */
+	memset(other->fmts, 0, sizeof(other->fmts));
+	other->fmts[0] = 3;
+	other->fmts[2] = 5;
+	other->fmts[4] = 4;
+	other->fmts[6] = 1;
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&other->lm), 0);
+	KUNIT_EXPECT_EQ(test, other->lm.compat[NVME_LM_COMPAT_FIXED - 1], 3);
+	KUNIT_EXPECT_EQ(test, get_unaligned_le16(other->lm.compat + 53), 1);
+	remote[NVME_LM_COMPAT_FIXED - 1] = 2;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&other->lm, remote, len), 0);
+
 	/* no version 1: not offered */
+	other->fmts[0] = 1;
 	other->fmts[2] = 2;
 	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&other->lm), -EOPNOTSUPP);
 	/* counts that overflow the 4 KiB of Identify data */
