@@ -567,7 +567,9 @@ def job(name, fn, *args):
         return fn(r, *args), r
     except HarnessError as e:
         r.add(name, False, str(e))
-        return None, r
+    except Exception as e:  # a bug here must still end in the summary line
+        r.add(name, False, f"harness error: {e!r}")
+    return None, r
 
 
 def in_parallel(res, *jobs):
