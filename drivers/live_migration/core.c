@@ -177,12 +177,11 @@ static void lm_kill(struct lm_function *fn)
 {
 	mutex_lock(&fn->lock);
 	lm_file_disable(fn);
-	if (fn->logging)
-		fn->ops->log_stop(fn);
-	fn->logging = false;
+	lm_log_off(fn);
 	if (fn->ops->release)
 		fn->ops->release(fn->ctrl, fn->controlled, fn->drvdata);
-	fn->dead = true;
+	/* lm_function_removed() reads it without the lock */
+	WRITE_ONCE(fn->dead, true);
 	fn->ctrl = NULL;
 	mutex_unlock(&fn->lock);
 

@@ -91,6 +91,18 @@ int lm_next_state(u32 caps, enum lm_state cur, enum lm_state target,
 }
 EXPORT_SYMBOL_GPL(lm_next_state);
 
+/*
+ * State lock held.  The session ends (reset, removal): dirty logging stops.
+ * A driver error changes nothing, logging is off for the core either way.
+ */
+void lm_log_off(struct lm_function *fn)
+{
+	lockdep_assert_held(&fn->lock);
+	if (fn->logging)
+		fn->ops->log_stop(fn);
+	fn->logging = false;
+}
+
 /* A primitive failed: the device's state is unknown until a reset. */
 void lm_fsm_fail(struct lm_function *fn)
 {
@@ -220,6 +232,22 @@ out:
 EXPORT_SYMBOL_GPL(lm_set_state);
 
 /**
+ * lm_function_removed() - whether a function's controller removed it
+ * @fn: the function
+ *
+ * Lockless, for a consumer that holds a handle and wants to look the device
+ * up again once its function is gone.  A function can be removed right
+ * after this returns false; the next call on it then returns -ENODEV.
+ *
+ * Return: true once the function was removed; it never comes back.
+ */
+bool lm_function_removed(struct lm_function *fn)
+{
+	return READ_ONCE(fn->dead);
+}
+EXPORT_SYMBOL_GPL(lm_function_removed);
+
+/**
  * lm_get_state() - current migration state of a function
  * @fn: the function
  * @state: set to the current state
@@ -289,10 +317,7 @@ int lm_function_reset(struct lm_function *fn)
 		goto out;
 	}
 	lm_file_disable(fn);
-	/* its error changes nothing: logging is off for the core either way */
-	if (fn->logging)
-		fn->ops->log_stop(fn);
-	fn->logging = false;
+	lm_log_off(fn);
 	fn->stats.resets++;
 	if (fn->ops->reset)
 		ret = fn->ops->reset(fn);

@@ -1151,7 +1151,9 @@ static void lm_test_unregister_with_users(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, cd, &fn->dev);
 	put_device(cd);
 
+	KUNIT_EXPECT_FALSE(test, lm_function_removed(h));
 	lm_ctx_unregister(ctx);
+	KUNIT_EXPECT_TRUE(test, lm_function_removed(h));
 	/* the driver saw the session and logging end, and nothing after */
 	KUNIT_EXPECT_EQ(test, f->open_saves, 0);
 	KUNIT_EXPECT_NOT_NULL(test, strchr(f->calls, 'd'));

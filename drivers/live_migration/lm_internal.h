@@ -11,7 +11,7 @@
 #include <linux/xxhash.h>
 
 #define LM_STREAM_MAGIC		0x4d5254534d494c4cULL	/* "LLIMSTRM" */
-#define LM_STREAM_VERSION	1
+#define LM_STREAM_VERSION	2	/* 2: 64-bit payload hash */
 
 enum lm_record_type {
 	LM_REC_DATA = 1,	/* followed by len payload bytes */
@@ -102,6 +102,7 @@ static inline struct lm_function *to_lm_function(struct device *dev)
 int lm_fsm_step(struct lm_function *fn, enum lm_state next,
 		const struct lm_file_ops *fops, struct file **filep);
 void lm_fsm_fail(struct lm_function *fn);
+void lm_log_off(struct lm_function *fn);
 
 /* file.c */
 struct lm_file;

@@ -549,8 +549,9 @@ static int lmt_bench_run(u64 n)
 					 .max_state_size = 4096 };
 	struct lm_controller ctrl = { .ops = &lmt_bench_ops, .name = "bench",
 				      .caps = LM_CAP_STOP_COPY };
-	u64 before, after, i, t0, t1, t2;
+	u64 before = 0, after = 0, i, t0, t1, t2;
 	struct device **devs;
+	char mem[24];
 	int ret = 0;
 
 	devs = kvcalloc(n, sizeof(*devs), GFP_KERNEL);
@@ -604,16 +605,15 @@ static int lmt_bench_run(u64 n)
 	t2 = ktime_get_ns();
 	lm_controller_unregister(&ctrl);
 	/* slab counters move by whole pages: a few functions do not show */
-	if (!ret && n < LMT_BENCH_MIN_MEM)
+	if (n < LMT_BENCH_MIN_MEM)
+		strscpy(mem, "-", sizeof(mem));
+	else
+		snprintf(mem, sizeof(mem), "%llu",
+			 after > before ? (after - before) / n : 0);
+	if (!ret)
 		snprintf(lmt_bench_result, sizeof(lmt_bench_result),
-			 "functions %llu slab_bytes_per_function - lookup_ns_hot64 %llu lookup_ns_all %llu\n",
-			 n, (t1 - t0) / LMT_BENCH_LOOKUPS,
-			 (t2 - t1) / LMT_BENCH_LOOKUPS);
-	else if (!ret)
-		snprintf(lmt_bench_result, sizeof(lmt_bench_result),
-			 "functions %llu slab_bytes_per_function %llu lookup_ns_hot64 %llu lookup_ns_all %llu\n",
-			 n, after > before ? (after - before) / n : 0,
-			 (t1 - t0) / LMT_BENCH_LOOKUPS,
+			 "functions %llu slab_bytes_per_function %s lookup_ns_hot64 %llu lookup_ns_all %llu\n",
+			 n, mem, (t1 - t0) / LMT_BENCH_LOOKUPS,
 			 (t2 - t1) / LMT_BENCH_LOOKUPS);
 out:
 	for (i = 0; i < n; i++)

@@ -240,6 +240,7 @@ u32 lm_function_caps(struct lm_function *fn);
 int lm_set_state(struct lm_function *fn, enum lm_state new_state,
 		 const struct lm_file_ops *fops, struct file **filep);
 int lm_get_state(struct lm_function *fn, enum lm_state *state);
+bool lm_function_removed(struct lm_function *fn);
 int lm_get_data_size(struct lm_function *fn, u64 *size);
 int lm_function_reset(struct lm_function *fn);
 int lm_file_precopy_info(struct file *file, u64 *initial_bytes,

@@ -98,11 +98,8 @@ static const struct lm_file_ops vfio_pci_lm_file_ops = {
  */
 static struct lm_function *vfio_pci_lm_lock(struct vfio_pci_lm_device *lmdev)
 {
-	enum lm_state state;
-
 	mutex_lock(&lmdev->lm_lock);
-	/* -ENODEV from lm_get_state() means removed, nothing else */
-	if (lm_get_state(lmdev->lm, &state) == -ENODEV)
+	if (lm_function_removed(lmdev->lm))
 		vfio_pci_lm_revive(lmdev);
 	return lmdev->lm;
 }
