@@ -492,9 +492,9 @@ def make_initramfs(init_name, bindir, names, out):
     return out
 
 
-def boot(bdir, initrd, logf, timeout=1200, extra_append=""):
+def boot(bdir, initrd, logf, timeout=1200, extra_append="", mem_mib=2048):
     cmd = ["qemu-system-x86_64", "-machine", "q35,kernel-irqchip=split",
-           "-accel", "tcg", "-m", "2048", "-smp", "2", "-nographic",
+           "-accel", "tcg", "-m", str(mem_mib), "-smp", "2", "-nographic",
            "-no-reboot", "-device", "intel-iommu,intremap=on,caching-mode=on",
            "-device", "nvme-subsys,id=subsys0",
            "-device", "nvme,serial=deadbeef,subsys=subsys0,addr=0x4,"
@@ -623,7 +623,9 @@ def cmd_bench(args):
                             os.path.join(CACHE, "initramfs-bench.cpio.gz"))
     log("bench: booting the guest (no debug options) and running lm_bench")
     logf = os.path.join(CACHE, "bench-console.log")
-    out = boot(bdir, initrd, logf, timeout=1800)
+    # a 1 GiB state three times over: the source's, the stream kept by
+    # lm_bench, the destination's chunks
+    out = boot(bdir, initrd, logf, timeout=1800, mem_mib=6144)
     figures = section(out, "BENCH")
     if figures is None:
         print("\n".join(out.splitlines()[-30:]))

@@ -209,7 +209,7 @@ int lm_controller_register(struct lm_controller *ctrl)
 	int ret = 0;
 
 	if (!ctrl->dev || !ops || !ops->stop || !ops->restart ||
-	    !ops->save_begin || !ops->save_read || !ops->load ||
+	    !ops->save_begin || !ops->load ||
 	    !ops->state_size || !(ctrl->caps & LM_CAP_STOP_COPY) ||
 	    (ctrl->caps & ~LM_CAP_ALL))
 		return -EINVAL;

@@ -9,11 +9,18 @@
  * a transition, reset or unregister never waits for a user copy.
  *
  * Saving: the driver's bytes are produced into the file's bounce buffer
- * under fn->lock, then copied out without it.  Resuming: bytes are copied
- * into the file's own chunks without fn->lock and parsed as they come;
- * progress (payload length, end seen, first error) is published under
- * fn->lock, and only published bytes are ever handed to the driver.  Chunks
- * and the bounce buffer are freed only when the file is released.
+ * under fn->lock, then copied out without it; a segment the driver attached
+ * (lm_save_attach()) is copied out of its buffer, which the file holds a
+ * reference on.  Resuming: bytes are copied into the file's own chunks
+ * without fn->lock and parsed as they come; progress (payload length, end
+ * seen, first error) is published under fn->lock, and only published bytes
+ * are ever handed to the driver.  Chunks, the bounce buffer and attached
+ * buffers are freed only when the file is released.
+ *
+ * The payload hash of attached segments and of received chunks runs in a
+ * worker, beside the copy to or from user space, since those bytes stay put;
+ * hash_lock publishes how far it got, and the end record waits for it.
+ * Bounce buffer bytes are hashed in place while the worker is idle.
  */
 
 #include <linux/anon_inodes.h>
@@ -24,6 +31,9 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/vmalloc.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "lm_internal.h"
 #include "trace.h"
@@ -31,6 +41,11 @@
 #define LM_BOUNCE_SIZE		(256 * 1024)
 #define LM_CHUNK_SHIFT		20
 #define LM_CHUNK_SIZE		BIT(LM_CHUNK_SHIFT)
+#define LM_HASH_STEP		LM_CHUNK_SIZE
+/* Waking the worker costs more than hashing less than this in place. */
+#define LM_HASH_ASYNC_MIN	(64 * 1024)
+/* Received payload goes to the worker in pieces, to overlap the copy. */
+#define LM_RESUME_PIECE		(128 * 1024)
 
 enum lm_parse {
 	LM_PARSE_HEADER,
@@ -45,8 +60,18 @@ struct lm_file {
 	const struct lm_file_ops *fops;	/* pins fops->owner while set */
 	struct mutex io_lock;		/* see the top of this file */
 
-	/* io_lock: xxh64 of the payload produced or received so far */
+	/*
+	 * xxh64 of the payload produced or received so far: the worker's
+	 * while bytes are queued for it, else io_lock's.
+	 */
 	struct xxh64_state hash;
+	struct work_struct hash_work;
+	wait_queue_head_t hash_wq;	/* the worker caught up */
+	spinlock_t hash_lock;
+	u64 hash_end;			/* hash_lock: payload offset queued */
+	u64 hash_pos;			/* hash_lock: payload offset hashed */
+	bool hash_running;		/* hash_lock: hash_work queued */
+	bool hash_stop;			/* hash_lock: the file is going */
 
 	/* fn->lock */
 	bool disabled;
@@ -54,8 +79,13 @@ struct lm_file {
 
 	/* saving; io_lock (set up before the file is published) */
 	u8 *out;			/* bounce: framing or payload */
+	const u8 *cur;			/* queued bytes: out or seg_data */
 	size_t out_len;
 	size_t out_pos;
+	struct lm_buffer *seg_buf;	/* attached segment, if any */
+	const u8 *seg_data;		/* its first byte */
+	u64 seg_base;			/* payload offset of its first byte */
+	bool seg_async;			/* the worker hashes it */
 	u64 seg_len;
 	u64 seg_pos;
 	unsigned int segments;
@@ -114,10 +144,185 @@ bool lm_file_is_lm(struct file *file)
 	return file->f_op == &lm_file_fops;
 }
 
+/**
+ * lm_buffer_alloc() - allocate a state buffer for lm_save_attach()
+ * @len: its size in bytes, not 0
+ * @gfp: allocation flags, %GFP_KERNEL or stricter
+ *
+ * The bytes are not initialised.  The caller holds the only reference.
+ *
+ * Return: the buffer, or NULL if out of memory or @len is 0.
+ */
+struct lm_buffer *lm_buffer_alloc(size_t len, gfp_t gfp)
+{
+	struct lm_buffer *buf;
+
+	if (!len)
+		return NULL;
+	buf = kzalloc(sizeof(*buf), gfp);
+	if (!buf)
+		return NULL;
+	/* kvmalloc() refuses more than INT_MAX; a state may be larger */
+	buf->data = len <= INT_MAX ? kvmalloc(len, gfp) : __vmalloc(len, gfp);
+	if (!buf->data) {
+		kfree(buf);
+		return NULL;
+	}
+	buf->len = len;
+	kref_init(&buf->ref);
+	return buf;
+}
+EXPORT_SYMBOL_GPL(lm_buffer_alloc);
+
+/**
+ * lm_buffer_get() - take a reference on a state buffer
+ * @buf: the buffer
+ */
+void lm_buffer_get(struct lm_buffer *buf)
+{
+	kref_get(&buf->ref);
+}
+EXPORT_SYMBOL_GPL(lm_buffer_get);
+
+static void lm_buffer_free(struct kref *ref)
+{
+	struct lm_buffer *buf = container_of(ref, struct lm_buffer, ref);
+
+	kvfree(buf->data);
+	kfree(buf);
+}
+
+/**
+ * lm_buffer_put() - drop a reference on a state buffer
+ * @buf: the buffer, or NULL
+ *
+ * The last reference frees it.  May sleep.
+ */
+void lm_buffer_put(struct lm_buffer *buf)
+{
+	if (buf)
+		kref_put(&buf->ref, lm_buffer_free);
+}
+EXPORT_SYMBOL_GPL(lm_buffer_put);
+
+/**
+ * lm_save_attach() - hand the segment being begun over as a buffer
+ * @fn: the function whose lm_ops.save_begin is running
+ * @buf: holds the segment's bytes, from @offset on
+ * @offset: where the segment starts in @buf
+ *
+ * Only valid from lm_ops.save_begin.  The core takes its own reference and
+ * copies the segment (the length save_begin reports) out of @buf instead of
+ * calling lm_ops.save_read; a segment longer than what follows @offset fails
+ * save_begin with -EINVAL.  @buf must stay unchanged while the core holds
+ * its reference, which may outlive the session, lm_ops.save_end and the
+ * function: a data file keeps it until it is closed.
+ *
+ * Return: 0, or -EINVAL if @offset lies beyond @buf.
+ */
+int lm_save_attach(struct lm_function *fn, struct lm_buffer *buf,
+		   size_t offset)
+{
+	lockdep_assert_held(&fn->lock);
+	if (offset > buf->len)
+		return -EINVAL;
+	lm_buffer_get(buf);
+	lm_buffer_put(fn->attach_buf);
+	fn->attach_buf = buf;
+	fn->attach_off = offset;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(lm_save_attach);
+
+/* Where payload byte @pos sits; trims *@len to the bytes that follow it. */
+static const u8 *lm_hash_src(struct lm_file *migf, u64 pos, size_t *len)
+{
+	size_t off;
+
+	if (migf->saving)
+		return migf->seg_data + (pos - migf->seg_base);
+	off = pos & (LM_CHUNK_SIZE - 1);
+	*len = min_t(size_t, *len, LM_CHUNK_SIZE - off);
+	return (const u8 *)migf->chunks[pos >> LM_CHUNK_SHIFT] + off;
+}
+
+static void lm_hash_work(struct work_struct *work)
+{
+	struct lm_file *migf = container_of(work, struct lm_file, hash_work);
+	const u8 *src;
+	size_t n;
+	u64 pos;
+
+	spin_lock(&migf->hash_lock);
+	while (!migf->hash_stop && migf->hash_pos < migf->hash_end) {
+		pos = migf->hash_pos;
+		n = min_t(u64, migf->hash_end - pos, LM_HASH_STEP);
+		spin_unlock(&migf->hash_lock);
+		src = lm_hash_src(migf, pos, &n);
+		xxh64_update(&migf->hash, src, n);
+		spin_lock(&migf->hash_lock);
+		migf->hash_pos = pos + n;
+	}
+	migf->hash_running = false;
+	spin_unlock(&migf->hash_lock);
+	wake_up_all(&migf->hash_wq);
+}
+
+/* io_lock held.  Hash @len more payload bytes, which stay put, in the worker. */
+static void lm_hash_queue(struct lm_file *migf, u64 len)
+{
+	bool start;
+
+	spin_lock(&migf->hash_lock);
+	migf->hash_end += len;
+	start = !migf->hash_running;
+	migf->hash_running = true;
+	spin_unlock(&migf->hash_lock);
+	if (start)
+		queue_work(system_unbound_wq, &migf->hash_work);
+}
+
+static bool lm_hash_idle(struct lm_file *migf)
+{
+	bool idle;
+
+	spin_lock(&migf->hash_lock);
+	idle = migf->hash_pos == migf->hash_end;
+	spin_unlock(&migf->hash_lock);
+	return idle;
+}
+
+/*
+ * io_lock held.  Wait until every queued byte is hashed: then migf->hash is
+ * io_lock's again.  Bounded by memory speed, so not interruptible.
+ */
+static void lm_hash_wait(struct lm_file *migf)
+{
+	wait_event(migf->hash_wq, lm_hash_idle(migf));
+}
+
+/*
+ * io_lock held, the worker idle.  Hash @len bytes here; the positions move
+ * on too, so they stay payload offsets for the worker.
+ */
+static void lm_hash_inline(struct lm_file *migf, const u8 *src, size_t len)
+{
+	xxh64_update(&migf->hash, src, len);
+	spin_lock(&migf->hash_lock);
+	migf->hash_pos += len;
+	migf->hash_end += len;
+	spin_unlock(&migf->hash_lock);
+}
+
 static void lm_file_free(struct lm_file *migf)
 {
 	unsigned long i;
 
+	spin_lock(&migf->hash_lock);
+	migf->hash_stop = true;
+	spin_unlock(&migf->hash_lock);
+	cancel_work_sync(&migf->hash_work);
+	lm_buffer_put(migf->seg_buf);
 	if (migf->chunks)
 		for (i = 0; i < migf->nr_chunks; i++)
 			kvfree(migf->chunks[i]);
@@ -140,6 +345,9 @@ static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 	migf->fn = fn;
 	migf->saving = saving;
 	xxh64_reset(&migf->hash, 0);
+	INIT_WORK(&migf->hash_work, lm_hash_work);
+	init_waitqueue_head(&migf->hash_wq);
+	spin_lock_init(&migf->hash_lock);
 	if (saving) {
 		migf->out = kvmalloc(LM_BOUNCE_SIZE, GFP_KERNEL_ACCOUNT);
 		if (!migf->out)
@@ -188,20 +396,45 @@ static void lm_save_queue_record(struct lm_file *migf,
 {
 	lm_stream_fill_record((struct lm_stream_record *)migf->out, type, len,
 			      hash);
+	migf->cur = migf->out;
 	migf->out_pos = 0;
 	migf->out_len = sizeof(struct lm_stream_record);
 }
 
-/* fn->lock held; io_lock held or unpublished. */
+/*
+ * fn->lock held; io_lock held or unpublished; the previous segment is
+ * consumed and the hash worker idle.
+ */
 static int lm_save_begin(struct lm_file *migf, enum lm_save_phase phase)
 {
 	struct lm_function *fn = migf->fn;
 	u64 len = 0, dirty = 0;
+	struct lm_buffer *buf;
+	size_t off;
 	int ret;
 
 	ret = fn->ops->save_begin(fn, phase, &len, &dirty);
+	buf = fn->attach_buf;
+	off = fn->attach_off;
+	fn->attach_buf = NULL;
+	/* the driver's bugs: fail the save, not the kernel */
+	if (!ret && buf && len > buf->len - off)
+		ret = -EINVAL;
+	if (!ret && len && !buf && !fn->ops->save_read)
+		ret = -EINVAL;
+	if (ret || !len) {
+		lm_buffer_put(buf);
+		buf = NULL;
+	}
 	if (ret)
 		return ret;
+	lm_buffer_put(migf->seg_buf);
+	migf->seg_buf = buf;
+	migf->seg_data = buf ? (const u8 *)buf->data + off : NULL;
+	migf->seg_base = migf->total;
+	migf->seg_async = buf && len >= LM_HASH_ASYNC_MIN;
+	if (migf->seg_async)
+		lm_hash_queue(migf, len);
 	if (phase == LM_SAVE_FINAL) {
 		migf->final_begun = true;
 		dirty = 0;
@@ -248,6 +481,7 @@ struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
 			migf->out_len);
 	lm_stream_fill_header(fn, (struct lm_stream_header *)migf->out);
 	migf->out_len += sizeof(struct lm_stream_header);
+	migf->cur = migf->out;
 
 	file = lm_file_publish(migf, fops);
 	if (!IS_ERR(file))
@@ -288,12 +522,27 @@ static int lm_save_refill(struct lm_file *migf)
 	size_t n = 0;
 	int ret;
 
+	/* a new segment or the end record: the hash must be complete */
+	if (migf->seg_pos == migf->seg_len)
+		lm_hash_wait(migf);
 	mutex_lock(&fn->lock);
 	ret = lm_file_usable(migf);
 	if (ret)
 		goto out;
 
-	if (migf->seg_pos < migf->seg_len) {
+	if (migf->seg_pos < migf->seg_len && migf->seg_buf) {
+		/* attached: copied out from where it is */
+		n = min_t(u64, migf->seg_len - migf->seg_pos, LM_CHUNK_SIZE);
+		migf->cur = migf->seg_data + migf->seg_pos;
+		migf->seg_pos += n;
+		migf->total += n;
+		migf->out_pos = 0;
+		migf->out_len = n;
+		fn->stats.bytes_saved += n;
+		trace_lm_data(fn, true, migf->seg_pos - n, n);
+		if (migf->seg_async)
+			n = 0;
+	} else if (migf->seg_pos < migf->seg_len) {
 		n = min_t(u64, migf->seg_len - migf->seg_pos, LM_BOUNCE_SIZE);
 		ret = fn->ops->save_read(fn, migf->out, n, migf->seg_pos);
 		if (ret) {
@@ -303,6 +552,7 @@ static int lm_save_refill(struct lm_file *migf)
 		}
 		migf->seg_pos += n;
 		migf->total += n;
+		migf->cur = migf->out;
 		migf->out_pos = 0;
 		migf->out_len = n;
 		fn->stats.bytes_saved += n;
@@ -324,9 +574,9 @@ static int lm_save_refill(struct lm_file *migf)
 	}
 out:
 	mutex_unlock(&fn->lock);
-	/* the bounce buffer is ours under io_lock: hash it unlocked */
+	/* bytes not for the worker: hashed here, it is idle */
 	if (n)
-		xxh64_update(&migf->hash, migf->out, n);
+		lm_hash_inline(migf, migf->cur, n);
 	return ret;
 }
 
@@ -350,7 +600,7 @@ static ssize_t lm_save_read(struct lm_file *migf, struct iov_iter *to)
 				break;
 			continue;
 		}
-		n = copy_to_iter(migf->out + migf->out_pos,
+		n = copy_to_iter(migf->cur + migf->out_pos,
 				 min(avail, iov_iter_count(to)), to);
 		if (!n) {
 			ret = -EFAULT;
@@ -392,6 +642,7 @@ static int lm_resume_frame_done(struct lm_file *migf)
 		return ret;
 	len = le64_to_cpu(rec->len);
 	if (le32_to_cpu(rec->type) == LM_REC_END) {
+		lm_hash_wait(migf);
 		if (len != migf->payload_len ||
 		    le64_to_cpu(rec->payload_hash) !=
 		    xxh64_digest(&migf->hash))
@@ -423,11 +674,14 @@ static ssize_t lm_resume_payload(struct lm_file *migf, struct iov_iter *from)
 			return -ENOMEM;
 	}
 	n = min_t(u64, migf->rec_left, chunk_len - off);
-	n = min(n, iov_iter_count(from));
+	n = min3(n, iov_iter_count(from), LM_RESUME_PIECE);
 	n = copy_from_iter(migf->chunks[idx] + off, n, from);
 	if (!n)
 		return -EFAULT;
-	xxh64_update(&migf->hash, migf->chunks[idx] + off, n);
+	if (n < LM_HASH_ASYNC_MIN && lm_hash_idle(migf))
+		lm_hash_inline(migf, migf->chunks[idx] + off, n);
+	else
+		lm_hash_queue(migf, n);
 	migf->payload_len += n;
 	migf->rec_left -= n;
 	if (!migf->rec_left)
@@ -580,6 +834,8 @@ int lm_file_precopy_info(struct file *file, u64 *initial_bytes,
 		return -EINVAL;
 
 	mutex_lock(&migf->io_lock);
+	if (migf->out_pos == migf->out_len && migf->seg_pos == migf->seg_len)
+		lm_hash_wait(migf);	/* a new segment may begin */
 	mutex_lock(&fn->lock);
 	ret = lm_file_usable(migf);
 	if (ret)

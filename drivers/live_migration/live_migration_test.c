@@ -34,6 +34,10 @@ struct fake_fn {
 	bool load_bad;
 	int open_saves;			/* save_begin .. save_end balance */
 	unsigned long dirty_iova;
+	bool attach;			/* hand segments over in mem */
+	u64 attach_min;			/* ... those of this size or more */
+	size_t attach_skew;		/* attach this much too late: a bug */
+	struct lm_buffer *mem;		/* the whole state, when attaching */
 };
 
 static u8 fake_byte(u32 seed, u64 off)
@@ -104,6 +108,9 @@ static int fake_save_begin(struct lm_function *fn, enum lm_save_phase phase,
 		*len = min(f->precopy_step, f->state_len - f->produced);
 	f->produced += *len;
 	*dirty = f->state_len - f->produced;
+	if (f->attach && *len && *len >= f->attach_min)
+		return lm_save_attach(fn, f->mem,
+				      f->seg_start + f->attach_skew);
 	return 0;
 }
 
@@ -281,6 +288,25 @@ static struct lm_function *lm_ctx_add(struct lm_ctx *ctx, u32 caps,
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fn);
 	*fp = f;
 	return fn;
+}
+
+static void fake_mem_put(void *data)
+{
+	lm_buffer_put(data);
+}
+
+/* From now on @f hands its segments over in a buffer. */
+static void fake_attach(struct kunit *test, struct fake_fn *f)
+{
+	size_t i;
+
+	f->mem = lm_buffer_alloc(f->state_len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f->mem);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fake_mem_put,
+							f->mem), 0);
+	for (i = 0; i < f->state_len; i++)
+		((u8 *)f->mem->data)[i] = fake_byte(f->seed, i);
+	f->attach = true;
 }
 
 static void fput_now(struct file *file)
@@ -761,13 +787,19 @@ static void lm_test_roundtrip(struct kunit *test)
 	struct saved s;
 	u32 caps;
 
-	for (caps = 0; caps < 2; caps++) {
-		u32 c = LM_CAP_STOP_COPY | (caps ? LM_CAP_PRE_COPY : 0);
+	/* with and without PRE_COPY, copied out by save_read or attached */
+	for (caps = 0; caps < 4; caps++) {
+		u32 c = LM_CAP_STOP_COPY | (caps & 1 ? LM_CAP_PRE_COPY : 0);
 
 		src = lm_ctx_add(ctx, c, size, &fs);
 		dst = lm_ctx_add(ctx, c, size, &fd);
+		if (caps & 2 && size)
+			fake_attach(test, fs);
 		s = save_stream(test, src, fs, size > 8192 ? 65536 + 3 : 777);
 		KUNIT_EXPECT_EQ(test, src->stats.bytes_saved, size);
+		/* the closed file dropped the core's references */
+		if (fs->mem)
+			KUNIT_EXPECT_EQ(test, kref_read(&fs->mem->ref), 1);
 
 		KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL,
 						   &file), 0);
@@ -1183,6 +1215,127 @@ static void lm_test_unregister_with_users(struct kunit *test)
 	fput_now(file);
 	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_functions), fns - 1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_files), files);
+}
+
+/*
+ * Attached segments: a driver's bad offset fails the save cleanly; the
+ * core's reference keeps the bytes valid after the driver dropped its own
+ * and the function went away; a file closed while the worker still hashes
+ * its segment leaks nothing.
+ */
+static void lm_test_attach(struct kunit *test)
+{
+	const size_t size = 8 << 20;
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	int files = atomic_read(&lm_live_files);
+	struct file *file = NULL;
+	struct lm_function *fn;
+	struct lm_buffer *mem;
+	struct fake_fn *f;
+	enum lm_state st;
+	u8 *buf;
+
+	buf = kunit_kmalloc(test, 4096, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &f);
+	fake_attach(test, f);
+	mem = f->mem;
+
+	f->attach_skew = 1;
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &file), -EINVAL);
+	KUNIT_EXPECT_NULL(test, file);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &st), 0);
+	KUNIT_EXPECT_EQ(test, st, LM_STATE_ERROR);
+	KUNIT_EXPECT_EQ(test, kref_read(&mem->ref), 1);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	f->attach_skew = 0;
+
+	/* closed at once, while the worker hashes 8 MiB */
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &file), 0);
+	fput_now(file);
+	KUNIT_EXPECT_EQ(test, kref_read(&mem->ref), 1);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_RUNNING, NULL, &file),
+			0);
+
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &file), 0);
+	KUNIT_ASSERT_NOT_NULL(test, file);
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf, 4096, &(loff_t){0}),
+			4096);
+	lm_buffer_get(mem);
+	kunit_release_action(test, fake_mem_put, mem);	/* the driver's */
+	lm_ctx_unregister(ctx);
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf, 4096, &(loff_t){0}),
+			(ssize_t)-ENODEV);
+	KUNIT_EXPECT_EQ(test, kref_read(&mem->ref), 2);
+	fput_now(file);
+	KUNIT_EXPECT_EQ(test, kref_read(&mem->ref), 1);
+	lm_buffer_put(mem);
+	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_files), files);
+}
+
+/*
+ * The payload hash, split between the worker and the caller: a small
+ * segment copied out and hashed in place, then an attached one the worker
+ * hashes; on the other side large writes the worker hashes, each followed,
+ * once it is idle, by a small one hashed in place.  Every byte counts once,
+ * in order, or the stream does not load.
+ */
+static void lm_test_hash_mixed(struct kunit *test)
+{
+	const u32 caps = LM_CAP_STOP_COPY | LM_CAP_PRE_COPY;
+	const size_t size = (2 << 20) + 3, cap = size + 4096;
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct file *file = NULL, *none;
+	struct lm_function *src, *dst;
+	struct fake_fn *fs, *fd;
+	size_t len = 0, off;
+	loff_t pos = 0;
+	int i = 0;
+	ssize_t n;
+	u8 *buf;
+
+	buf = vmalloc(cap);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, free_saved, buf),
+			0);
+	src = lm_ctx_add(ctx, caps, size, &fs);
+	dst = lm_ctx_add(ctx, caps, size, &fd);
+	fake_attach(test, fs);
+	fs->attach_min = 64 * 1024;
+	fs->precopy_step = 5000;
+
+	KUNIT_ASSERT_EQ(test, lm_set_state(src, LM_STATE_PRE_COPY, NULL,
+					   &file), 0);
+	n = kernel_read(file, buf, cap, &pos);
+	KUNIT_ASSERT_GT(test, n, 5000);
+	len = n;
+	KUNIT_ASSERT_EQ(test, lm_set_state(src, LM_STATE_STOP_COPY, NULL,
+					   &none), 0);
+	n = read_all(file, buf + len, cap - len, 1 << 20);
+	KUNIT_ASSERT_GT(test, n, 0);
+	len += n;
+	fput_now(file);
+
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL, &file),
+			0);
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL,
+					   &file), 0);
+	for (off = 0; off < len; ) {
+		size_t step = min(len - off, i++ % 2 ? (size_t)1000 : 200000);
+
+		KUNIT_ASSERT_EQ(test, kernel_write(file, buf + off, step,
+						   &pos), (ssize_t)step);
+		off += step;
+		fsleep(1000);		/* lets the worker go idle */
+	}
+	KUNIT_EXPECT_EQ(test, lm_set_state(dst, LM_STATE_RUNNING, NULL,
+					   &none), 0);
+	KUNIT_EXPECT_EQ(test, fd->loaded, size);
+	KUNIT_EXPECT_FALSE(test, fd->load_bad);
+	fput_now(file);
 }
 
 static int claim_count;
@@ -1648,6 +1801,7 @@ static struct kunit_case lm_stream_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_roundtrip, size_gen),
 	KUNIT_CASE_PARAM(lm_test_bad_stream, bad_gen),
 	KUNIT_CASE(lm_test_stream_damage),
+	KUNIT_CASE(lm_test_hash_mixed),
 	KUNIT_CASE(lm_test_file_misuse),
 	KUNIT_CASE(lm_test_precopy_info),
 	{}
@@ -1660,6 +1814,7 @@ static struct kunit_suite lm_stream_suite = {
 
 static struct kunit_case lm_lifetime_cases[] = {
 	KUNIT_CASE(lm_test_unregister_with_users),
+	KUNIT_CASE(lm_test_attach),
 	KUNIT_CASE(lm_test_claim_on_demand),
 	KUNIT_CASE(lm_test_claim_outside_registry_lock),
 	KUNIT_CASE(lm_test_register_rejects),

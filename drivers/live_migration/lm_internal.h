@@ -81,6 +81,8 @@ struct lm_function {
 	bool dead;
 	bool logging;
 	struct lm_file *file;		/* the session's data file, if any */
+	struct lm_buffer *attach_buf;	/* lm_save_attach() within save_begin */
+	size_t attach_off;
 	struct lm_stats stats;
 
 	struct hlist_node hnode;	/* registry hash, registry lock */

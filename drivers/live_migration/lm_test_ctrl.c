@@ -11,8 +11,10 @@
  * page.  Loading verifies every byte and then adopts the seed, so a
  * destination proves it received its source's state exactly (a changed
  * byte breaks the template, a moved page its marker); debugfs shows seed
- * and size.  Pages are copied from the template, so producing and checking
- * state costs about a memcpy and benchmarks measure the core.
+ * and size.  Like a device's memory, a buffer holds the state, rebuilt only
+ * when seed or size changed, and each saved segment is attached to the core
+ * from it (lm_save_attach()), so benchmarks measure the core; with
+ * "copy_out" set the driver copies segments out in save_read instead.
  *
  *   lm_test_ctrl.pf=0000:00:04.0	controlling PCI function
  *   lm_test_ctrl.caps=0xf		LM_CAP_* offered (STOP_COPY always)
@@ -25,8 +27,8 @@
  * "fail_nth" and "fail_errno" (fail the N-th primitive from now), "calls"
  * (primitives called), "loaded" (bytes verified by the last load) and
  * "dirty_iova" (write an IOVA to have the next dirty report include it)
- * and "refuse_streams" (the function refuses every incoming stream as
- * incompatible).
+ * , "refuse_streams" (the function refuses every incoming stream as
+ * incompatible) and "copy_out" (see above).
  */
 
 #include <linux/debugfs.h>
@@ -87,6 +89,9 @@ struct lmt_fn {
 	u64 dirty_iova;
 	bool dirty_pending;
 	bool refuse_streams;		/* compat_check says -EXDEV */
+	bool copy_out;			/* save_read, not lm_save_attach() */
+	struct lm_buffer *mem;		/* the state of mem_seed, mem->len */
+	u64 mem_seed;
 };
 
 static DEFINE_MUTEX(lmt_lock);		/* lmt_fns */
@@ -177,30 +182,6 @@ static int lmt_p2p_resume(struct lm_function *fn)
 	return ret;
 }
 
-static int lmt_save_begin(struct lm_function *fn, enum lm_save_phase phase,
-			  u64 *len, u64 *dirty)
-{
-	struct lmt_fn *t = lmt(fn);
-	u64 quarter = max_t(u64, t->size / 4, 1);
-	int ret = lmt_call(t);
-
-	if (ret)
-		return ret;
-	if (phase == LM_SAVE_FINAL && !t->stopped)
-		return -EBUSY;
-	t->seg_start = t->produced;
-	/* PRE_COPY hands out quarters while a quarter remains; FINAL the rest */
-	if (phase == LM_SAVE_FINAL)
-		*len = t->size - t->produced;
-	else if (t->size - t->produced > quarter)
-		*len = quarter;
-	else
-		*len = 0;
-	t->produced += *len;
-	*dirty = t->size - t->produced;
-	return 0;
-}
-
 static void lmt_fill(u64 seed, u64 size, const __le64 *tpl, u8 *p, u64 off,
 		     size_t len)
 {
@@ -240,6 +221,59 @@ static size_t lmt_verify(u64 seed, u64 size, const __le64 *tpl, const u8 *p,
 		i++;
 	}
 	return len;
+}
+
+/* Rebuild the state buffer if seed or size changed since it was built. */
+static int lmt_mem_update(struct lmt_fn *t)
+{
+	struct lm_buffer *mem = t->mem;
+
+	if (mem && mem->len == t->size && t->mem_seed == t->seed)
+		return 0;
+	/* bytes the core still copies out must not change: a new buffer */
+	if (!mem || mem->len != t->size || kref_read(&mem->ref) > 1) {
+		mem = lm_buffer_alloc(t->size, GFP_KERNEL_ACCOUNT);
+		if (!mem)
+			return -ENOMEM;
+		lm_buffer_put(t->mem);
+		t->mem = mem;
+	}
+	if (t->tpl_seed != t->seed) {
+		lmt_template(t->seed, t->tpl);
+		t->tpl_seed = t->seed;
+	}
+	lmt_fill(t->seed, t->size, t->tpl, mem->data, 0, t->size);
+	t->mem_seed = t->seed;
+	return 0;
+}
+
+static int lmt_save_begin(struct lm_function *fn, enum lm_save_phase phase,
+			  u64 *len, u64 *dirty)
+{
+	struct lmt_fn *t = lmt(fn);
+	u64 quarter = max_t(u64, t->size / 4, 1);
+	int ret = lmt_call(t);
+
+	if (ret)
+		return ret;
+	if (phase == LM_SAVE_FINAL && !t->stopped)
+		return -EBUSY;
+	t->seg_start = t->produced;
+	/* PRE_COPY hands out quarters while a quarter remains; FINAL the rest */
+	if (phase == LM_SAVE_FINAL)
+		*len = t->size - t->produced;
+	else if (t->size - t->produced > quarter)
+		*len = quarter;
+	else
+		*len = 0;
+	t->produced += *len;
+	*dirty = t->size - t->produced;
+	if (t->copy_out || !*len)
+		return 0;
+	ret = lmt_mem_update(t);
+	if (ret)
+		return ret;
+	return lm_save_attach(fn, t->mem, t->seg_start);
 }
 
 static int lmt_save_read(struct lm_function *fn, void *buf, size_t len,
@@ -403,6 +437,7 @@ static int lmt_claim(struct lm_controller *ctrl, struct device *dev,
 	debugfs_create_bool("dirty_pending", 0600, t->dir, &t->dirty_pending);
 	debugfs_create_bool("refuse_streams", 0600, t->dir,
 			    &t->refuse_streams);
+	debugfs_create_bool("copy_out", 0600, t->dir, &t->copy_out);
 
 	mutex_lock(&lmt_lock);
 	list_add_tail(&t->node, &lmt_fns);
@@ -419,6 +454,7 @@ static void lmt_release(struct lm_controller *ctrl, struct device *dev,
 	mutex_lock(&lmt_lock);
 	list_del(&t->node);
 	mutex_unlock(&lmt_lock);
+	lm_buffer_put(t->mem);
 	kfree(t->tpl);
 	kfree(t);
 }

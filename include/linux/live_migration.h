@@ -8,6 +8,7 @@
 #define _LINUX_LIVE_MIGRATION_H
 
 #include <linux/bits.h>
+#include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
@@ -98,6 +99,24 @@ struct lm_file_ops {
 	long (*ioctl)(struct file *file, unsigned int cmd, unsigned long arg);
 };
 
+/**
+ * struct lm_buffer - saved state in memory, shared by a driver and the core
+ * @data: the bytes
+ * @len: the size of @data
+ * @ref: references; the last lm_buffer_put() frees the buffer
+ *
+ * A driver whose state already sits in memory (read from the device with
+ * DMA, or kept by a function implemented in software) hands it to the core
+ * with lm_save_attach() instead of copying it out in lm_ops.save_read, which
+ * saves a copy of every byte.  The bytes must not change while anyone else
+ * holds a reference: a driver whose state changes moves to a new buffer.
+ */
+struct lm_buffer {
+	void *data;
+	size_t len;
+	struct kref ref;
+};
+
 struct lm_controller;
 
 /**
@@ -150,9 +169,12 @@ struct lm_function_info {
  *	segment (0: nothing now) and *@dirty to an estimate of what later
  *	segments will add.  %LM_SAVE_PRECOPY segments (only with
  *	%LM_CAP_PRE_COPY) are taken while the function runs; the
- *	%LM_SAVE_FINAL one after @stop and must complete the state.
+ *	%LM_SAVE_FINAL one after @stop and must complete the state.  A
+ *	segment that sits in memory can be handed over with lm_save_attach().
  * @save_read: copy @len bytes at @offset of the current segment into @buf.
- *	Called with increasing offsets until the segment is consumed.
+ *	Called with increasing offsets until the segment is consumed; not
+ *	called for a segment attached with lm_save_attach().  Optional for a
+ *	driver that attaches every segment.
  * @save_end: the saving session ended (consumed, abandoned or reset): drop
  *	what @save_begin kept.  Optional.
  * @load: give the function @len bytes at @offset of a @total byte state
@@ -232,6 +254,11 @@ struct lm_function *lm_function_add(struct lm_controller *ctrl,
 void lm_function_remove(struct lm_function *fn);
 void *lm_function_drvdata(struct lm_function *fn);
 struct device *lm_function_device(struct lm_function *fn);
+struct lm_buffer *lm_buffer_alloc(size_t len, gfp_t gfp);
+void lm_buffer_get(struct lm_buffer *buf);
+void lm_buffer_put(struct lm_buffer *buf);
+int lm_save_attach(struct lm_function *fn, struct lm_buffer *buf,
+		   size_t offset);
 
 /* Consumers */
 struct lm_function *lm_function_get(struct device *dev);

@@ -5,8 +5,9 @@
  * nothing about speed.
  *
  * (a) saving-fd read throughput for several state sizes, as a ratio to
- *     reading as much from a memfd (the copy limit); resuming-fd write
- *     throughput likewise
+ *     reading as much from a memfd (the copy limit), with lm_test_ctrl
+ *     attaching its state (lm_save_attach()) and copying it out in
+ *     save_read; resuming-fd write throughput likewise
  * (b) RUNNING -> STOP -> RUNNING through the ioctl, as a ratio to a trivial
  *     VFIO ioctl
  * (c) memory per function and lookup time with 1, 256 and 4096 functions
@@ -35,14 +36,15 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static void set_size(const char *bdf, unsigned long long size)
+static void set_knob(const char *bdf, const char *knob,
+		     unsigned long long v)
 {
 	char path[256], val[32];
 
-	snprintf(path, sizeof(path), DBG "/%s/size", bdf);
-	snprintf(val, sizeof(val), "%llu", size);
+	snprintf(path, sizeof(path), DBG "/%s/%s", bdf, knob);
+	snprintf(val, sizeof(val), "%llu", v);
 	if (write_file(path, val))
-		die("set size", errno);
+		die(knob, errno);
 }
 
 /* One STOP_COPY save, read to its end; returns bytes, adds the seconds. */
@@ -113,67 +115,61 @@ static void bench_throughput(struct vfio_fn *src, struct vfio_fn *dst)
 	char *buf = malloc(BUF);
 	unsigned int s;
 
-	printf("(a) data fd throughput (MB/s; ratio to memfd read)\n");
-	printf("    %-10s %12s %12s %7s %12s %7s\n", "state", "save", "memfd",
-	       "ratio", "resume", "ratio");
+	printf("(a) data fd throughput (MB/s; ratio to memfd read); save: state\n"
+	       "    attached, copied: copied out by save_read\n");
+	printf("    %-10s %8s %8s %6s %8s %6s %8s %6s\n", "state", "memfd",
+	       "save", "ratio", "resume", "ratio", "copied", "ratio");
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		unsigned long long size = sizes[s];
 		int iters = size <= 4096 ? 2000 : size <= (1 << 20) ? 200 :
 			    size <= (64 << 20) ? 4 : 1;
 		/* the stream: payload, framing, and room for a last read */
-		size_t keep_cap = size <= (64 << 20) ? size + 4096 + BUF : 0;
-		char *keep = keep_cap ? malloc(keep_cap) : NULL;
-		double save_s = 0, lim, save_bw, res_bw = 0, t0;
+		size_t keep_cap = size + 4096 + BUF;
+		char *keep = malloc(keep_cap);
+		double save_s = 0, copy_s = 0, w = 0, lim, save_bw, res_bw, t0;
 		long long bytes = 0, stream = 0;
 		int i, fd, ret;
 
-		set_size(src->bdf, size);
-		if (keep)
-			memset(keep, 0, keep_cap);	/* no page faults timed */
+		set_knob(src->bdf, "size", size);
+		if (!keep)
+			die("stream buffer", ENOMEM);
+		memset(keep, 0, keep_cap);	/* no page faults timed */
 		for (i = 0; i < iters; i++)
 			stream = save_once(src->device, buf, &save_s,
 					   i ? NULL : keep, keep_cap);
 		bytes = stream * iters;
 		save_bw = bytes / save_s;
+		set_knob(src->bdf, "copy_out", 1);
+		for (i = 0; i < iters; i++)
+			save_once(src->device, buf, &copy_s, NULL, 0);
+		set_knob(src->bdf, "copy_out", 0);
 		lim = memfd_read(size, buf, iters);
-		if (keep) {
-			/* resume: writes of the saved stream, then the load */
-			double w = 0;
+		/* resume: writes of the saved stream, then the load */
+		for (i = 0; i < iters; i++) {
+			ret = vfio_mig_set(dst->device,
+					   VFIO_DEVICE_STATE_RESUMING, &fd);
+			if (ret)
+				die("RESUMING", -ret);
+			t0 = now();
+			for (long long off = 0; off < stream; off += BUF) {
+				size_t n = stream - off < BUF ?
+					   stream - off : BUF;
 
-			for (i = 0; i < iters; i++) {
-				ret = vfio_mig_set(dst->device,
-						   VFIO_DEVICE_STATE_RESUMING,
-						   &fd);
-				if (ret)
-					die("RESUMING", -ret);
-				t0 = now();
-				for (long long off = 0; off < stream;
-				     off += BUF) {
-					size_t n = stream - off < BUF ?
-						   stream - off : BUF;
-
-					if (write(fd, keep + off, n) !=
-					    (ssize_t)n)
-						die("write", errno);
-				}
-				w += now() - t0;
-				ret = vfio_mig_set(dst->device,
-						   VFIO_DEVICE_STATE_RUNNING,
-						   NULL);
-				if (ret)
-					die("resume commit", -ret);
-				close(fd);
+				if (write(fd, keep + off, n) != (ssize_t)n)
+					die("write", errno);
 			}
-			res_bw = (double)stream * iters / w;
+			w += now() - t0;
+			ret = vfio_mig_set(dst->device,
+					   VFIO_DEVICE_STATE_RUNNING, NULL);
+			if (ret)
+				die("resume commit", -ret);
+			close(fd);
 		}
-		if (keep)
-			printf("    %-10llu %12.1f %12.1f %7.2f %12.1f %7.2f\n",
-			       size, save_bw / 1e6, lim / 1e6, save_bw / lim,
-			       res_bw / 1e6, res_bw / lim);
-		else
-			printf("    %-10llu %12.1f %12.1f %7.2f %12s %7s\n",
-			       size, save_bw / 1e6, lim / 1e6, save_bw / lim,
-			       "-", "-");
+		res_bw = (double)stream * iters / w;
+		printf("    %-10llu %8.0f %8.0f %6.2f %8.0f %6.2f %8.0f %6.2f\n",
+		       size, lim / 1e6, save_bw / 1e6, save_bw / lim,
+		       res_bw / 1e6, res_bw / lim, bytes / copy_s / 1e6,
+		       bytes / copy_s / lim);
 		fflush(stdout);
 		free(keep);
 	}
@@ -187,7 +183,7 @@ static void bench_round_trip(struct vfio_fn *src)
 	double t0, rt, triv;
 	int i;
 
-	set_size(src->bdf, 4096);
+	set_knob(src->bdf, "size", 4096);
 	t0 = now();
 	for (i = 0; i < n; i++)
 		if (vfio_mig_set(src->device, VFIO_DEVICE_STATE_STOP, NULL) ||
