@@ -27,8 +27,7 @@ struct nvme_lm_fn {
 	struct nvme_lm *lm;
 	u16 cntlid;
 	bool suspended;
-	u8 *state;			/* saved by save_begin, up to save_end */
-	u32 state_len;
+	struct lm_buffer *state;	/* saved by save_begin, up to save_end */
 };
 
 int nvme_lm_status_to_errno(int status)
@@ -444,8 +443,8 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
 	struct nvme_ctrl_state_hdr hdr;
+	struct lm_buffer *state;
 	u32 total;
-	u8 *state;
 	int ret;
 
 	*dirty = 0;
@@ -459,31 +458,22 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 	ret = nvme_lm_hdr_len(f->lm, &hdr, &total);
 	if (ret)
 		return ret;
-	state = kvmalloc(total, GFP_KERNEL);
+	state = lm_buffer_alloc(total, GFP_KERNEL);
 	if (!state)
 		return -ENOMEM;
-	ret = nvme_lm_get_state(f, state, 0, total, true);
+	ret = nvme_lm_get_state(f, state->data, 0, total, true);
 	if (!ret)
-		ret = nvme_lm_check_state(f->lm, state, total, total);
+		ret = nvme_lm_check_state(f->lm, state->data, total, total);
+	/* the core copies out of the buffer the controller wrote */
+	if (!ret)
+		ret = lm_save_attach(fn, state, 0);
 	if (ret) {
-		kvfree(state);
+		lm_buffer_put(state);
 		return ret;
 	}
-	kvfree(f->state);
+	lm_buffer_put(f->state);
 	f->state = state;
-	f->state_len = total;
 	*len = total;
-	return 0;
-}
-
-static int nvme_lm_save_read(struct lm_function *fn, void *buf, size_t len,
-			     u64 offset)
-{
-	struct nvme_lm_fn *f = nvme_lm_fn(fn);
-
-	if (!f->state || offset > f->state_len || len > f->state_len - offset)
-		return -EINVAL;
-	memcpy(buf, f->state + offset, len);
 	return 0;
 }
 
@@ -491,9 +481,8 @@ static void nvme_lm_save_end(struct lm_function *fn)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
 
-	kvfree(f->state);
+	lm_buffer_put(f->state);
 	f->state = NULL;
-	f->state_len = 0;
 }
 
 static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
@@ -592,7 +581,7 @@ static void nvme_lm_release(struct lm_controller *ctrl, struct device *dev,
 {
 	struct nvme_lm_fn *f = drvdata;
 
-	kvfree(f->state);
+	lm_buffer_put(f->state);
 	kfree(f);
 }
 
@@ -602,7 +591,6 @@ static const struct lm_ops nvme_lm_ops = {
 	.stop = nvme_lm_stop,
 	.restart = nvme_lm_restart,
 	.save_begin = nvme_lm_save_begin,
-	.save_read = nvme_lm_save_read,
 	.save_end = nvme_lm_save_end,
 	.load = nvme_lm_load,
 	.state_size = nvme_lm_state_size,

@@ -277,8 +277,9 @@ static void nvme_lm_test_chunking(struct kunit *test)
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 15), n / 4 - 1);
 			off += n;
 		}
-		KUNIT_EXPECT_EQ(test, f->state_len, aq->state_len);
-		KUNIT_EXPECT_EQ(test, memcmp(f->state, aq->state,
+		KUNIT_ASSERT_NOT_NULL(test, f->state);
+		KUNIT_EXPECT_EQ(test, f->state->len, aq->state_len);
+		KUNIT_EXPECT_EQ(test, memcmp(f->state->data, aq->state,
 					     aq->state_len), 0);
 
 		/* load: SEQIND first/middle/last or entire, same pieces */
