@@ -218,13 +218,14 @@ EXPORT_SYMBOL_GPL(lm_buffer_put);
  * its reference, which may outlive the session, lm_ops.save_end and the
  * function: a data file keeps it until it is closed.
  *
- * Return: 0, or -EINVAL if @offset lies beyond @buf.
+ * Return: 0, or -EINVAL if @offset lies beyond @buf or the caller is not
+ * lm_ops.save_begin.
  */
 int lm_save_attach(struct lm_function *fn, struct lm_buffer *buf,
 		   size_t offset)
 {
 	lockdep_assert_held(&fn->lock);
-	if (offset > buf->len)
+	if (!fn->in_save_begin || offset > buf->len)
 		return -EINVAL;
 	lm_buffer_get(buf);
 	lm_buffer_put(fn->attach_buf);
@@ -413,7 +414,9 @@ static int lm_save_begin(struct lm_file *migf, enum lm_save_phase phase)
 	size_t off;
 	int ret;
 
+	fn->in_save_begin = true;
 	ret = fn->ops->save_begin(fn, phase, &len, &dirty);
+	fn->in_save_begin = false;
 	buf = fn->attach_buf;
 	off = fn->attach_off;
 	fn->attach_buf = NULL;

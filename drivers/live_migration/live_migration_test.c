@@ -1218,10 +1218,10 @@ static void lm_test_unregister_with_users(struct kunit *test)
 }
 
 /*
- * Attached segments: a driver's bad offset fails the save cleanly; the
- * core's reference keeps the bytes valid after the driver dropped its own
- * and the function went away; a file closed while the worker still hashes
- * its segment leaks nothing.
+ * Attached segments: an attach outside save_begin and a driver's bad
+ * offset fail cleanly; the core's reference keeps the bytes valid after the
+ * driver dropped its own and the function went away; a file closed while
+ * the worker still hashes its segment leaks nothing.
  */
 static void lm_test_attach(struct kunit *test)
 {
@@ -1240,6 +1240,12 @@ static void lm_test_attach(struct kunit *test)
 	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &f);
 	fake_attach(test, f);
 	mem = f->mem;
+
+	/* only save_begin may attach */
+	mutex_lock(&fn->lock);
+	KUNIT_EXPECT_EQ(test, lm_save_attach(fn, mem, 0), -EINVAL);
+	mutex_unlock(&fn->lock);
+	KUNIT_EXPECT_EQ(test, kref_read(&mem->ref), 1);
 
 	f->attach_skew = 1;
 	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,

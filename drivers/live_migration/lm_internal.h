@@ -81,7 +81,8 @@ struct lm_function {
 	bool dead;
 	bool logging;
 	struct lm_file *file;		/* the session's data file, if any */
-	struct lm_buffer *attach_buf;	/* lm_save_attach() within save_begin */
+	bool in_save_begin;		/* lm_save_attach() allowed */
+	struct lm_buffer *attach_buf;	/* what it attached */
 	size_t attach_off;
 	struct lm_stats stats;
 

@@ -107,6 +107,30 @@ static double memfd_read(size_t size, char *buf, int iters)
 	return (double)size * iters / secs;
 }
 
+/* Writes into a new memfd each time, as a resume fills new chunks. */
+static double memfd_write(size_t size, const char *src, int iters)
+{
+	double secs = 0, t0;
+	size_t off;
+	int i, fd;
+
+	for (i = 0; i < iters; i++) {
+		fd = memfd_create("lm_bench", 0);
+		if (fd < 0)
+			die("memfd", errno);
+		t0 = now();
+		for (off = 0; off < size; off += BUF) {
+			size_t n = size - off < BUF ? size - off : BUF;
+
+			if (pwrite(fd, src + off, n, off) != (ssize_t)n)
+				die("memfd write", errno);
+		}
+		secs += now() - t0;
+		close(fd);
+	}
+	return (double)size * iters / secs;
+}
+
 static void bench_throughput(struct vfio_fn *src, struct vfio_fn *dst)
 {
 	static const unsigned long long sizes[] = {
@@ -115,10 +139,12 @@ static void bench_throughput(struct vfio_fn *src, struct vfio_fn *dst)
 	char *buf = malloc(BUF);
 	unsigned int s;
 
-	printf("(a) data fd throughput (MB/s; ratio to memfd read); save: state\n"
-	       "    attached, copied: copied out by save_read\n");
-	printf("    %-10s %8s %8s %6s %8s %6s %8s %6s\n", "state", "memfd",
-	       "save", "ratio", "resume", "ratio", "copied", "ratio");
+	printf("(a) data fd throughput in MB/s, ratios to a memfd read (the copy\n"
+	       "    limit); save: state attached, copied: copied out by\n"
+	       "    save_read; resume also against writing a new memfd (w)\n");
+	printf("    %-10s %7s %7s %5s %7s %5s %7s %5s %7s %5s\n", "state",
+	       "memfd", "save", "ratio", "copied", "ratio", "resume", "ratio",
+	       "memfd-w", "ratio");
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		unsigned long long size = sizes[s];
 		int iters = size <= 4096 ? 2000 : size <= (1 << 20) ? 200 :
@@ -126,7 +152,8 @@ static void bench_throughput(struct vfio_fn *src, struct vfio_fn *dst)
 		/* the stream: payload, framing, and room for a last read */
 		size_t keep_cap = size + 4096 + BUF;
 		char *keep = malloc(keep_cap);
-		double save_s = 0, copy_s = 0, w = 0, lim, save_bw, res_bw, t0;
+		double save_s = 0, copy_s = 0, w = 0, lim, lim_w, save_bw, res_bw;
+		double t0;
 		long long bytes = 0, stream = 0;
 		int i, fd, ret;
 
@@ -144,6 +171,7 @@ static void bench_throughput(struct vfio_fn *src, struct vfio_fn *dst)
 			save_once(src->device, buf, &copy_s, NULL, 0);
 		set_knob(src->bdf, "copy_out", 0);
 		lim = memfd_read(size, buf, iters);
+		lim_w = memfd_write(size, keep, iters);
 		/* resume: writes of the saved stream, then the load */
 		for (i = 0; i < iters; i++) {
 			ret = vfio_mig_set(dst->device,
@@ -166,10 +194,10 @@ static void bench_throughput(struct vfio_fn *src, struct vfio_fn *dst)
 			close(fd);
 		}
 		res_bw = (double)stream * iters / w;
-		printf("    %-10llu %8.0f %8.0f %6.2f %8.0f %6.2f %8.0f %6.2f\n",
+		printf("    %-10llu %7.0f %7.0f %5.2f %7.0f %5.2f %7.0f %5.2f %7.0f %5.2f\n",
 		       size, lim / 1e6, save_bw / 1e6, save_bw / lim,
-		       res_bw / 1e6, res_bw / lim, bytes / copy_s / 1e6,
-		       bytes / copy_s / lim);
+		       bytes / copy_s / 1e6, bytes / copy_s / lim,
+		       res_bw / 1e6, res_bw / lim, lim_w / 1e6, res_bw / lim_w);
 		fflush(stdout);
 		free(keep);
 	}
