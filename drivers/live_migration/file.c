@@ -17,10 +17,13 @@
  * are ever handed to the driver.  Chunks, the bounce buffer and attached
  * buffers are freed only when the file is released.
  *
- * The payload hash of attached segments and of received chunks runs in a
- * worker, beside the copy to or from user space, since those bytes stay put;
- * hash_lock publishes how far it got, and the end record waits for it.
- * Bounce buffer bytes are hashed in place while the worker is idle.
+ * The payload hash is a hash of the hashes of 128 KiB pieces, so pieces can
+ * be hashed apart.  Whole pieces in memory that stays put (an attached
+ * segment, the received chunks) are claimed in order by a worker, beside the
+ * copy to or from user space, and by a caller that would otherwise wait for
+ * it; the other bytes (bounce buffer contents, the ends of a segment) are
+ * streamed by the caller under io_lock.  hash_lock orders the claims and
+ * folds the pieces' digests in piece order.
  */
 
 #include <linux/anon_inodes.h>
@@ -41,11 +44,12 @@
 #define LM_BOUNCE_SIZE		(256 * 1024)
 #define LM_CHUNK_SHIFT		20
 #define LM_CHUNK_SIZE		BIT(LM_CHUNK_SHIFT)
-#define LM_HASH_STEP		LM_CHUNK_SIZE
-/* Waking the worker costs more than hashing less than this in place. */
-#define LM_HASH_ASYNC_MIN	(64 * 1024)
-/* Received payload goes to the worker in pieces, to overlap the copy. */
-#define LM_RESUME_PIECE		(128 * 1024)
+#define LM_PIECE_SHIFT		17
+#define LM_PIECE_SIZE		BIT(LM_PIECE_SHIFT)
+/* Received payload is published to the hashers a piece at a time. */
+#define LM_RESUME_STEP		LM_PIECE_SIZE
+/* Pieces hashed ahead of the oldest unfinished one, at most. */
+#define LM_HASH_WINDOW		16
 
 enum lm_parse {
 	LM_PARSE_HEADER,
@@ -60,18 +64,21 @@ struct lm_file {
 	const struct lm_file_ops *fops;	/* pins fops->owner while set */
 	struct mutex io_lock;		/* see the top of this file */
 
-	/*
-	 * xxh64 of the payload produced or received so far: the worker's
-	 * while bytes are queued for it, else io_lock's.
-	 */
-	struct xxh64_state hash;
-	struct work_struct hash_work;
-	wait_queue_head_t hash_wq;	/* the worker caught up */
+	/* the payload hash, see the top of this file */
 	spinlock_t hash_lock;
-	u64 hash_end;			/* hash_lock: payload offset queued */
-	u64 hash_pos;			/* hash_lock: payload offset hashed */
+	struct xxh64_state fold;	/* hash_lock: digests of pieces... */
+	u64 folded;			/* hash_lock: ...0 to folded - 1 */
+	u64 digests[LM_HASH_WINDOW];	/* hash_lock: finished, not folded */
+	DECLARE_BITMAP(finished, LM_HASH_WINDOW);	/* hash_lock */
+	u64 claim_next;			/* hash_lock: pieces claim_next to */
+	u64 claim_end;			/* hash_lock: claim_end - 1 claimable */
 	bool hash_running;		/* hash_lock: hash_work queued */
 	bool hash_stop;			/* hash_lock: the file is going */
+	struct work_struct hash_work;
+	wait_queue_head_t hash_wq;	/* a piece finished */
+	struct xxh64_state piece;	/* io_lock: the piece being streamed */
+	u64 piece_idx;			/* io_lock */
+	size_t piece_have;		/* io_lock: its bytes streamed so far */
 
 	/* fn->lock */
 	bool disabled;
@@ -85,7 +92,10 @@ struct lm_file {
 	struct lm_buffer *seg_buf;	/* attached segment, if any */
 	const u8 *seg_data;		/* its first byte */
 	u64 seg_base;			/* payload offset of its first byte */
-	bool seg_async;			/* the worker hashes it */
+	u64 seg_head_end;		/* streamed: seg_base to seg_head_end, */
+	u64 seg_tail_start;		/* seg_tail_start to the segment's end */
+	bool seg_head_done;
+	bool seg_tail_done;
 	u64 seg_len;
 	u64 seg_pos;
 	unsigned int segments;
@@ -235,84 +245,185 @@ int lm_save_attach(struct lm_function *fn, struct lm_buffer *buf,
 }
 EXPORT_SYMBOL_GPL(lm_save_attach);
 
-/* Where payload byte @pos sits; trims *@len to the bytes that follow it. */
-static const u8 *lm_hash_src(struct lm_file *migf, u64 pos, size_t *len)
+/*
+ * Where payload byte @off sits in memory that stays put; trims *@len to the
+ * bytes that follow it there.
+ */
+static const u8 *lm_hash_src(struct lm_file *migf, u64 off, size_t *len)
 {
-	size_t off;
+	size_t in;
 
 	if (migf->saving)
-		return migf->seg_data + (pos - migf->seg_base);
-	off = pos & (LM_CHUNK_SIZE - 1);
-	*len = min_t(size_t, *len, LM_CHUNK_SIZE - off);
-	return (const u8 *)migf->chunks[pos >> LM_CHUNK_SHIFT] + off;
+		return migf->seg_data + (off - migf->seg_base);
+	in = off & (LM_CHUNK_SIZE - 1);
+	*len = min_t(size_t, *len, LM_CHUNK_SIZE - in);
+	return (const u8 *)migf->chunks[off >> LM_CHUNK_SHIFT] + in;
+}
+
+static u64 lm_hash_range(struct lm_file *migf, u64 off, size_t len)
+{
+	struct xxh64_state st;
+
+	xxh64_reset(&st, 0);
+	while (len) {
+		size_t n = len;
+		const u8 *p = lm_hash_src(migf, off, &n);
+
+		xxh64_update(&st, p, n);
+		off += n;
+		len -= n;
+	}
+	return xxh64_digest(&st);
+}
+
+/* Record piece @idx's digest; fold every piece now finished in order. */
+static void lm_hash_finish(struct lm_file *migf, u64 idx, u64 digest)
+{
+	unsigned int slot = idx % LM_HASH_WINDOW;
+	__le64 le;
+
+	spin_lock(&migf->hash_lock);
+	migf->digests[slot] = digest;
+	__set_bit(slot, migf->finished);
+	for (slot = migf->folded % LM_HASH_WINDOW;
+	     test_bit(slot, migf->finished);
+	     slot = migf->folded % LM_HASH_WINDOW) {
+		__clear_bit(slot, migf->finished);
+		le = cpu_to_le64(migf->digests[slot]);
+		xxh64_update(&migf->fold, &le, sizeof(le));
+		migf->folded++;
+	}
+	spin_unlock(&migf->hash_lock);
+	wake_up_all(&migf->hash_wq);
+}
+
+/* hash_lock held. */
+static bool lm_hash_claimable(struct lm_file *migf)
+{
+	return !migf->hash_stop && migf->claim_next < migf->claim_end &&
+	       migf->claim_next < migf->folded + LM_HASH_WINDOW;
+}
+
+/* Hash claimable pieces, one after the other, until none is left. */
+static void lm_hash_claimed(struct lm_file *migf)
+{
+	u64 idx;
+
+	for (;;) {
+		spin_lock(&migf->hash_lock);
+		if (!lm_hash_claimable(migf)) {
+			spin_unlock(&migf->hash_lock);
+			return;
+		}
+		idx = migf->claim_next++;
+		spin_unlock(&migf->hash_lock);
+		lm_hash_finish(migf, idx,
+			       lm_hash_range(migf, idx << LM_PIECE_SHIFT,
+					     LM_PIECE_SIZE));
+	}
 }
 
 static void lm_hash_work(struct work_struct *work)
 {
 	struct lm_file *migf = container_of(work, struct lm_file, hash_work);
-	const u8 *src;
-	size_t n;
-	u64 pos;
+	bool more;
 
-	spin_lock(&migf->hash_lock);
-	while (!migf->hash_stop && migf->hash_pos < migf->hash_end) {
-		pos = migf->hash_pos;
-		n = min_t(u64, migf->hash_end - pos, LM_HASH_STEP);
-		spin_unlock(&migf->hash_lock);
-		src = lm_hash_src(migf, pos, &n);
-		xxh64_update(&migf->hash, src, n);
+	do {
+		lm_hash_claimed(migf);
 		spin_lock(&migf->hash_lock);
-		migf->hash_pos = pos + n;
-	}
-	migf->hash_running = false;
-	spin_unlock(&migf->hash_lock);
+		more = lm_hash_claimable(migf);
+		if (!more)
+			migf->hash_running = false;
+		spin_unlock(&migf->hash_lock);
+	} while (more);
 	wake_up_all(&migf->hash_wq);
 }
 
-/* io_lock held.  Hash @len more payload bytes, which stay put, in the worker. */
-static void lm_hash_queue(struct lm_file *migf, u64 len)
+/*
+ * io_lock held.  Pieces up to @end - 1 stay put and may be claimed; on a
+ * saving file they start at @first, after the previous ones were all
+ * finished.
+ */
+static void lm_hash_publish(struct lm_file *migf, u64 first, u64 end)
 {
-	bool start;
+	bool start = false;
 
 	spin_lock(&migf->hash_lock);
-	migf->hash_end += len;
-	start = !migf->hash_running;
-	migf->hash_running = true;
+	if (migf->saving)
+		migf->claim_next = first;
+	migf->claim_end = end;
+	if (!migf->hash_running && lm_hash_claimable(migf)) {
+		migf->hash_running = true;
+		start = true;
+	}
 	spin_unlock(&migf->hash_lock);
 	if (start)
 		queue_work(system_unbound_wq, &migf->hash_work);
 }
 
-static bool lm_hash_idle(struct lm_file *migf)
+static bool lm_hash_progress(struct lm_file *migf, u64 pieces)
 {
-	bool idle;
+	bool ret;
 
 	spin_lock(&migf->hash_lock);
-	idle = migf->hash_pos == migf->hash_end;
+	ret = migf->folded >= pieces || lm_hash_claimable(migf);
 	spin_unlock(&migf->hash_lock);
-	return idle;
+	return ret;
 }
 
 /*
- * io_lock held.  Wait until every queued byte is hashed: then migf->hash is
- * io_lock's again.  Bounded by memory speed, so not interruptible.
+ * io_lock held.  Until pieces 0 to @pieces - 1 are all folded, hash what can
+ * be claimed here, and sleep only while the worker finishes its last piece.
+ * Bounded by memory speed, so not interruptible.
  */
-static void lm_hash_wait(struct lm_file *migf)
+static void lm_hash_wait(struct lm_file *migf, u64 pieces)
 {
-	wait_event(migf->hash_wq, lm_hash_idle(migf));
+	for (;;) {
+		lm_hash_claimed(migf);
+		wait_event(migf->hash_wq, lm_hash_progress(migf, pieces));
+		spin_lock(&migf->hash_lock);
+		if (migf->folded >= pieces) {
+			spin_unlock(&migf->hash_lock);
+			return;
+		}
+		spin_unlock(&migf->hash_lock);
+	}
 }
 
-/*
- * io_lock held, the worker idle.  Hash @len bytes here; the positions move
- * on too, so they stay payload offsets for the worker.
- */
-static void lm_hash_inline(struct lm_file *migf, const u8 *src, size_t len)
+/* io_lock held.  Stream @len payload bytes that follow those streamed. */
+static void lm_hash_stream(struct lm_file *migf, const u8 *p, size_t len)
 {
-	xxh64_update(&migf->hash, src, len);
+	while (len) {
+		size_t n = min(len, LM_PIECE_SIZE - migf->piece_have);
+
+		xxh64_update(&migf->piece, p, n);
+		migf->piece_have += n;
+		p += n;
+		len -= n;
+		if (migf->piece_have == LM_PIECE_SIZE) {
+			lm_hash_finish(migf, migf->piece_idx++,
+				       xxh64_digest(&migf->piece));
+			xxh64_reset(&migf->piece, 0);
+			migf->piece_have = 0;
+		}
+	}
+}
+
+/* io_lock held.  The hash of @total payload bytes, all hashed or streamed. */
+static u64 lm_hash_end(struct lm_file *migf, u64 total)
+{
+	u64 pieces = DIV_ROUND_UP(total, LM_PIECE_SIZE), digest;
+
+	if (migf->piece_have) {
+		lm_hash_finish(migf, migf->piece_idx++,
+			       xxh64_digest(&migf->piece));
+		migf->piece_have = 0;
+	}
+	lm_hash_wait(migf, pieces);
 	spin_lock(&migf->hash_lock);
-	migf->hash_pos += len;
-	migf->hash_end += len;
+	digest = xxh64_digest(&migf->fold);
 	spin_unlock(&migf->hash_lock);
+	return digest;
 }
 
 static void lm_file_free(struct lm_file *migf)
@@ -345,7 +456,8 @@ static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 	mutex_init(&migf->io_lock);
 	migf->fn = fn;
 	migf->saving = saving;
-	xxh64_reset(&migf->hash, 0);
+	xxh64_reset(&migf->fold, 0);
+	xxh64_reset(&migf->piece, 0);
 	INIT_WORK(&migf->hash_work, lm_hash_work);
 	init_waitqueue_head(&migf->hash_wq);
 	spin_lock_init(&migf->hash_lock);
@@ -404,7 +516,7 @@ static void lm_save_queue_record(struct lm_file *migf,
 
 /*
  * fn->lock held; io_lock held or unpublished; the previous segment is
- * consumed and the hash worker idle.
+ * consumed and hashed (lm_save_hash_segment()).
  */
 static int lm_save_begin(struct lm_file *migf, enum lm_save_phase phase)
 {
@@ -435,9 +547,20 @@ static int lm_save_begin(struct lm_file *migf, enum lm_save_phase phase)
 	migf->seg_buf = buf;
 	migf->seg_data = buf ? (const u8 *)buf->data + off : NULL;
 	migf->seg_base = migf->total;
-	migf->seg_async = buf && len >= LM_HASH_ASYNC_MIN;
-	if (migf->seg_async)
-		lm_hash_queue(migf, len);
+	if (buf) {
+		u64 end = migf->total + len;
+		u64 up = round_up(migf->total, LM_PIECE_SIZE);
+		u64 down = round_down(end, LM_PIECE_SIZE);
+
+		/* whole pieces go to the hashers, the ends are streamed */
+		migf->seg_head_end = min(end, up);
+		migf->seg_tail_start = max(migf->seg_head_end, down);
+		migf->seg_head_done = migf->seg_head_end == migf->total;
+		migf->seg_tail_done = false;
+		if (up < down)
+			lm_hash_publish(migf, up >> LM_PIECE_SHIFT,
+					down >> LM_PIECE_SHIFT);
+	}
 	if (phase == LM_SAVE_FINAL) {
 		migf->final_begun = true;
 		dirty = 0;
@@ -514,6 +637,36 @@ struct file *lm_file_create_resume(struct lm_function *fn,
 	return file;
 }
 
+/* io_lock held.  Stream the first bytes of an attached segment. */
+static void lm_save_hash_head(struct lm_file *migf)
+{
+	lm_hash_stream(migf, migf->seg_data,
+		       migf->seg_head_end - migf->seg_base);
+	migf->seg_head_done = true;
+}
+
+/*
+ * io_lock held; the segment is consumed.  Stream the last bytes of an
+ * attached segment and see its whole pieces hashed, so its buffer may go.
+ */
+static void lm_save_hash_segment(struct lm_file *migf)
+{
+	u64 end = migf->seg_base + migf->seg_len;
+
+	if (!migf->seg_buf || migf->seg_tail_done)
+		return;
+	if (!migf->seg_head_done)
+		lm_save_hash_head(migf);
+	/* the whole pieces in between are the hashers' */
+	migf->piece_idx = migf->seg_tail_start >> LM_PIECE_SHIFT;
+	if (migf->seg_tail_start < end)
+		lm_hash_stream(migf, migf->seg_data +
+			       (migf->seg_tail_start - migf->seg_base),
+			       end - migf->seg_tail_start);
+	lm_hash_wait(migf, round_down(end, LM_PIECE_SIZE) >> LM_PIECE_SHIFT);
+	migf->seg_tail_done = true;
+}
+
 /*
  * io_lock held.  Refill the bounce buffer with the next framing or payload
  * bytes.  Returns 0 with data queued, -ENOMSG at the end of what PRE_COPY
@@ -522,12 +675,17 @@ struct file *lm_file_create_resume(struct lm_function *fn,
 static int lm_save_refill(struct lm_file *migf)
 {
 	struct lm_function *fn = migf->fn;
+	const u8 *stream = NULL;
 	size_t n = 0;
+	u64 end_hash = 0;
 	int ret;
 
-	/* a new segment or the end record: the hash must be complete */
-	if (migf->seg_pos == migf->seg_len)
-		lm_hash_wait(migf);
+	/* a new segment or the end record: this segment must be hashed */
+	if (migf->seg_pos == migf->seg_len) {
+		lm_save_hash_segment(migf);
+		if (migf->final_begun && !migf->end_queued)
+			end_hash = lm_hash_end(migf, migf->total);
+	}
 	mutex_lock(&fn->lock);
 	ret = lm_file_usable(migf);
 	if (ret)
@@ -543,8 +701,6 @@ static int lm_save_refill(struct lm_file *migf)
 		migf->out_len = n;
 		fn->stats.bytes_saved += n;
 		trace_lm_data(fn, true, migf->seg_pos - n, n);
-		if (migf->seg_async)
-			n = 0;
 	} else if (migf->seg_pos < migf->seg_len) {
 		n = min_t(u64, migf->seg_len - migf->seg_pos, LM_BOUNCE_SIZE);
 		ret = fn->ops->save_read(fn, migf->out, n, migf->seg_pos);
@@ -560,12 +716,13 @@ static int lm_save_refill(struct lm_file *migf)
 		migf->out_len = n;
 		fn->stats.bytes_saved += n;
 		trace_lm_data(fn, true, migf->seg_pos - n, n);
+		stream = migf->out;	/* overwritten next time */
 	} else if (migf->final_begun) {
 		if (migf->end_queued) {
 			ret = 1;
 		} else {
 			lm_save_queue_record(migf, LM_REC_END, migf->total,
-					     xxh64_digest(&migf->hash));
+					     end_hash);
 			migf->end_queued = true;
 		}
 	} else if (fn->state == LM_STATE_STOP_COPY) {
@@ -577,9 +734,10 @@ static int lm_save_refill(struct lm_file *migf)
 	}
 out:
 	mutex_unlock(&fn->lock);
-	/* bytes not for the worker: hashed here, it is idle */
-	if (n)
-		lm_hash_inline(migf, migf->cur, n);
+	if (stream)
+		lm_hash_stream(migf, stream, n);
+	else if (migf->seg_buf && !migf->seg_head_done)
+		lm_save_hash_head(migf);
 	return ret;
 }
 
@@ -618,6 +776,22 @@ static ssize_t lm_save_read(struct lm_file *migf, struct iov_iter *to)
 	return ret == 1 ? 0 : ret;
 }
 
+/* io_lock held.  The hash of the payload received, which is complete. */
+static u64 lm_resume_hash_end(struct lm_file *migf)
+{
+	u64 total = migf->payload_len;
+	u64 whole = total >> LM_PIECE_SHIFT;
+
+	lm_hash_wait(migf, whole);
+	if (total & (LM_PIECE_SIZE - 1)) {
+		migf->piece_idx = whole;
+		lm_hash_finish(migf, migf->piece_idx++,
+			       lm_hash_range(migf, whole << LM_PIECE_SHIFT,
+					     total & (LM_PIECE_SIZE - 1)));
+	}
+	return lm_hash_end(migf, total);
+}
+
 /* io_lock held.  A complete header or record sits in migf->frame. */
 static int lm_resume_frame_done(struct lm_file *migf)
 {
@@ -645,10 +819,9 @@ static int lm_resume_frame_done(struct lm_file *migf)
 		return ret;
 	len = le64_to_cpu(rec->len);
 	if (le32_to_cpu(rec->type) == LM_REC_END) {
-		lm_hash_wait(migf);
 		if (len != migf->payload_len ||
 		    le64_to_cpu(rec->payload_hash) !=
-		    xxh64_digest(&migf->hash))
+		    lm_resume_hash_end(migf))
 			return -EBADMSG;
 		migf->parse = LM_PARSE_DONE;
 		return 0;
@@ -677,15 +850,13 @@ static ssize_t lm_resume_payload(struct lm_file *migf, struct iov_iter *from)
 			return -ENOMEM;
 	}
 	n = min_t(u64, migf->rec_left, chunk_len - off);
-	n = min3(n, iov_iter_count(from), LM_RESUME_PIECE);
+	n = min3(n, iov_iter_count(from), LM_RESUME_STEP);
 	n = copy_from_iter(migf->chunks[idx] + off, n, from);
 	if (!n)
 		return -EFAULT;
-	if (n < LM_HASH_ASYNC_MIN && lm_hash_idle(migf))
-		lm_hash_inline(migf, migf->chunks[idx] + off, n);
-	else
-		lm_hash_queue(migf, n);
 	migf->payload_len += n;
+	/* whole pieces received stay put in the chunks: hash them */
+	lm_hash_publish(migf, 0, migf->payload_len >> LM_PIECE_SHIFT);
 	migf->rec_left -= n;
 	if (!migf->rec_left)
 		migf->parse = LM_PARSE_RECORD;
@@ -838,7 +1009,7 @@ int lm_file_precopy_info(struct file *file, u64 *initial_bytes,
 
 	mutex_lock(&migf->io_lock);
 	if (migf->out_pos == migf->out_len && migf->seg_pos == migf->seg_len)
-		lm_hash_wait(migf);	/* a new segment may begin */
+		lm_save_hash_segment(migf);	/* a new segment may begin */
 	mutex_lock(&fn->lock);
 	ret = lm_file_usable(migf);
 	if (ret)

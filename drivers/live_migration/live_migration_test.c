@@ -776,6 +776,55 @@ static struct saved save_stream(struct kunit *test, struct lm_function *fn,
 	return s;
 }
 
+/*
+ * The END record's hash checked against the format's definition, computed
+ * here apart from the core: xxh64 of the xxh64 digests of 128 KiB pieces.
+ */
+static void expect_format_hash(struct kunit *test, const u8 *buf, size_t len)
+{
+	const size_t piece = 128 * 1024;
+	const struct lm_stream_record *rec;
+	size_t off = sizeof(struct lm_stream_header), have = 0;
+	struct xxh64_state fold, st;
+	__le64 d;
+
+	xxh64_reset(&fold, 0);
+	xxh64_reset(&st, 0);
+	for (;;) {
+		u64 n;
+
+		KUNIT_ASSERT_LE(test, off + sizeof(*rec), len);
+		rec = (const void *)(buf + off);
+		off += sizeof(*rec);
+		n = le64_to_cpu(rec->len);
+		if (le32_to_cpu(rec->type) == LM_REC_END)
+			break;
+		KUNIT_ASSERT_LE(test, off + n, len);
+		/* pieces run across records */
+		while (n) {
+			size_t k = min_t(u64, n, piece - have);
+
+			xxh64_update(&st, buf + off, k);
+			have += k;
+			off += k;
+			n -= k;
+			if (have == piece) {
+				d = cpu_to_le64(xxh64_digest(&st));
+				xxh64_update(&fold, &d, sizeof(d));
+				xxh64_reset(&st, 0);
+				have = 0;
+			}
+		}
+	}
+	if (have) {
+		d = cpu_to_le64(xxh64_digest(&st));
+		xxh64_update(&fold, &d, sizeof(d));
+	}
+	KUNIT_EXPECT_EQ(test, off, len);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(rec->payload_hash),
+			xxh64_digest(&fold));
+}
+
 static void lm_test_roundtrip(struct kunit *test)
 {
 	u64 size = *(const u64 *)test->param_value;
@@ -797,6 +846,7 @@ static void lm_test_roundtrip(struct kunit *test)
 			fake_attach(test, fs);
 		s = save_stream(test, src, fs, size > 8192 ? 65536 + 3 : 777);
 		KUNIT_EXPECT_EQ(test, src->stats.bytes_saved, size);
+		expect_format_hash(test, s.buf, s.len);
 		/* the closed file dropped the core's references */
 		if (fs->mem)
 			KUNIT_EXPECT_EQ(test, kref_read(&fs->mem->ref), 1);
@@ -1324,6 +1374,7 @@ static void lm_test_hash_mixed(struct kunit *test)
 	KUNIT_ASSERT_GT(test, n, 0);
 	len += n;
 	fput_now(file);
+	expect_format_hash(test, buf, len);
 
 	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL, &file),
 			0);

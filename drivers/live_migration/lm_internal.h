@@ -11,7 +11,7 @@
 #include <linux/xxhash.h>
 
 #define LM_STREAM_MAGIC		0x4d5254534d494c4cULL	/* "LLIMSTRM" */
-#define LM_STREAM_VERSION	2	/* 2: 64-bit payload hash */
+#define LM_STREAM_VERSION	3	/* 3: payload hash over pieces */
 
 enum lm_record_type {
 	LM_REC_DATA = 1,	/* followed by len payload bytes */
@@ -21,8 +21,10 @@ enum lm_record_type {
 /*
  * On the wire, little endian: one header, then DATA records, then one END
  * record.  Header and records carry a crc32c (seeded with ~0) of their own
- * bytes; the payload, which is large, an xxh64 (seed 0): it costs a fraction
- * of a software crc32c per byte.
+ * bytes.  The payload, which is large, is cut into pieces of 128 KiB (the
+ * last one may be shorter) whatever the records; the END record carries the
+ * xxh64 (seed 0) of the pieces' xxh64 digests (seed 0, each as __le64), so
+ * pieces can be hashed on several CPUs.
  */
 struct lm_stream_header {
 	__le64 magic;
@@ -38,7 +40,7 @@ struct lm_stream_record {
 	__le32 type;
 	__le32 reserved;
 	__le64 len;
-	__le64 payload_hash;		/* END: over all payload; DATA: 0 */
+	__le64 payload_hash;		/* END: of all payload; DATA: 0 */
 	__le32 reserved2;
 	__le32 rec_crc;			/* over all bytes before it */
 };
