@@ -27,6 +27,7 @@
  */
 
 #include <linux/anon_inodes.h>
+#include <linux/sched/clock.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/minmax.h>
@@ -50,6 +51,8 @@
 #define LM_RESUME_STEP		LM_PIECE_SIZE
 /* Pieces hashed ahead of the oldest unfinished one, at most. */
 #define LM_HASH_WINDOW		16
+/* About the time a piece takes on the slowest machine measured (TCG). */
+#define LM_HASH_SPIN_NS		(50 * NSEC_PER_USEC)
 
 enum lm_parse {
 	LM_PARSE_HEADER,
@@ -379,7 +382,17 @@ static bool lm_hash_progress(struct lm_file *migf, u64 pieces)
 static void lm_hash_wait(struct lm_file *migf, u64 pieces)
 {
 	for (;;) {
+		u64 t0;
+
 		lm_hash_claimed(migf);
+		/*
+		 * Nothing is left to claim, so the worker is inside a piece:
+		 * spin briefly, a sleep and wake-up can cost more than that.
+		 */
+		t0 = local_clock();
+		while (!lm_hash_progress(migf, pieces) &&
+		       local_clock() - t0 < LM_HASH_SPIN_NS)
+			cpu_relax();
 		wait_event(migf->hash_wq, lm_hash_progress(migf, pieces));
 		spin_lock(&migf->hash_lock);
 		if (migf->folded >= pieces) {
