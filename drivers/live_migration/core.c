@@ -31,6 +31,7 @@
 #include <linux/err.h>
 #include <linux/hashtable.h>
 #include <linux/module.h>
+#include <linux/overflow.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
@@ -121,7 +122,7 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 	if (lm_find_locked(dev))
 		return ERR_PTR(-EEXIST);
 
-	fn = kzalloc(sizeof(*fn), GFP_KERNEL);
+	fn = kzalloc(struct_size(fn, compat, info->compat_len), GFP_KERNEL);
 	if (!fn)
 		return ERR_PTR(-ENOMEM);
 	atomic_inc(&lm_live_functions);

@@ -74,7 +74,6 @@ struct lm_function {
 	u32 caps;
 	u64 max_state_size;
 	u16 compat_len;
-	u8 compat[LM_COMPAT_MAX];
 	char ctrl_name[32];		/* survives the controller */
 	bool added;			/* sysfs device registered */
 
@@ -90,6 +89,8 @@ struct lm_function {
 
 	struct hlist_node hnode;	/* registry hash, registry lock */
 	struct list_head ctrl_node;	/* ctrl->functions, registry lock */
+	/* sized to fit: a lookup touches fewer pages when objects are small */
+	u8 compat[] __counted_by(compat_len);
 };
 
 extern const struct class lm_class;
