@@ -796,12 +796,10 @@ static u64 lm_resume_hash_end(struct lm_file *migf)
 	u64 whole = total >> LM_PIECE_SHIFT;
 
 	lm_hash_wait(migf, whole);
-	if (total & (LM_PIECE_SIZE - 1)) {
-		migf->piece_idx = whole;
-		lm_hash_finish(migf, migf->piece_idx++,
+	if (total & (LM_PIECE_SIZE - 1))
+		lm_hash_finish(migf, whole,
 			       lm_hash_range(migf, whole << LM_PIECE_SHIFT,
 					     total & (LM_PIECE_SIZE - 1)));
-	}
 	return lm_hash_end(migf, total);
 }
 
