@@ -95,10 +95,6 @@ struct lm_file {
 	struct lm_buffer *seg_buf;	/* attached segment, if any */
 	const u8 *seg_data;		/* its first byte */
 	u64 seg_base;			/* payload offset of its first byte */
-	u64 seg_head_end;		/* streamed: seg_base to seg_head_end, */
-	u64 seg_tail_start;		/* seg_tail_start to the segment's end */
-	bool seg_head_done;
-	bool seg_tail_done;
 	u64 seg_len;
 	u64 seg_pos;
 	unsigned int segments;
@@ -561,15 +557,10 @@ static int lm_save_begin(struct lm_file *migf, enum lm_save_phase phase)
 	migf->seg_data = buf ? (const u8 *)buf->data + off : NULL;
 	migf->seg_base = migf->total;
 	if (buf) {
-		u64 end = migf->total + len;
 		u64 up = round_up(migf->total, LM_PIECE_SIZE);
-		u64 down = round_down(end, LM_PIECE_SIZE);
+		u64 down = round_down(migf->total + len, LM_PIECE_SIZE);
 
 		/* whole pieces go to the hashers, the ends are streamed */
-		migf->seg_head_end = min(end, up);
-		migf->seg_tail_start = max(migf->seg_head_end, down);
-		migf->seg_head_done = migf->seg_head_end == migf->total;
-		migf->seg_tail_done = false;
 		if (up < down)
 			lm_hash_publish(migf, up >> LM_PIECE_SHIFT,
 					down >> LM_PIECE_SHIFT);
@@ -650,34 +641,33 @@ struct file *lm_file_create_resume(struct lm_function *fn,
 	return file;
 }
 
-/* io_lock held.  Stream the first bytes of an attached segment. */
-static void lm_save_hash_head(struct lm_file *migf)
+/* An attached segment's bytes before its first whole piece end here. */
+static u64 lm_save_head_end(const struct lm_file *migf)
 {
-	lm_hash_stream(migf, migf->seg_data,
-		       migf->seg_head_end - migf->seg_base);
-	migf->seg_head_done = true;
+	return min(migf->seg_base + migf->seg_len,
+		   round_up(migf->seg_base, LM_PIECE_SIZE));
 }
 
 /*
- * io_lock held; the segment is consumed.  Stream the last bytes of an
- * attached segment and see its whole pieces hashed, so its buffer may go.
+ * io_lock held; the segment is consumed.  Stream the bytes of an attached
+ * segment after its last whole piece, see its whole pieces hashed, and let
+ * its buffer go.  Its head was streamed with the first bytes read.
  */
 static void lm_save_hash_segment(struct lm_file *migf)
 {
 	u64 end = migf->seg_base + migf->seg_len;
+	u64 tail = max(lm_save_head_end(migf), round_down(end, LM_PIECE_SIZE));
 
-	if (!migf->seg_buf || migf->seg_tail_done)
+	if (!migf->seg_buf)
 		return;
-	if (!migf->seg_head_done)
-		lm_save_hash_head(migf);
 	/* the whole pieces in between are the hashers' */
-	migf->piece_idx = migf->seg_tail_start >> LM_PIECE_SHIFT;
-	if (migf->seg_tail_start < end)
-		lm_hash_stream(migf, migf->seg_data +
-			       (migf->seg_tail_start - migf->seg_base),
-			       end - migf->seg_tail_start);
+	migf->piece_idx = tail >> LM_PIECE_SHIFT;
+	lm_hash_stream(migf, migf->seg_data + (tail - migf->seg_base),
+		       end - tail);
 	lm_hash_wait(migf, round_down(end, LM_PIECE_SIZE) >> LM_PIECE_SHIFT);
-	migf->seg_tail_done = true;
+	lm_buffer_put(migf->seg_buf);
+	migf->seg_buf = NULL;
+	migf->seg_data = NULL;
 }
 
 /*
@@ -689,6 +679,7 @@ static int lm_save_refill(struct lm_file *migf)
 {
 	struct lm_function *fn = migf->fn;
 	const u8 *stream = NULL;
+	bool head = false;
 	size_t n = 0;
 	u64 end_hash = 0;
 	int ret;
@@ -704,32 +695,30 @@ static int lm_save_refill(struct lm_file *migf)
 	if (ret)
 		goto out;
 
-	if (migf->seg_pos < migf->seg_len && migf->seg_buf) {
-		/* attached: copied out from where it is */
-		n = min_t(u64, migf->seg_len - migf->seg_pos, LM_CHUNK_SIZE);
-		migf->cur = migf->seg_data + migf->seg_pos;
-		migf->seg_pos += n;
-		migf->total += n;
-		migf->out_pos = 0;
-		migf->out_len = n;
-		fn->stats.bytes_saved += n;
-		trace_lm_data(fn, true, migf->seg_pos - n, n);
-	} else if (migf->seg_pos < migf->seg_len) {
-		n = min_t(u64, migf->seg_len - migf->seg_pos, LM_BOUNCE_SIZE);
-		ret = fn->ops->save_read(fn, migf->out, n, migf->seg_pos);
-		if (ret) {
-			lm_save_failed(migf, ret);
-			n = 0;
-			goto out;
+	if (migf->seg_pos < migf->seg_len) {
+		u64 pos = migf->seg_pos;
+
+		if (migf->seg_buf) {
+			/* attached: copied out from where it is */
+			n = min_t(u64, migf->seg_len - pos, LM_CHUNK_SIZE);
+			migf->cur = migf->seg_data + pos;
+			head = !pos;
+		} else {
+			n = min_t(u64, migf->seg_len - pos, LM_BOUNCE_SIZE);
+			ret = fn->ops->save_read(fn, migf->out, n, pos);
+			if (ret) {
+				lm_save_failed(migf, ret);
+				goto out;
+			}
+			migf->cur = migf->out;
+			stream = migf->out;	/* overwritten next time */
 		}
 		migf->seg_pos += n;
 		migf->total += n;
-		migf->cur = migf->out;
 		migf->out_pos = 0;
 		migf->out_len = n;
 		fn->stats.bytes_saved += n;
-		trace_lm_data(fn, true, migf->seg_pos - n, n);
-		stream = migf->out;	/* overwritten next time */
+		trace_lm_data(fn, true, pos, n);
 	} else if (migf->final_begun) {
 		if (migf->end_queued) {
 			ret = 1;
@@ -749,8 +738,9 @@ out:
 	mutex_unlock(&fn->lock);
 	if (stream)
 		lm_hash_stream(migf, stream, n);
-	else if (migf->seg_buf && !migf->seg_head_done)
-		lm_save_hash_head(migf);
+	else if (head)
+		lm_hash_stream(migf, migf->seg_data,
+			       lm_save_head_end(migf) - migf->seg_base);
 	return ret;
 }
 

@@ -14,7 +14,7 @@
  * and size.  Like a device's memory, a buffer holds the state, rebuilt only
  * when seed or size changed, and each saved segment is attached to the core
  * from it (lm_save_attach()), so benchmarks measure the core; with
- * "copy_out" set the driver copies segments out in save_read instead.
+ * "copy_out" set, save_read copies segments out of it instead.
  *
  *   lm_test_ctrl.pf=0000:00:04.0	controlling PCI function
  *   lm_test_ctrl.caps=0xf		LM_CAP_* offered (STOP_COPY always)
@@ -25,9 +25,9 @@
  * second controller, measure memory per function and lookup time, remove
  * them; read the figures back) and one directory per claimed function with "seed", "size",
  * "fail_nth" and "fail_errno" (fail the N-th primitive from now), "calls"
- * (primitives called), "loaded" (bytes verified by the last load) and
- * "dirty_iova" (write an IOVA to have the next dirty report include it)
- * , "refuse_streams" (the function refuses every incoming stream as
+ * (primitives called), "loaded" (bytes verified by the last load),
+ * "dirty_iova" (write an IOVA to have the next dirty report include it),
+ * "refuse_streams" (the function refuses every incoming stream as
  * incompatible) and "copy_out" (see above).
  */
 
@@ -182,21 +182,20 @@ static int lmt_p2p_resume(struct lm_function *fn)
 	return ret;
 }
 
-static void lmt_fill(u64 seed, u64 size, const __le64 *tpl, u8 *p, u64 off,
-		     size_t len)
+/* The whole state of @seed and @size, as lmt_verify() checks it. */
+static void lmt_fill(u64 seed, u64 size, const __le64 *tpl, u8 *p)
 {
-	while (len) {
-		if (!(off & (PAGE_SIZE - 1)) && off && len >= PAGE_SIZE) {
-			memcpy(p, tpl, PAGE_SIZE);
-			put_unaligned_le64(lmt_word(seed, off >> 3, size), p);
-			p += PAGE_SIZE;
-			off += PAGE_SIZE;
-			len -= PAGE_SIZE;
-			continue;
-		}
-		*p++ = lmt_byte(seed, off++, size);
-		len--;
+	u64 off;
+
+	/* the first page carries seed and size: bytewise */
+	for (off = 0; off < min_t(u64, size, PAGE_SIZE); off++)
+		*p++ = lmt_byte(seed, off, size);
+	for (; size - off >= PAGE_SIZE; off += PAGE_SIZE, p += PAGE_SIZE) {
+		memcpy(p, tpl, PAGE_SIZE);
+		put_unaligned_le64(lmt_word(seed, off >> 3, size), p);
 	}
+	for (; off < size; off++)
+		*p++ = lmt_byte(seed, off, size);
 }
 
 /* Returns the offset of the first byte that differs, or @len. */
@@ -223,6 +222,14 @@ static size_t lmt_verify(u64 seed, u64 size, const __le64 *tpl, const u8 *p,
 	return len;
 }
 
+static void lmt_use_template(struct lmt_fn *t, u64 seed)
+{
+	if (t->tpl_seed != seed) {
+		lmt_template(seed, t->tpl);
+		t->tpl_seed = seed;
+	}
+}
+
 /* Rebuild the state buffer if seed or size changed since it was built. */
 static int lmt_mem_update(struct lmt_fn *t)
 {
@@ -238,11 +245,8 @@ static int lmt_mem_update(struct lmt_fn *t)
 		lm_buffer_put(t->mem);
 		t->mem = mem;
 	}
-	if (t->tpl_seed != t->seed) {
-		lmt_template(t->seed, t->tpl);
-		t->tpl_seed = t->seed;
-	}
-	lmt_fill(t->seed, t->size, t->tpl, mem->data, 0, t->size);
+	lmt_use_template(t, t->seed);
+	lmt_fill(t->seed, t->size, t->tpl, mem->data);
 	t->mem_seed = t->seed;
 	return 0;
 }
@@ -251,29 +255,32 @@ static int lmt_save_begin(struct lm_function *fn, enum lm_save_phase phase,
 			  u64 *len, u64 *dirty)
 {
 	struct lmt_fn *t = lmt(fn);
-	u64 quarter = max_t(u64, t->size / 4, 1);
+	u64 quarter = max_t(u64, t->size / 4, 1), n;
 	int ret = lmt_call(t);
 
 	if (ret)
 		return ret;
 	if (phase == LM_SAVE_FINAL && !t->stopped)
 		return -EBUSY;
-	t->seg_start = t->produced;
 	/* PRE_COPY hands out quarters while a quarter remains; FINAL the rest */
 	if (phase == LM_SAVE_FINAL)
-		*len = t->size - t->produced;
+		n = t->size - t->produced;
 	else if (t->size - t->produced > quarter)
-		*len = quarter;
+		n = quarter;
 	else
-		*len = 0;
-	t->produced += *len;
+		n = 0;
+	if (n) {
+		ret = lmt_mem_update(t);
+		if (!ret && !t->copy_out)
+			ret = lm_save_attach(fn, t->mem, t->produced);
+		if (ret)
+			return ret;
+	}
+	t->seg_start = t->produced;
+	t->produced += n;
+	*len = n;
 	*dirty = t->size - t->produced;
-	if (t->copy_out || !*len)
-		return 0;
-	ret = lmt_mem_update(t);
-	if (ret)
-		return ret;
-	return lm_save_attach(fn, t->mem, t->seg_start);
+	return 0;
 }
 
 static int lmt_save_read(struct lm_function *fn, void *buf, size_t len,
@@ -283,11 +290,10 @@ static int lmt_save_read(struct lm_function *fn, void *buf, size_t len,
 
 	if (t->fail_nth && !--t->fail_nth)
 		return -(int)(t->fail_errno ?: EIO);
-	if (t->tpl_seed != t->seed) {
-		lmt_template(t->seed, t->tpl);
-		t->tpl_seed = t->seed;
-	}
-	lmt_fill(t->seed, t->size, t->tpl, buf, t->seg_start + offset, len);
+	offset += t->seg_start;
+	if (!t->mem || offset > t->mem->len || len > t->mem->len - offset)
+		return -EINVAL;
+	memcpy(buf, (u8 *)t->mem->data + offset, len);
 	return 0;
 }
 
@@ -313,8 +319,7 @@ static int lmt_load(struct lm_function *fn, const void *buf, size_t len,
 		t->load_size = get_unaligned_le64(p + 8);
 		t->load_bad = t->load_size != total;
 		t->loaded = 0;
-		lmt_template(t->load_seed, t->tpl);
-		t->tpl_seed = t->load_seed;
+		lmt_use_template(t, t->load_seed);
 	}
 	if (t->load_bad || offset != t->loaded)
 		return -EINVAL;

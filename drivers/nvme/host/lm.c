@@ -27,7 +27,6 @@ struct nvme_lm_fn {
 	struct nvme_lm *lm;
 	u16 cntlid;
 	bool suspended;
-	struct lm_buffer *state;	/* saved by save_begin, up to save_end */
 };
 
 int nvme_lm_status_to_errno(int status)
@@ -464,25 +463,13 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 	ret = nvme_lm_get_state(f, state->data, 0, total, true);
 	if (!ret)
 		ret = nvme_lm_check_state(f->lm, state->data, total, total);
-	/* the core copies out of the buffer the controller wrote */
+	/* the core copies out of the buffer the controller wrote, and frees it */
 	if (!ret)
 		ret = lm_save_attach(fn, state, 0);
-	if (ret) {
-		lm_buffer_put(state);
-		return ret;
-	}
-	lm_buffer_put(f->state);
-	f->state = state;
-	*len = total;
-	return 0;
-}
-
-static void nvme_lm_save_end(struct lm_function *fn)
-{
-	struct nvme_lm_fn *f = nvme_lm_fn(fn);
-
-	lm_buffer_put(f->state);
-	f->state = NULL;
+	lm_buffer_put(state);
+	if (!ret)
+		*len = total;
+	return ret;
 }
 
 static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
@@ -538,7 +525,6 @@ static int nvme_lm_reset(struct lm_function *fn)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
 
-	nvme_lm_save_end(fn);
 	/* a function level reset does not resume a suspended controller */
 	if (f->suspended)
 		return nvme_lm_restart(fn);
@@ -579,10 +565,7 @@ static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
 static void nvme_lm_release(struct lm_controller *ctrl, struct device *dev,
 			    void *drvdata)
 {
-	struct nvme_lm_fn *f = drvdata;
-
-	lm_buffer_put(f->state);
-	kfree(f);
+	kfree(drvdata);
 }
 
 static const struct lm_ops nvme_lm_ops = {
@@ -591,7 +574,6 @@ static const struct lm_ops nvme_lm_ops = {
 	.stop = nvme_lm_stop,
 	.restart = nvme_lm_restart,
 	.save_begin = nvme_lm_save_begin,
-	.save_end = nvme_lm_save_end,
 	.load = nvme_lm_load,
 	.state_size = nvme_lm_state_size,
 	.reset = nvme_lm_reset,
