@@ -298,6 +298,10 @@ def static_checks(res, overlay, patches, builds):
           "--show-types", "--no-summary", "--ignore", "FILE_PATH_CHANGES"]
     jobs = [(f"checkpatch {rel}", cp + ["-f", rel]) for rel in new_files(overlay)]
     jobs += [(f"checkpatch {os.path.basename(p)}", cp + [p]) for p in patches]
+    # checkpatch reads a git-tracked path as a file: blank context lines
+    # must then carry no trailing space (GNU patch and git apply take both)
+    jobs += [(f"checkpatch -f {os.path.basename(p)}", cp + ["-f", p])
+             for p in patches]
     with concurrent.futures.ThreadPoolExecutor(int(JOBS)) as pool:
         outs = list(pool.map(lambda j: run(j[1], cwd=TREE, check=False)[1],
                              jobs))
