@@ -125,6 +125,7 @@ struct lm_file {
 static const struct file_operations lm_file_fops;
 
 atomic_t lm_live_files = ATOMIC_INIT(0);
+atomic_long_t lm_file_mem = ATOMIC_LONG_INIT(0);
 
 /* fn->lock held.  Why this file cannot be used any more, or 0. */
 static int lm_file_usable(struct lm_file *migf)
@@ -446,8 +447,13 @@ static void lm_file_free(struct lm_file *migf)
 	lm_buffer_put(migf->seg_buf);
 	if (migf->chunks)
 		for (i = 0; i < migf->nr_chunks; i++)
-			kvfree(migf->chunks[i]);
+			if (migf->chunks[i]) {
+				kvfree(migf->chunks[i]);
+				atomic_long_sub(LM_CHUNK_SIZE, &lm_file_mem);
+			}
 	kvfree(migf->chunks);
+	if (migf->out)
+		atomic_long_sub(LM_BOUNCE_SIZE, &lm_file_mem);
 	kvfree(migf->out);
 	mutex_destroy(&migf->io_lock);
 	kfree(migf);
@@ -474,6 +480,7 @@ static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 		migf->out = kvmalloc(LM_BOUNCE_SIZE, GFP_KERNEL_ACCOUNT);
 		if (!migf->out)
 			goto fail;
+		atomic_long_add(LM_BOUNCE_SIZE, &lm_file_mem);
 	} else {
 		migf->max_payload = fn->max_state_size;
 		migf->nr_chunks = DIV_ROUND_UP_ULL(fn->max_state_size,
@@ -849,6 +856,7 @@ static ssize_t lm_resume_payload(struct lm_file *migf, struct iov_iter *from)
 		migf->chunks[idx] = kvmalloc(chunk_len, GFP_KERNEL_ACCOUNT);
 		if (!migf->chunks[idx])
 			return -ENOMEM;
+		atomic_long_add(LM_CHUNK_SIZE, &lm_file_mem);
 	}
 	n = min_t(u64, migf->rec_left, chunk_len - off);
 	n = min3(n, iov_iter_count(from), LM_RESUME_STEP);

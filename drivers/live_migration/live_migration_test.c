@@ -10,7 +10,9 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
+#include <linux/pci.h>
 #include <linux/prandom.h>
+#include <linux/sizes.h>
 #include <linux/vmalloc.h>
 
 #include "lm_internal.h"
@@ -38,6 +40,10 @@ struct fake_fn {
 	u64 attach_min;			/* ... those of this size or more */
 	size_t attach_skew;		/* attach this much too late: a bug */
 	struct lm_buffer *mem;		/* the whole state, when attaching */
+	bool underfill;			/* save_read writes nothing: a bug */
+	int nrep;			/* dirty ranges log_report gives */
+	unsigned long rep_iova[4];
+	unsigned long rep_len[4];
 };
 
 static u8 fake_byte(u32 seed, u64 off)
@@ -124,6 +130,8 @@ static int fake_save_read(struct lm_function *fn, void *buf, size_t len,
 	/* not recorded: too many; but failures can be injected */
 	if (f->fail_nth && ++f->counted == f->fail_nth)
 		return f->fail_err;
+	if (f->underfill)
+		return 0;
 	for (i = 0; i < len; i++)
 		p[i] = fake_byte(f->seed, f->seg_start + offset + i);
 	return 0;
@@ -197,8 +205,16 @@ static int fake_log_report(struct lm_function *fn, unsigned long iova,
 			   unsigned long length, lm_dirty_fn fn_dirty,
 			   void *opaque)
 {
-	unsigned long d = fake(fn)->dirty_iova;
+	struct fake_fn *f = fake(fn);
+	unsigned long d = f->dirty_iova;
+	int i;
 
+	if (f->nrep) {
+		/* as a device might: ranges given whatever was asked */
+		for (i = 0; i < f->nrep; i++)
+			fn_dirty(opaque, f->rep_iova[i], f->rep_len[i]);
+		return 0;
+	}
 	if (d >= iova && d < iova + length)
 		fn_dirty(opaque, d, 4096);
 	return 0;
@@ -350,7 +366,7 @@ static ssize_t write_all(struct file *file, const u8 *buf, size_t len,
 	return done;
 }
 
-/* A complete stream with no payload, for leaving RESUMING. */
+/* A complete stream with no payload: every destination refuses it. */
 static size_t empty_stream(struct lm_function *fn, u8 *buf)
 {
 	lm_stream_fill_header(fn, (struct lm_stream_header *)buf);
@@ -358,6 +374,29 @@ static size_t empty_stream(struct lm_function *fn, u8 *buf)
 			      LM_REC_END, 0, xxh64(buf, 0, 0));
 	return sizeof(struct lm_stream_header) +
 	       sizeof(struct lm_stream_record);
+}
+
+/*
+ * A complete stream of the fake's first @n (< 128 KiB) bytes, for leaving
+ * RESUMING.  The hash of one piece is the xxh64 of its digest.
+ */
+static size_t small_stream(struct lm_function *fn, u32 seed, size_t n,
+			   u8 *buf)
+{
+	const size_t hdr = sizeof(struct lm_stream_header);
+	const size_t rec = sizeof(struct lm_stream_record);
+	u8 *payload = buf + hdr + rec;
+	__le64 digest;
+	size_t i;
+
+	lm_stream_fill_header(fn, (struct lm_stream_header *)buf);
+	lm_stream_fill_record((void *)(buf + hdr), LM_REC_DATA, n, 0);
+	for (i = 0; i < n; i++)
+		payload[i] = fake_byte(seed, i);
+	digest = cpu_to_le64(xxh64(payload, n, 0));
+	lm_stream_fill_record((void *)(payload + n), LM_REC_END, n,
+			      xxh64(&digest, sizeof(digest), 0));
+	return hdr + 2 * rec + n;
 }
 
 /* ---- state machine: every (from, to) pair for every capability set ---- */
@@ -514,7 +553,7 @@ static struct file *drive_to(struct kunit *test, struct lm_function *fn,
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, to, NULL, &file), 0);
 	if (to == LM_STATE_RESUMING) {
 		KUNIT_ASSERT_NOT_NULL(test, file);
-		len = empty_stream(fn, buf);
+		len = small_stream(fn, fake(fn)->seed, 16, buf);
 		KUNIT_ASSERT_EQ(test, write_all(file, buf, len, len),
 				(ssize_t)len);
 	}
@@ -1841,6 +1880,416 @@ static void lm_test_next_state_args(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, lm_state_name(LM_STATE_NR), "invalid");
 }
 
+/* ---- hardening: lifetimes, memory and input found by review ---- */
+
+/* A function lives as long as its controlled device, not longer. */
+static void lm_test_device_deleted(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
+					 .max_state_size = 64 };
+	int fns = atomic_read(&lm_live_functions);
+	struct lm_function *fn, *h, *again;
+	struct file *file;
+	struct device *dev, *cd;
+	struct fake_fn *f;
+
+	f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	info.drvdata = f;
+	dev = kunit_device_register(test, "lm-test-vf");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	fn = lm_function_add(&ctx->ctrl, dev, &info);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fn);
+	h = lm_function_get(dev);
+	KUNIT_ASSERT_PTR_EQ(test, h, fn);
+	KUNIT_ASSERT_EQ(test, lm_set_state(h, LM_STATE_STOP, NULL, &file), 0);
+
+	/* the VF goes away (sriov_numvfs N -> 0) while a consumer holds it */
+	kunit_device_unregister(test, dev);
+	KUNIT_EXPECT_TRUE(test, lm_function_removed(h));
+	KUNIT_EXPECT_FALSE(test, f->stopped);
+	cd = class_find_device_by_name(&lm_class, "lm-test-vf");
+	KUNIT_EXPECT_NULL(test, cd);
+	put_device(cd);
+	lm_function_put(h);
+	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_functions), fns);
+
+	/* the re-created VF of the same name is migratable again */
+	dev = kunit_device_register(test, "lm-test-vf");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	again = lm_function_add(&ctx->ctrl, dev, &info);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, again);
+	KUNIT_EXPECT_EQ(test, lm_set_state(again, LM_STATE_STOP, NULL, &file),
+			0);
+	kunit_device_unregister(test, dev);
+	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_functions), fns);
+}
+
+/* Whatever state the controller leaves a function in, it ends running. */
+static void lm_test_unregister_restarts(struct kunit *test)
+{
+	static const enum lm_state states[] = {
+		LM_STATE_STOP, LM_STATE_STOP_COPY, LM_STATE_RESUMING,
+		LM_STATE_RUNNING_P2P, LM_STATE_ERROR,
+	};
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct file *files[ARRAY_SIZE(states)] = {};
+	struct fake_fn *f[ARRAY_SIZE(states)];
+	struct lm_function *fn;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(states); i++) {
+		fn = lm_ctx_add(ctx, LM_CAP_ALL, 64, &f[i]);
+		if (states[i] == LM_STATE_ERROR) {
+			f[i]->fail_nth = 1;
+			f[i]->fail_err = -EIO;
+			KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP,
+							   NULL, &files[i]),
+					-EIO);
+			f[i]->stopped = true;	/* as far as anyone knows */
+		} else {
+			KUNIT_ASSERT_EQ(test, lm_set_state(fn, states[i], NULL,
+							   &files[i]), 0);
+		}
+		f[i]->ncalls = 0;
+	}
+	lm_ctx_unregister(ctx);
+	for (i = 0; i < ARRAY_SIZE(states); i++) {
+		KUNIT_EXPECT_FALSE_MSG(test, f[i]->stopped, "from %s",
+				       lm_state_name(states[i]));
+		/* the core reset it (fake's Z) */
+		KUNIT_EXPECT_STREQ_MSG(test, f[i]->calls, "Z", "from %s",
+				       lm_state_name(states[i]));
+		fput_now(files[i]);
+	}
+}
+
+#ifdef CONFIG_PCI
+/* A PCI controller's claim only ever sees its VFs, never other children. */
+static void lm_test_claim_pci_child(struct kunit *test)
+{
+	struct lm_controller ctrl = { .ops = &fake_claim_ops,
+				      .caps = LM_CAP_STOP_COPY | LM_CAP_P2P };
+	struct pci_dev *pdev = pci_get_device(PCI_ANY_ID, PCI_ANY_ID, NULL);
+	struct device *child;
+
+	KUNIT_ASSERT_NOT_NULL(test, pdev);
+	claim_count = 0;
+	ctrl.dev = &pdev->dev;
+	KUNIT_ASSERT_EQ(test, lm_controller_register(&ctrl), 0);
+	child = child_new(test, &pdev->dev, "lm-claim-yes");
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_get(child)), -ENODEV);
+	KUNIT_EXPECT_EQ(test, claim_count, 0);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_get(&pdev->dev)), -ENODEV);
+	KUNIT_EXPECT_EQ(test, claim_count, 0);
+	lm_controller_unregister(&ctrl);
+	device_unregister(child);
+	pci_dev_put(pdev);
+}
+#endif
+
+/* An ended session holds no buffers, although its file is still open. */
+static void lm_test_disable_frees(struct kunit *test)
+{
+	const size_t size = 3 << 20;
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	long base = atomic_long_read(&lm_file_mem);
+	struct lm_function *src, *dst;
+	struct fake_fn *fs, *fd;
+	struct file *file, *none;
+	struct saved s;
+	u8 *buf;
+
+	src = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
+	dst = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fd);
+	s = save_stream(test, src, fs, 1 << 20);
+
+	/* RESUMING -> STOP loads, and the chunks go with the session */
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL, &file),
+			0);
+	KUNIT_ASSERT_EQ(test, write_all(file, s.buf, s.len, 1 << 20),
+			(ssize_t)s.len);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&lm_file_mem), base + (long)size);
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL, &none), 0);
+	KUNIT_EXPECT_EQ(test, fd->loaded, (u64)size);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&lm_file_mem), base);
+	fput_now(file);
+
+	/* RESUMING -> STOP half way: the same */
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL, &file),
+			0);
+	KUNIT_ASSERT_EQ(test, write_all(file, s.buf, s.len / 2, 1 << 20),
+			(ssize_t)(s.len / 2));
+	KUNIT_EXPECT_NE(test, lm_set_state(dst, LM_STATE_STOP, NULL, &none), 0);
+	lm_function_reset(dst);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&lm_file_mem), base);
+	fput_now(file);
+
+	/* STOP_COPY -> STOP half read: bounce and attached bytes go */
+	fake_attach(test, fs);
+	buf = kunit_kmalloc(test, 4096, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_EQ(test, lm_set_state(src, LM_STATE_STOP_COPY, NULL,
+					   &file), 0);
+	KUNIT_ASSERT_EQ(test, kernel_read(file, buf, 4096, &(loff_t){0}),
+			(ssize_t)4096);
+	KUNIT_EXPECT_GT(test, kref_read(&fs->mem->ref), 1U);
+	KUNIT_ASSERT_EQ(test, lm_set_state(src, LM_STATE_STOP, NULL, &none), 0);
+	KUNIT_EXPECT_EQ(test, kref_read(&fs->mem->ref), 1U);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&lm_file_mem), base);
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf, 1, &(loff_t){0}),
+			(ssize_t)-ENODEV);
+	fput_now(file);
+}
+
+/* The largest state a driver may declare, and what lies beyond it. */
+static void lm_test_state_size_bound(struct kunit *test)
+{
+	static const u64 bad[] = {
+		LM_MAX_STATE_SIZE + 1, U64_MAX, U64_MAX - SZ_1M + 2,
+	};
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY };
+	struct lm_function *fn;
+	struct file *file, *none;
+	struct device *dev;
+	int i;
+
+	dev = kunit_device_register(test, "lm-test-big");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		info.max_state_size = bad[i];
+		KUNIT_EXPECT_EQ_MSG(test,
+				    PTR_ERR(lm_function_add(&ctx->ctrl, dev,
+							    &info)),
+				    -EINVAL, "size %llu", bad[i]);
+	}
+	info.max_state_size = LM_MAX_STATE_SIZE;
+	info.drvdata = kunit_kzalloc(test, sizeof(struct fake_fn), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, info.drvdata);
+	fn = lm_function_add(&ctx->ctrl, dev, &info);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fn);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_RESUMING, NULL, &file),
+			0);
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &none),
+			-ENODATA);
+	fput_now(file);
+	lm_function_remove(fn);
+}
+
+/* Bytes a driver did not produce are zeros, never old heap contents. */
+static void lm_test_underfill(struct kunit *test)
+{
+	const size_t size = 256 * 1024, hdr = sizeof(struct lm_stream_header);
+	const size_t rec = sizeof(struct lm_stream_record);
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *fn;
+	struct lm_buffer *lb;
+	struct fake_fn *f;
+	struct file *file;
+	size_t i, bad = 0;
+	ssize_t n;
+	u8 *p, *buf;
+
+	/* leave recognisable bytes where the next allocations may land */
+	p = kvmalloc(size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	memset(p, 0xa5, size);
+	kvfree(p);
+	lb = lm_buffer_alloc(size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, lb);
+	for (i = 0; i < size; i++)
+		bad += ((u8 *)lb->data)[i] != 0;
+	KUNIT_EXPECT_EQ(test, bad, 0UL);
+	lm_buffer_put(lb);
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 4096, &f);
+	f->underfill = true;
+	buf = kunit_kzalloc(test, 8192, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	p = kvmalloc(size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	memset(p, 0xa5, size);
+	kvfree(p);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL, &file),
+			0);
+	n = read_all(file, buf, 8192, 8192);
+	KUNIT_ASSERT_EQ(test, n, (ssize_t)(hdr + 2 * rec + 4096));
+	for (i = 0, bad = 0; i < 4096; i++)
+		bad += buf[hdr + rec + i] != 0;
+	KUNIT_EXPECT_EQ(test, bad, 0UL);
+	fput_now(file);
+}
+
+/* An empty state is no state: it never reaches a device, either side. */
+static void lm_test_empty_stream(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *fn, *empty;
+	struct fake_fn *f, *fe;
+	struct file *file, *none;
+	enum lm_state st;
+	u8 buf[512];
+	size_t len;
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 64, &f);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_RESUMING, NULL, &file),
+			0);
+	len = empty_stream(fn, buf);
+	KUNIT_ASSERT_EQ(test, write_all(file, buf, len, len), (ssize_t)len);
+	f->ncalls = 0;
+	f->calls[0] = 0;
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &none),
+			-ENODATA);
+	KUNIT_EXPECT_STREQ(test, f->calls, "");
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &st), 0);
+	KUNIT_EXPECT_EQ(test, st, LM_STATE_RESUMING);
+	fput_now(file);
+
+	/* a driver that saves nothing fails the save, not the destination */
+	empty = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 0, &fe);
+	KUNIT_ASSERT_EQ(test, lm_set_state(empty, LM_STATE_STOP_COPY, NULL,
+					   &file), 0);
+	KUNIT_EXPECT_EQ(test, read_all(file, buf, sizeof(buf), sizeof(buf)),
+			(ssize_t)-ENODATA);
+	KUNIT_EXPECT_EQ(test, lm_get_state(empty, &st), 0);
+	KUNIT_EXPECT_EQ(test, st, LM_STATE_ERROR);
+	fput_now(file);
+}
+
+/* sysfs shows the whole compatibility descriptor, the largest too. */
+static void lm_test_compat_sysfs(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
+					 .max_state_size = 8,
+					 .compat_len = LM_COMPAT_MAX };
+	struct device_attribute *attr = NULL;
+	struct attribute **a;
+	struct lm_function *fn;
+	struct device *dev;
+	char *buf, want[3];
+	u8 *compat;
+	int i;
+
+	compat = kunit_kzalloc(test, LM_COMPAT_MAX, GFP_KERNEL);
+	buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, compat);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (i = 0; i < LM_COMPAT_MAX; i++)
+		compat[i] = i * 3;
+	info.compat = compat;
+	dev = kunit_device_register(test, "lm-test-compat");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	fn = lm_function_add(&ctx->ctrl, dev, &info);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fn);
+	for (a = lm_function_groups[0]->attrs; *a; a++)
+		if (!strcmp((*a)->name, "compat"))
+			attr = container_of(*a, struct device_attribute, attr);
+	KUNIT_ASSERT_NOT_NULL(test, attr);
+	KUNIT_EXPECT_EQ(test, attr->show(&fn->dev, attr, buf),
+			(ssize_t)(2 * LM_COMPAT_MAX + 1));
+	for (i = 0; i < LM_COMPAT_MAX; i++) {
+		snprintf(want, sizeof(want), "%02x", (u8)(i * 3));
+		KUNIT_EXPECT_EQ_MSG(test, memcmp(buf + 2 * i, want, 2), 0,
+				    "byte %d", i);
+	}
+	lm_function_remove(fn);
+}
+
+/* Logging requests that make no sense never reach the driver. */
+static void lm_test_log_input(struct kunit *test)
+{
+	static const struct {
+		struct lm_log_range r[2];
+		unsigned int nr;
+		u64 page_size;
+	} bad[] = {
+		{ { { 0x100000, 0x100000 } }, 1, 1 },
+		{ { { 0x100000, 0x100000 } }, 1, 1ULL << 63 },
+		{ { { 0x100000, 0x100000 } }, 1, 3 << 12 },
+		{ { { 0x100000, 0 } }, 1, 4096 },
+		{ { { 0x100800, 0x1000 } }, 1, 4096 },
+		{ { { 0x100000, 0x1800 } }, 1, 4096 },
+		{ { { -0x1000ULL, 0x2000 } }, 1, 4096 },
+		{ { { 0x100000, 0x2000 }, { 0x101000, 0x2000 } }, 2, 4096 },
+		{ { { 0x200000, 0x2000 }, { 0x100000, 0x2000 } }, 2, 4096 },
+	};
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *fn;
+	struct fake_fn *f;
+	int i;
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		KUNIT_EXPECT_EQ_MSG(test, lm_log_start(fn, bad[i].r, bad[i].nr,
+						       bad[i].page_size),
+				    -EINVAL, "case %d", i);
+	KUNIT_EXPECT_STREQ(test, f->calls, "");
+	KUNIT_EXPECT_EQ(test, lm_log_start(fn, bad[7].r, 1, 4096), 0);
+	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
+}
+
+struct dirty_seen {
+	struct lm_function *fn;
+	int calls;
+	bool locked;
+	unsigned long iova[8];
+	unsigned long len[8];
+};
+
+static void record_runs(void *opaque, unsigned long iova, unsigned long len)
+{
+	struct dirty_seen *d = opaque;
+
+	/* the consumer may fault on user memory: no state lock held */
+	if (mutex_is_locked(&d->fn->lock))
+		d->locked = true;
+	if (d->calls < ARRAY_SIZE(d->iova)) {
+		d->iova[d->calls] = iova;
+		d->len[d->calls] = len;
+	}
+	d->calls++;
+}
+
+/*
+ * Reports reach the consumer outside the state lock, clipped to the range
+ * asked, at the logging page size.
+ */
+static void lm_test_dirty_report(struct kunit *test)
+{
+	struct lm_log_range r = { .iova = 0x100000, .length = 0x100000 };
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct dirty_seen d = {};
+	struct lm_function *fn;
+	struct fake_fn *f;
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	d.fn = fn;
+	KUNIT_ASSERT_EQ(test, lm_log_start(fn, &r, 1, 4096), 0);
+	f->nrep = 4;
+	f->rep_iova[0] = 0x0ff000;	/* starts before the range */
+	f->rep_len[0] = 0x3000;
+	f->rep_iova[1] = 0x104100;	/* inside a page: the whole page */
+	f->rep_len[1] = 0x10;
+	f->rep_iova[2] = 0x105000;	/* adjacent pages run together */
+	f->rep_len[2] = 0x1000;
+	f->rep_iova[3] = 0x1ff000;	/* runs past the end */
+	f->rep_len[3] = 0x10000;
+	KUNIT_ASSERT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
+					    record_runs, &d), 0);
+	KUNIT_EXPECT_FALSE(test, d.locked);
+	KUNIT_ASSERT_EQ(test, d.calls, 3);
+	KUNIT_EXPECT_EQ(test, d.iova[0], 0x100000UL);
+	KUNIT_EXPECT_EQ(test, d.len[0], 0x2000UL);
+	KUNIT_EXPECT_EQ(test, d.iova[1], 0x104000UL);
+	KUNIT_EXPECT_EQ(test, d.len[1], 0x2000UL);
+	KUNIT_EXPECT_EQ(test, d.iova[2], 0x1ff000UL);
+	KUNIT_EXPECT_EQ(test, d.len[2], 0x1000UL);
+	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
+}
+
 static struct kunit_case lm_fsm_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_fsm_pairs, fsm_gen),
 	KUNIT_CASE_PARAM(lm_test_fault_each_step, fsm_gen),
@@ -1885,4 +2334,26 @@ static struct kunit_suite lm_lifetime_suite = {
 	.test_cases = lm_lifetime_cases,
 };
 
-kunit_test_suites(&lm_fsm_suite, &lm_stream_suite, &lm_lifetime_suite);
+static struct kunit_case lm_hardening_cases[] = {
+	KUNIT_CASE(lm_test_device_deleted),
+	KUNIT_CASE(lm_test_unregister_restarts),
+#ifdef CONFIG_PCI
+	KUNIT_CASE(lm_test_claim_pci_child),
+#endif
+	KUNIT_CASE(lm_test_disable_frees),
+	KUNIT_CASE(lm_test_state_size_bound),
+	KUNIT_CASE(lm_test_underfill),
+	KUNIT_CASE(lm_test_empty_stream),
+	KUNIT_CASE(lm_test_compat_sysfs),
+	KUNIT_CASE(lm_test_log_input),
+	KUNIT_CASE(lm_test_dirty_report),
+	{}
+};
+
+static struct kunit_suite lm_hardening_suite = {
+	.name = "live_migration_hardening",
+	.test_cases = lm_hardening_cases,
+};
+
+kunit_test_suites(&lm_fsm_suite, &lm_stream_suite, &lm_lifetime_suite,
+		  &lm_hardening_suite);

@@ -97,6 +97,7 @@ extern const struct class lm_class;
 /* live objects, so tests can prove nothing leaks */
 extern atomic_t lm_live_functions;
 extern atomic_t lm_live_files;
+extern atomic_long_t lm_file_mem;	/* bytes data files hold */
 extern const struct attribute_group *lm_function_groups[];
 
 static inline struct lm_function *to_lm_function(struct device *dev)

@@ -11,6 +11,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/sizes.h>
 #include <linux/types.h>
 
 struct device;
@@ -55,6 +56,16 @@ enum lm_state {
 
 /* Largest compatibility descriptor a function may declare, in bytes */
 #define LM_COMPAT_MAX		128
+
+/*
+ * Largest state a function may declare (lm_function_info.max_state_size):
+ * a resuming data file may hold this much kernel memory.
+ */
+#ifdef CONFIG_64BIT
+#define LM_MAX_STATE_SIZE	SZ_64G
+#else
+#define LM_MAX_STATE_SIZE	SZ_1G
+#endif
 
 /**
  * enum lm_save_phase - which part of the state lm_ops.save_begin starts
