@@ -25,7 +25,10 @@
  *
  * When a controller unregisters, its functions are removed: open data files
  * are disabled, every later call on a handle or file fails with -ENODEV, and
- * the memory stays until the last handle and file are gone.
+ * the memory stays until the last handle and file are gone.  A function
+ * never outlives its controlled device: when the device is deleted (a VF
+ * destroyed by sriov_numvfs, a hot removal) its function is removed too, so
+ * a device created again in its place is claimed afresh.
  */
 
 #include <linux/err.h>
@@ -53,6 +56,20 @@ static DEFINE_MUTEX(lm_registry_lock);
 static DECLARE_WAIT_QUEUE_HEAD(lm_claims_wq);
 static LIST_HEAD(lm_controllers);
 static DEFINE_HASHTABLE(lm_function_hash, 12);
+
+/*
+ * Buses whose device deletions are followed, one notifier each, under
+ * lm_bus_lock.  Never taken under the registry lock: the notifier chain's
+ * lock is held while a notifier takes it.
+ */
+struct lm_bus_watch {
+	struct list_head node;
+	const struct bus_type *bus;
+	struct notifier_block nb;
+};
+
+static DEFINE_MUTEX(lm_bus_lock);
+static LIST_HEAD(lm_buses);
 
 atomic_t lm_live_functions = ATOMIC_INIT(0);
 
@@ -96,7 +113,9 @@ static int lm_check_info(struct lm_controller *ctrl,
 
 	if (!(caps & LM_CAP_STOP_COPY) || (caps & ~ctrl->caps))
 		return -EINVAL;
-	if (!info->max_state_size || info->compat_len > LM_COMPAT_MAX ||
+	if (!info->max_state_size ||
+	    info->max_state_size > LM_MAX_STATE_SIZE ||
+	    info->compat_len > LM_COMPAT_MAX ||
 	    (info->compat_len && !info->compat))
 		return -EINVAL;
 	if ((caps & LM_CAP_P2P) && (!ops->p2p_quiesce || !ops->p2p_resume))
@@ -121,6 +140,13 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 		return ERR_PTR(ret);
 	if (lm_find_locked(dev))
 		return ERR_PTR(-EEXIST);
+	/*
+	 * A device being deleted is unregistered before its bus notifier
+	 * runs, which takes the registry lock: either the notifier finds the
+	 * function, or the function is never made.
+	 */
+	if (!device_is_registered(dev))
+		return ERR_PTR(-ENODEV);
 
 	fn = kzalloc(struct_size(fn, compat, info->compat_len), GFP_KERNEL);
 	if (!fn)
@@ -152,7 +178,6 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 		put_device(&fn->dev);
 		return ERR_PTR(ret);
 	}
-	fn->added = true;
 	/* Links are conveniences: a function works without them. */
 	if (sysfs_create_link(&fn->dev.kobj, &dev->kobj, "device") ||
 	    sysfs_create_link(&fn->dev.kobj, &ctrl->dev->kobj, "controller"))
@@ -170,28 +195,139 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 static void lm_unpublish_locked(struct lm_function *fn)
 {
 	lockdep_assert_held(&lm_registry_lock);
-	hash_del(&fn->hnode);
+	if (hash_hashed(&fn->hnode))
+		hash_del(&fn->hnode);
 	list_del_init(&fn->ctrl_node);
 }
 
-static void lm_kill(struct lm_function *fn)
+/*
+ * State lock held.  A function its controller lets go of is left running,
+ * as a reset leaves it: nobody will ever restart it otherwise.  The driver's
+ * reset brings it back from any state; without one, the arcs back do.
+ */
+static void lm_leave_running(struct lm_function *fn)
 {
-	mutex_lock(&fn->lock);
-	lm_file_disable(fn);
-	lm_log_off(fn);
-	if (fn->ops->release)
-		fn->ops->release(fn->ctrl, fn->controlled, fn->drvdata);
-	/* lm_function_removed() reads it without the lock */
-	WRITE_ONCE(fn->dead, true);
-	fn->ctrl = NULL;
-	mutex_unlock(&fn->lock);
+	const struct lm_ops *ops = fn->ops;
+	enum lm_state cur = fn->state;
 
-	if (fn->added) {
-		sysfs_remove_link(&fn->dev.kobj, "controller");
-		sysfs_remove_link(&fn->dev.kobj, "device");
-		device_del(&fn->dev);
+	if (cur == LM_STATE_RUNNING || cur == LM_STATE_PRE_COPY)
+		return;
+	if (ops->reset) {
+		ops->reset(fn);
+	} else {
+		if (cur != LM_STATE_RUNNING_P2P && cur != LM_STATE_PRE_COPY_P2P)
+			ops->restart(fn);
+		if (fn->caps & LM_CAP_P2P)
+			ops->p2p_resume(fn);
 	}
-	put_device(&fn->dev);	/* the registry's reference */
+	trace_lm_transition(fn, cur, LM_STATE_RUNNING, 0);
+	fn->state = LM_STATE_RUNNING;
+}
+
+/*
+ * Ends a function for its controller: no op runs after this returns.  Safe
+ * to call again, from the device's deletion and the controller's unregister
+ * at once.  @gone: the controlled device was deleted, nothing can restart it.
+ */
+static void lm_kill(struct lm_function *fn, bool gone)
+{
+	bool was_dead;
+
+	mutex_lock(&fn->lock);
+	was_dead = fn->dead;
+	if (!was_dead) {
+		lm_file_disable(fn);
+		lm_log_off(fn);
+		if (!gone)
+			lm_leave_running(fn);
+		if (fn->ops->release)
+			fn->ops->release(fn->ctrl, fn->controlled,
+					 fn->drvdata);
+		/* lm_function_removed() reads it without the lock */
+		WRITE_ONCE(fn->dead, true);
+		fn->ctrl = NULL;
+	}
+	mutex_unlock(&fn->lock);
+	if (was_dead)
+		return;
+	sysfs_remove_link(&fn->dev.kobj, "controller");
+	sysfs_remove_link(&fn->dev.kobj, "device");
+	device_del(&fn->dev);
+}
+
+static int lm_bus_notify(struct notifier_block *nb, unsigned long action,
+			 void *data)
+{
+	struct device *dev = data;
+	struct lm_function *fn;
+	bool drop = false;
+
+	if (action != BUS_NOTIFY_REMOVED_DEVICE)
+		return NOTIFY_DONE;
+	mutex_lock(&lm_registry_lock);
+	fn = lm_find_locked(dev);
+	if (fn) {
+		get_device(&fn->dev);
+		hash_del(&fn->hnode);
+		/*
+		 * A claimed function is the core's: it goes now.  One added
+		 * explicitly stays listed until its driver removes it, so the
+		 * driver's pointer stays valid.
+		 */
+		if (fn->claimed) {
+			list_del_init(&fn->ctrl_node);
+			drop = true;
+		}
+	}
+	mutex_unlock(&lm_registry_lock);
+	if (!fn)
+		return NOTIFY_DONE;
+	lm_kill(fn, true);
+	if (drop)
+		put_device(&fn->dev);	/* the registry's reference */
+	put_device(&fn->dev);
+	return NOTIFY_OK;
+}
+
+/* Follow the deletions of @bus's devices from now on. */
+static int lm_watch_bus(const struct bus_type *bus)
+{
+	struct lm_bus_watch *w;
+	int ret = 0;
+
+	if (!bus)
+		return 0;
+	mutex_lock(&lm_bus_lock);
+	list_for_each_entry(w, &lm_buses, node)
+		if (w->bus == bus)
+			goto out;
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	w->bus = bus;
+	w->nb.notifier_call = lm_bus_notify;
+	ret = bus_register_notifier(bus, &w->nb);
+	if (ret)
+		kfree(w);
+	else
+		list_add_tail(&w->node, &lm_buses);
+out:
+	mutex_unlock(&lm_bus_lock);
+	return ret;
+}
+
+static void lm_unwatch_buses(void)
+{
+	struct lm_bus_watch *w, *tmp;
+
+	list_for_each_entry_safe(w, tmp, &lm_buses, node) {
+		/* a bus unregistered meanwhile is not found: -EINVAL */
+		bus_unregister_notifier(w->bus, &w->nb);
+		list_del(&w->node);
+		kfree(w);
+	}
 }
 
 /**
@@ -251,14 +387,16 @@ void lm_controller_unregister(struct lm_controller *ctrl)
 		mutex_lock(&lm_registry_lock);
 	}
 	list_for_each_entry_safe(fn, tmp, &ctrl->functions, ctrl_node) {
-		hash_del(&fn->hnode);
+		if (hash_hashed(&fn->hnode))
+			hash_del(&fn->hnode);
 		list_move_tail(&fn->ctrl_node, &doomed);
 	}
 	mutex_unlock(&lm_registry_lock);
 
 	list_for_each_entry_safe(fn, tmp, &doomed, ctrl_node) {
 		list_del_init(&fn->ctrl_node);
-		lm_kill(fn);
+		lm_kill(fn, false);
+		put_device(&fn->dev);	/* the registry's reference */
 	}
 	mutex_destroy(&ctrl->claim_lock);
 }
@@ -271,18 +409,25 @@ EXPORT_SYMBOL_GPL(lm_controller_unregister);
  * @info: capabilities, size bound, compatibility descriptor, driver data
  *
  * For functions that &lm_ops.claim cannot find on demand (non-PCI devices,
- * or drivers that prefer to create functions eagerly).
+ * or drivers that prefer to create functions eagerly).  If @dev is deleted
+ * first, the function stops working then (consumers see -ENODEV and
+ * @dev's name can be added again), but stays valid for
+ * lm_function_remove().
  *
  * Return: the function, owned by the registry (no reference is returned), or
  * an ERR_PTR: -EINVAL for bad @info, -EEXIST if @dev is known already,
- * -ENOMEM.
+ * -ENODEV if @dev is not registered, -ENOMEM.
  */
 struct lm_function *lm_function_add(struct lm_controller *ctrl,
 				    struct device *dev,
 				    const struct lm_function_info *info)
 {
 	struct lm_function *fn;
+	int ret;
 
+	ret = lm_watch_bus(dev->bus);
+	if (ret)
+		return ERR_PTR(ret);
 	mutex_lock(&lm_registry_lock);
 	fn = lm_create_locked(ctrl, dev, info);
 	mutex_unlock(&lm_registry_lock);
@@ -300,17 +445,18 @@ EXPORT_SYMBOL_GPL(lm_function_add);
  */
 void lm_function_remove(struct lm_function *fn)
 {
-	bool unpublish;
+	bool listed;
 
 	mutex_lock(&lm_registry_lock);
-	unpublish = hash_hashed(&fn->hnode);
-	if (unpublish) {
+	listed = !list_empty(&fn->ctrl_node);
+	if (listed) {
 		get_device(&fn->dev);
 		lm_unpublish_locked(fn);
 	}
 	mutex_unlock(&lm_registry_lock);
-	if (unpublish) {
-		lm_kill(fn);
+	if (listed) {
+		lm_kill(fn, false);
+		put_device(&fn->dev);	/* the registry's reference */
 		put_device(&fn->dev);
 	}
 }
@@ -340,12 +486,23 @@ struct device *lm_function_device(struct lm_function *fn)
 }
 EXPORT_SYMBOL_GPL(lm_function_device);
 
+/*
+ * Whose claim may be asked about @dev: a PCI device is a function only as
+ * the VF of its PF; other children of a PCI device (its class devices, an
+ * nvme controller's, say) are nobody's.  Other devices belong to their
+ * parent.
+ */
 static struct device *lm_controlling_device(struct device *dev)
 {
+	if (dev_is_pci(dev)) {
 #ifdef CONFIG_PCI_IOV
-	if (dev_is_pci(dev) && to_pci_dev(dev)->is_virtfn)
-		return &pci_physfn(to_pci_dev(dev))->dev;
+		if (to_pci_dev(dev)->is_virtfn)
+			return &pci_physfn(to_pci_dev(dev))->dev;
 #endif
+		return NULL;
+	}
+	if (dev->parent && dev_is_pci(dev->parent))
+		return NULL;
 	return dev->parent;
 }
 
@@ -383,6 +540,10 @@ struct lm_function *lm_function_get(struct device *dev)
 	ctrl->claims++;			/* keeps ctrl registered */
 	mutex_unlock(&lm_registry_lock);
 
+	ret = lm_watch_bus(dev->bus);
+	if (ret)
+		goto unclaim;
+
 	mutex_lock(&ctrl->claim_lock);
 	mutex_lock(&lm_registry_lock);
 	fn = lm_find_locked(dev);	/* claimed while we waited */
@@ -393,6 +554,8 @@ struct lm_function *lm_function_get(struct device *dev)
 	mutex_lock(&lm_registry_lock);
 	if (!fn && !ret) {
 		made = lm_create_locked(ctrl, dev, &info);
+		if (!IS_ERR(made))
+			made->claimed = true;
 		/* lm_function_add() may have come first */
 		fn = PTR_ERR(made) == -EEXIST ? lm_find_locked(dev) : made;
 	}
@@ -407,6 +570,9 @@ struct lm_function *lm_function_get(struct device *dev)
 	if (IS_ERR(made) && ctrl->ops->release)
 		ctrl->ops->release(ctrl, dev, info.drvdata);
 
+unclaim:
+	if (ret)
+		fn = ERR_PTR(ret);
 	/* the last touch of ctrl: unregister may go on and free it */
 	mutex_lock(&lm_registry_lock);
 	if (!--ctrl->claims)
@@ -415,6 +581,22 @@ struct lm_function *lm_function_get(struct device *dev)
 	return fn;
 }
 EXPORT_SYMBOL_GPL(lm_function_get);
+
+/**
+ * lm_function_hold() - take another reference on a function
+ * @fn: a function the caller holds a reference on
+ *
+ * For a consumer that calls into the core without its own lock held, while
+ * another thread may replace its handle.
+ *
+ * Return: @fn, to be dropped with lm_function_put().
+ */
+struct lm_function *lm_function_hold(struct lm_function *fn)
+{
+	get_device(&fn->dev);
+	return fn;
+}
+EXPORT_SYMBOL_GPL(lm_function_hold);
 
 /**
  * lm_function_put() - drop a reference from lm_function_get()
@@ -502,8 +684,14 @@ static ssize_t compat_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
 {
 	struct lm_function *fn = to_lm_function(dev);
+	int len = 0;
+	int i;
 
-	return sysfs_emit(buf, "%*phN\n", fn->compat_len, fn->compat);
+	/* all of it: %*ph stops at 64 bytes */
+	for (i = 0; i < fn->compat_len; i++)
+		len += sysfs_emit_at(buf, len, "%02x", fn->compat[i]);
+	len += sysfs_emit_at(buf, len, "\n");
+	return len;
 }
 static DEVICE_ATTR_RO(compat);
 
@@ -603,6 +791,7 @@ static int __init lm_init(void)
 
 static void __exit lm_exit(void)
 {
+	lm_unwatch_buses();
 	class_unregister(&lm_class);
 }
 

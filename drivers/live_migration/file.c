@@ -15,7 +15,9 @@
  * without fn->lock and parsed as they come; progress (payload length, end
  * seen, first error) is published under fn->lock, and only published bytes
  * are ever handed to the driver.  Chunks, the bounce buffer and attached
- * buffers are freed only when the file is released.
+ * buffers are freed when the session ends, not when user space closes the
+ * file: the state machine frees them if no read or write is under way
+ * (it only tries io_lock), else that read or write does as it returns.
  *
  * The payload hash is a hash of the hashes of 128 KiB pieces, so pieces can
  * be hashed apart.  Whole pieces in memory that stays put (an attached
@@ -131,9 +133,46 @@ atomic_long_t lm_file_mem = ATOMIC_LONG_INIT(0);
 static int lm_file_usable(struct lm_file *migf)
 {
 	lockdep_assert_held(&migf->fn->lock);
+	/* a driver's error says more than the session's end it caused */
+	if (migf->err)
+		return migf->err;
 	if (migf->fn->dead || migf->disabled)
 		return -ENODEV;
-	return migf->err;
+	return 0;
+}
+
+/*
+ * io_lock held, or the file unpublished.  Let go of every buffer: the
+ * session ended, so no byte of it is read or written again.
+ */
+static void lm_file_trim(struct lm_file *migf)
+{
+	unsigned long i;
+
+	spin_lock(&migf->hash_lock);
+	migf->hash_stop = true;
+	spin_unlock(&migf->hash_lock);
+	cancel_work_sync(&migf->hash_work);
+	lm_buffer_put(migf->seg_buf);
+	migf->seg_buf = NULL;
+	migf->seg_data = NULL;
+	migf->seg_len = 0;
+	migf->seg_pos = 0;
+	for (i = 0; migf->chunks && i < migf->nr_chunks; i++)
+		if (migf->chunks[i]) {
+			kvfree(migf->chunks[i]);
+			atomic_long_sub(LM_CHUNK_SIZE, &lm_file_mem);
+		}
+	kvfree(migf->chunks);
+	migf->chunks = NULL;
+	migf->nr_chunks = 0;
+	if (migf->out)
+		atomic_long_sub(LM_BOUNCE_SIZE, &lm_file_mem);
+	kvfree(migf->out);
+	migf->out = NULL;
+	migf->cur = NULL;
+	migf->out_len = 0;
+	migf->out_pos = 0;
 }
 
 void lm_file_disable(struct lm_function *fn)
@@ -147,6 +186,30 @@ void lm_file_disable(struct lm_function *fn)
 	fn->file = NULL;
 	if (migf->saving && fn->ops->save_end && !fn->dead)
 		fn->ops->save_end(fn);
+	/* a trylock adds no lock order: io_lock nests outside fn->lock */
+	if (mutex_trylock(&migf->io_lock)) {
+		lm_file_trim(migf);
+		mutex_unlock(&migf->io_lock);
+	}
+}
+
+/*
+ * Ends a read, write or ioctl: drops io_lock and, if the session ended
+ * while it was held, frees what lm_file_disable() could not.
+ */
+static void lm_file_io_end(struct lm_file *migf)
+{
+	bool disabled;
+
+	mutex_unlock(&migf->io_lock);
+	mutex_lock(&migf->fn->lock);
+	disabled = migf->disabled;
+	mutex_unlock(&migf->fn->lock);
+	if (disabled) {
+		mutex_lock(&migf->io_lock);
+		lm_file_trim(migf);
+		mutex_unlock(&migf->io_lock);
+	}
 }
 
 bool lm_file_is_lm(struct file *file)
@@ -159,7 +222,8 @@ bool lm_file_is_lm(struct file *file)
  * @len: its size in bytes, not 0
  * @gfp: allocation flags, %GFP_KERNEL or stricter
  *
- * The bytes are not initialised.  The caller holds the only reference.
+ * The bytes are zeroed, so what a device does not fill in never shows old
+ * heap contents.  The caller holds the only reference.
  *
  * Return: the buffer, or NULL if out of memory or @len is 0.
  */
@@ -173,7 +237,8 @@ struct lm_buffer *lm_buffer_alloc(size_t len, gfp_t gfp)
 	if (!buf)
 		return NULL;
 	/* kvmalloc() refuses more than INT_MAX; a state may be larger */
-	buf->data = len <= INT_MAX ? kvmalloc(len, gfp) : __vmalloc(len, gfp);
+	buf->data = len <= INT_MAX ? kvzalloc(len, gfp) :
+		    __vmalloc(len, gfp | __GFP_ZERO);
 	if (!buf->data) {
 		kfree(buf);
 		return NULL;
@@ -438,23 +503,7 @@ static u64 lm_hash_end(struct lm_file *migf, u64 total)
 
 static void lm_file_free(struct lm_file *migf)
 {
-	unsigned long i;
-
-	spin_lock(&migf->hash_lock);
-	migf->hash_stop = true;
-	spin_unlock(&migf->hash_lock);
-	cancel_work_sync(&migf->hash_work);
-	lm_buffer_put(migf->seg_buf);
-	if (migf->chunks)
-		for (i = 0; i < migf->nr_chunks; i++)
-			if (migf->chunks[i]) {
-				kvfree(migf->chunks[i]);
-				atomic_long_sub(LM_CHUNK_SIZE, &lm_file_mem);
-			}
-	kvfree(migf->chunks);
-	if (migf->out)
-		atomic_long_sub(LM_BOUNCE_SIZE, &lm_file_mem);
-	kvfree(migf->out);
+	lm_file_trim(migf);
 	mutex_destroy(&migf->io_lock);
 	kfree(migf);
 	atomic_dec(&lm_live_files);
@@ -477,7 +526,8 @@ static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 	init_waitqueue_head(&migf->hash_wq);
 	spin_lock_init(&migf->hash_lock);
 	if (saving) {
-		migf->out = kvmalloc(LM_BOUNCE_SIZE, GFP_KERNEL_ACCOUNT);
+		/* a driver's save_read may fill less than asked */
+		migf->out = kvzalloc(LM_BOUNCE_SIZE, GFP_KERNEL_ACCOUNT);
 		if (!migf->out)
 			goto fail;
 		atomic_long_add(LM_BOUNCE_SIZE, &lm_file_mem);
@@ -729,6 +779,10 @@ static int lm_save_refill(struct lm_file *migf)
 	} else if (migf->final_begun) {
 		if (migf->end_queued) {
 			ret = 1;
+		} else if (!migf->total) {
+			/* no destination takes an empty state */
+			ret = -ENODATA;
+			lm_save_failed(migf, ret);
 		} else {
 			lm_save_queue_record(migf, LM_REC_END, migf->total,
 					     end_hash);
@@ -756,7 +810,8 @@ static ssize_t lm_save_read(struct lm_file *migf, struct iov_iter *to)
 	size_t done = 0;
 	int ret = 0;
 
-	mutex_lock(&migf->io_lock);
+	if (mutex_lock_killable(&migf->io_lock))
+		return -EINTR;
 	/* queued bytes too are void once the session ended */
 	mutex_lock(&migf->fn->lock);
 	ret = lm_file_usable(migf);
@@ -780,7 +835,7 @@ static ssize_t lm_save_read(struct lm_file *migf, struct iov_iter *to)
 		migf->out_pos += n;
 		done += n;
 	}
-	mutex_unlock(&migf->io_lock);
+	lm_file_io_end(migf);
 	if (done)
 		return done;
 	return ret == 1 ? 0 : ret;
@@ -878,7 +933,8 @@ static ssize_t lm_resume_write(struct lm_file *migf, struct iov_iter *from)
 	size_t done = 0;
 	ssize_t ret;
 
-	mutex_lock(&migf->io_lock);
+	if (mutex_lock_killable(&migf->io_lock))
+		return -EINTR;
 	mutex_lock(&fn->lock);
 	ret = lm_file_usable(migf);
 	mutex_unlock(&fn->lock);
@@ -932,7 +988,7 @@ static ssize_t lm_resume_write(struct lm_file *migf, struct iov_iter *from)
 		migf->err = migf->parse_err;
 	}
 	mutex_unlock(&fn->lock);
-	mutex_unlock(&migf->io_lock);
+	lm_file_io_end(migf);
 	if (ret && (ret != -EFAULT || !done))
 		return ret;
 	return done;
@@ -953,10 +1009,11 @@ int lm_file_load(struct lm_function *fn, bool *device_err)
 	if (!migf->committed_done)
 		return -ENODATA;
 
-	*device_err = true;
 	total = migf->committed_len;
+	/* a stream without payload is nobody's state: not for the device */
 	if (!total)
-		return fn->ops->load(fn, NULL, 0, 0, 0);
+		return -ENODATA;
+	*device_err = true;
 	for (off = 0; off < total; off += LM_CHUNK_SIZE) {
 		size_t n = min_t(u64, total - off, LM_CHUNK_SIZE);
 
@@ -1016,7 +1073,8 @@ int lm_file_precopy_info(struct file *file, u64 *initial_bytes,
 	if (!migf->saving)
 		return -EINVAL;
 
-	mutex_lock(&migf->io_lock);
+	if (mutex_lock_killable(&migf->io_lock))
+		return -EINTR;
 	if (migf->out_pos == migf->out_len && migf->seg_pos == migf->seg_len)
 		lm_save_hash_segment(migf);	/* a new segment may begin */
 	mutex_lock(&fn->lock);
@@ -1042,7 +1100,7 @@ int lm_file_precopy_info(struct file *file, u64 *initial_bytes,
 	*dirty_bytes = (migf->segments > 1 ? left : 0) + migf->dirty_estimate;
 out:
 	mutex_unlock(&fn->lock);
-	mutex_unlock(&migf->io_lock);
+	lm_file_io_end(migf);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(lm_file_precopy_info);

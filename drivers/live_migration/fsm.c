@@ -4,9 +4,13 @@
  * path and dirty logging.
  */
 
+#include <linux/bitmap.h>
 #include <linux/file.h>
 #include <linux/live_migration.h>
 #include <linux/log2.h>
+#include <linux/overflow.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
 
 #include "lm_internal.h"
 #include "trace.h"
@@ -334,12 +338,45 @@ out:
 }
 EXPORT_SYMBOL_GPL(lm_function_reset);
 
+/* Bounds of the logging page size, in bytes */
+#define LM_LOG_PAGE_MIN		SZ_4K
+#define LM_LOG_PAGE_MAX		SZ_1G
+/* Pages reported to the driver per call: one page of bitmap */
+#define LM_LOG_WINDOW_BITS	(PAGE_SIZE * BITS_PER_BYTE)
+
+/*
+ * Every consumer's requests are checked here, so a driver only ever sees
+ * non-empty, page aligned ranges in ascending order that neither overlap
+ * nor wrap.
+ */
+static int lm_log_check(const struct lm_log_range *ranges, unsigned int nr,
+			u64 page_size)
+{
+	u64 end, prev_end = 0;
+	unsigned int i;
+
+	if (!nr || !ranges || !is_power_of_2(page_size) ||
+	    page_size < LM_LOG_PAGE_MIN || page_size > LM_LOG_PAGE_MAX)
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		const struct lm_log_range *r = &ranges[i];
+
+		if (!r->length || !IS_ALIGNED(r->iova | r->length, page_size) ||
+		    check_add_overflow(r->iova, r->length, &end) ||
+		    end - 1 > ULONG_MAX || (i && r->iova < prev_end))
+			return -EINVAL;
+		prev_end = end;
+	}
+	return 0;
+}
+
 /**
  * lm_log_start() - start DMA dirty logging
  * @fn: the function
- * @ranges: IOVA ranges to track
+ * @ranges: IOVA ranges to track: non-empty, aligned to @page_size, in
+ *	ascending order and not overlapping
  * @nr: number of @ranges, at least one
- * @page_size: tracking granularity, a power of two
+ * @page_size: tracking granularity, a power of two from 4 KiB to 1 GiB
  *
  * Return: 0; -EOPNOTSUPP without %LM_CAP_DIRTY_LOG; -EBUSY if logging is
  * already on; -EINVAL for bad arguments; -ENODEV after removal; or the
@@ -350,8 +387,9 @@ int lm_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
 {
 	int ret;
 
-	if (!nr || !ranges || !is_power_of_2(page_size))
-		return -EINVAL;
+	ret = lm_log_check(ranges, nr, page_size);
+	if (ret)
+		return ret;
 	mutex_lock(&fn->lock);
 	if (fn->dead)
 		ret = -ENODEV;
@@ -361,8 +399,10 @@ int lm_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
 		ret = -EBUSY;
 	else
 		ret = fn->ops->log_start(fn, ranges, nr, page_size);
-	if (!ret)
+	if (!ret) {
 		fn->logging = true;
+		fn->log_shift = ilog2(page_size);
+	}
 	mutex_unlock(&fn->lock);
 	return ret;
 }
@@ -392,33 +432,101 @@ int lm_log_stop(struct lm_function *fn)
 }
 EXPORT_SYMBOL_GPL(lm_log_stop);
 
+/* What the driver reports for one window, a bit per logging page. */
+struct lm_log_window {
+	unsigned long *bits;
+	unsigned long first;		/* the window's first byte */
+	unsigned long last;		/* its last byte */
+	unsigned int shift;
+};
+
+/* Any byte a driver reports outside the window is not the consumer's. */
+static void lm_log_collect(void *opaque, unsigned long iova,
+			   unsigned long length)
+{
+	struct lm_log_window *w = opaque;
+	unsigned long first, last;
+
+	if (!length || iova > w->last || iova + (length - 1) < w->first ||
+	    iova + (length - 1) < iova)
+		return;
+	first = max(iova, w->first) - w->first;
+	last = min(iova + (length - 1), w->last) - w->first;
+	bitmap_set(w->bits, first >> w->shift,
+		   (last >> w->shift) - (first >> w->shift) + 1);
+}
+
+/* The window's dirty pages to the consumer, as runs, clipped to it. */
+static void lm_log_flush(struct lm_log_window *w, lm_dirty_fn fn_dirty,
+			 void *opaque)
+{
+	unsigned long nbits = ((w->last - w->first) >> w->shift) + 1;
+	unsigned long a, b;
+
+	for_each_set_bitrange(a, b, w->bits, nbits) {
+		unsigned long iova = w->first + (a << w->shift);
+		unsigned long len = (b - a) << w->shift;
+
+		fn_dirty(opaque, iova, min(len - 1, w->last - iova) + 1);
+	}
+}
+
 /**
  * lm_log_report() - report and clear dirty pages in an IOVA range
  * @fn: the function
  * @iova: start of the range
  * @length: length of the range, non-zero
- * @fn_dirty: called for every dirty range found
+ * @fn_dirty: called for every dirty range found, in ascending order
  * @opaque: passed to @fn_dirty
  *
+ * The driver reports into a kernel bitmap under the state lock, a window of
+ * pages at a time; @fn_dirty runs without any lock of the core's, so it may
+ * fault on user memory (VFIO pins the user's bitmap there).  Dirty ranges
+ * are reported at the logging page size, clipped to the range asked.
+ *
  * Return: 0; -EINVAL if logging is off or the range is empty or wraps;
- * -ENODEV after removal; or the driver's error, after which the consumer
- * must treat all memory as dirty.
+ * -ENODEV after removal; -ENOMEM; or the driver's error, after which the
+ * consumer must treat all memory as dirty.
  */
 int lm_log_report(struct lm_function *fn, unsigned long iova,
 		  unsigned long length, lm_dirty_fn fn_dirty, void *opaque)
 {
-	int ret;
+	unsigned long last = iova + (length - 1);
+	struct lm_log_window w = {};
+	int ret = 0;
 
-	if (!length || iova + length < iova || !fn_dirty)
+	if (!length || last < iova || !fn_dirty)
 		return -EINVAL;
-	mutex_lock(&fn->lock);
-	if (fn->dead)
-		ret = -ENODEV;
-	else if (!fn->logging)
-		ret = -EINVAL;
-	else
-		ret = fn->ops->log_report(fn, iova, length, fn_dirty, opaque);
-	mutex_unlock(&fn->lock);
+	w.bits = bitmap_zalloc(LM_LOG_WINDOW_BITS, GFP_KERNEL_ACCOUNT);
+	if (!w.bits)
+		return -ENOMEM;
+	w.first = iova;
+	while (!ret) {
+		mutex_lock(&fn->lock);
+		if (fn->dead) {
+			ret = -ENODEV;
+		} else if (!fn->logging) {
+			ret = -EINVAL;
+		} else {
+			w.shift = fn->log_shift;
+			/* the second form only when it fits a long */
+			w.last = (last - w.first) >> w.shift <
+				 LM_LOG_WINDOW_BITS ? last :
+				 w.first + ((LM_LOG_WINDOW_BITS << w.shift) - 1);
+			bitmap_zero(w.bits, LM_LOG_WINDOW_BITS);
+			ret = fn->ops->log_report(fn, w.first,
+						  w.last - w.first + 1,
+						  lm_log_collect, &w);
+		}
+		mutex_unlock(&fn->lock);
+		if (ret)
+			break;
+		lm_log_flush(&w, fn_dirty, opaque);
+		if (w.last == last)
+			break;
+		w.first = w.last + 1;
+	}
+	bitmap_free(w.bits);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(lm_log_report);

@@ -75,12 +75,13 @@ struct lm_function {
 	u64 max_state_size;
 	u16 compat_len;
 	char ctrl_name[32];		/* survives the controller */
-	bool added;			/* sysfs device registered */
+	bool claimed;			/* made by lm_ops.claim: the core's */
 
 	struct mutex lock;		/* the state lock, see above */
 	enum lm_state state;
 	bool dead;
 	bool logging;
+	u8 log_shift;			/* log2 of the logging page size */
 	struct lm_file *file;		/* the session's data file, if any */
 	bool in_save_begin;		/* lm_save_attach() allowed */
 	struct lm_buffer *attach_buf;	/* what it attached */

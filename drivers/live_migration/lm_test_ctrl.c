@@ -413,6 +413,10 @@ static int lmt_claim(struct lm_controller *ctrl, struct device *dev,
 {
 	struct lmt_fn *t;
 
+	/* only VFs of the PF it controls: nothing else has its state */
+	if (!dev_is_pci(dev) || !to_pci_dev(dev)->is_virtfn ||
+	    &pci_physfn(to_pci_dev(dev))->dev != ctrl->dev)
+		return -ENODEV;
 	t = kzalloc(sizeof(*t), GFP_KERNEL);
 	if (!t)
 		return -ENOMEM;

@@ -160,8 +160,10 @@ struct lm_function_info {
  * data files: the core derives the calls from the state machine.
  *
  * @claim: optional; asked by lm_function_get() for a device the core does
- *	not know yet whose controlling device (the PF of a PCI VF, else the
- *	parent) is this controller's.  Fill @info and return 0 to create the
+ *	not know yet whose controlling device is this controller's: for a
+ *	PCI controller only its own VFs, never a PF or another child of a
+ *	PCI device; for other controllers their (non-PCI) children.  Fill
+ *	@info and return 0 to create the
  *	function, or -ENODEV if the device is not migratable.  Claims of one
  *	controller are serialised and never run for a device twice; lookups
  *	of other devices go on meanwhile, and lm_controller_unregister()
@@ -273,6 +275,7 @@ int lm_save_attach(struct lm_function *fn, struct lm_buffer *buf,
 
 /* Consumers */
 struct lm_function *lm_function_get(struct device *dev);
+struct lm_function *lm_function_hold(struct lm_function *fn);
 void lm_function_put(struct lm_function *fn);
 u32 lm_function_caps(struct lm_function *fn);
 int lm_set_state(struct lm_function *fn, enum lm_state new_state,

@@ -535,11 +535,16 @@ static int nvme_lm_claim(struct lm_controller *ctrl, struct device *dev,
 			 struct lm_function_info *info)
 {
 	struct nvme_lm *lm = container_of(ctrl, struct nvme_lm, lm_ctrl);
-	struct pci_dev *vf = to_pci_dev(dev);
+	struct pci_dev *vf;
 	struct nvme_lm_fn *f;
 	u16 cntlid;
 	int ret;
 
+	/* the core asks only about our VFs; a wrong guess must not crash */
+	if (!dev_is_pci(dev) || !to_pci_dev(dev)->is_virtfn ||
+	    &pci_physfn(to_pci_dev(dev))->dev != ctrl->dev)
+		return -ENODEV;
+	vf = to_pci_dev(dev);
 	ret = nvme_lm_cntlid(lm, pci_iov_vf_id(vf), &cntlid);
 	if (ret)
 		return ret;

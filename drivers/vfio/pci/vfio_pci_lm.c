@@ -204,11 +204,18 @@ static int vfio_pci_lm_log_read_and_clear(struct vfio_device *vdev,
 					  struct iova_bitmap *dirty)
 {
 	struct vfio_pci_lm_device *lmdev = to_lmdev(vdev);
+	struct lm_function *fn;
 	int ret;
 
-	ret = lm_log_report(vfio_pci_lm_lock(lmdev), iova, length,
-			    vfio_pci_lm_set_dirty, dirty);
+	/*
+	 * iova_bitmap_set() pins the user's bitmap (mmap_lock, and a fault
+	 * may take memory_lock), while reset_done takes lm_lock under
+	 * memory_lock: so no lock of ours is held across the report.
+	 */
+	fn = lm_function_hold(vfio_pci_lm_lock(lmdev));
 	vfio_pci_lm_unlock(lmdev);
+	ret = lm_log_report(fn, iova, length, vfio_pci_lm_set_dirty, dirty);
+	lm_function_put(fn);
 	return ret;
 }
 

@@ -15,7 +15,9 @@ struct lm_function;
  * struct vfio_pci_lm_device - a vfio-pci device and its migration function
  * @core: the vfio-pci core device; must stay first
  * @lm_lock: protects @lm; held across each call into the core, so a
- *	function is never replaced under a call
+ *	function is never replaced under a call, except dirty reports, which
+ *	hold a reference instead (they fault on user memory).  It nests
+ *	inside vdev->memory_lock (reset_done) and outside the core's locks.
  * @lm: the function found at probe, NULL if the device is not migratable;
  *	a reference held until the vfio_device is released.  If its
  *	controller went away and a new one took the device with the same

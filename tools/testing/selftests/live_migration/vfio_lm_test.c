@@ -395,6 +395,80 @@ TEST_F(mig, dma_logging)
 	ASSERT_EQ(0, dma_log_stop(self->src.device));
 }
 
+/* 1 while lockdep is on: it turns itself off at its first report. */
+static int lockdep_on(void)
+{
+	char buf[8192], *p;
+	int fd = open("/proc/lockdep_stats", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	p = strstr(buf, "debug_locks:");
+	return p ? atoi(p + strlen("debug_locks:")) : -ENOENT;
+}
+
+/*
+ * What QEMU does with an assigned VF, all in one boot: its BAR mmap is
+ * DMA-mapped (type1 faults it in under mmap_lock, and the fault takes
+ * vfio's memory_lock), dirty bitmaps are fresh memory (pinned while the
+ * report runs), and the device is reset (reset_done runs under
+ * memory_lock).  Lockdep must find no cycle among them.
+ */
+TEST_F(mig, lock_order_report_reset_bar)
+{
+	struct vfio_region_info bar = {
+		.argsz = sizeof(bar), .index = VFIO_PCI_BAR0_REGION_INDEX,
+	};
+	const uint64_t iova = 1 << 20, len = 64 << 20;
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.iova = 1ULL << 32,
+	};
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap), .iova = 1ULL << 32,
+	};
+	uint64_t *bitmap;
+	void *mem;
+	int round;
+
+	ASSERT_EQ(1, lockdep_on());
+	ASSERT_EQ(0, ioctl(self->src.device, VFIO_DEVICE_GET_REGION_INFO,
+			   &bar));
+	ASSERT_TRUE(bar.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	mem = mmap(NULL, bar.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   self->src.device, bar.offset);
+	ASSERT_NE(MAP_FAILED, mem);
+	map.vaddr = (uintptr_t)mem;
+	map.size = bar.size;
+	unmap.size = bar.size;
+	ASSERT_EQ(0, ioctl(self->src.container, VFIO_IOMMU_MAP_DMA, &map));
+	ASSERT_EQ(0, ioctl(self->src.container, VFIO_IOMMU_UNMAP_DMA,
+			   &unmap));
+
+	for (round = 0; round < 2; round++) {
+		/* untouched pages: pinning them faults under mmap_lock */
+		bitmap = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, bitmap);
+		ASSERT_EQ(0, dma_log_start(self->src.device, iova, len));
+		ASSERT_EQ(0, dma_log_report(self->src.device, iova, len,
+					    bitmap));
+		/* lm_test_ctrl dirties the first page of the range */
+		EXPECT_EQ(1, bitmap[0]);
+		ASSERT_EQ(0, ioctl(self->src.device, VFIO_DEVICE_RESET));
+		munmap(bitmap, 4096);
+	}
+	munmap(mem, bar.size);
+	EXPECT_EQ(1, lockdep_on());
+}
+
 TEST_F(mig, error_state_and_reset)
 {
 	int fd;
@@ -647,6 +721,69 @@ TEST(lmctl_exit_codes)
 	}
 	snprintf(args, sizeof(args), "migrate -q %s 0000:00:1f.7", src);
 	EXPECT_EQ(2, run_lmctl(args));
+}
+
+static int pf_of(const char *vf, char *pf, size_t len)
+{
+	char path[256], link[256];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/physfn", vf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = 0;
+	snprintf(pf, len, "%s", basename(link));
+	return 0;
+}
+
+static void bind_vfio(const char *bdf)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path),
+		 "/sys/bus/pci/devices/%s/driver_override", bdf);
+	write_file(path, "vfio-pci");
+	write_file("/sys/bus/pci/drivers_probe", bdf);
+}
+
+/*
+ * VFs destroyed and created again (sriov_numvfs N -> 0 -> N) are new
+ * devices: claimed afresh, migratable through vfio-pci again.
+ */
+TEST(vfs_recreated_migrate_again)
+{
+	const char *src = env("LM_SRC"), *dst = env("LM_DST");
+	struct vfio_fn a, b;
+	char pf[64], path[256], state[32];
+	struct stream s;
+
+	ASSERT_TRUE(src && dst);
+	ASSERT_EQ(0, pf_of(src, pf, sizeof(pf)));
+	ASSERT_EQ(0, write_file(DBG "/registered", "1"));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
+		 pf);
+	ASSERT_EQ(0, write_file(path, "0"));
+	snprintf(state, sizeof(state), "/sys/class/live_migration/%s", src);
+	EXPECT_NE(0, access(state, F_OK));
+	ASSERT_EQ(0, write_file(path, "2"));
+	bind_vfio(src);
+	bind_vfio(dst);
+
+	ASSERT_EQ(0, vfio_fn_open(&a, src));
+	ASSERT_EQ(0, vfio_fn_open(&b, dst));
+	EXPECT_LT(0, vfio_mig_flags(a.device));
+	snprintf(path, sizeof(path), "/sys/class/live_migration/%s/state",
+		 src);
+	ASSERT_EQ(0, read_file(path, state, sizeof(state)));
+	EXPECT_EQ(0, strncmp(state, "running", 7));
+	dbg_write(src, "seed", "0x5eed0009");
+	ASSERT_EQ(0, save_stop_copy(a.device, &s));
+	ASSERT_EQ(0, resume(b.device, &s, VFIO_DEVICE_STATE_RUNNING));
+	EXPECT_EQ(0x5eed0009, dbg_read(dst, "seed"));
+	free(s.buf);
+	vfio_fn_close(&a);
+	vfio_fn_close(&b);
 }
 
 TEST_HARNESS_MAIN
