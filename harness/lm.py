@@ -238,39 +238,85 @@ def prepare():
 
 # ---------------------------------------------------------------- results
 
+STATIC = "static checks"
+
+
 class Results:
+    """Each check counts once, under the source that ran it: kunit-um,
+    kunit-x86_64, e2e (behaviour), static checks (one result per tool), or
+    harness (the harness itself failed).  There is no third state: a
+    skipped or expected-to-fail case is a failed one, since our configs
+    provide every precondition."""
+
     def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.skipped = 0
+        self.counts = {}        # source -> [passed, failed]
+        self.names = {}         # source -> check names, in order
+        self.notes = {}         # source -> what its line should add
         self.failures = []
 
-    def add(self, name, ok, detail=""):
-        if ok is None:
-            self.skipped += 1
-            return
+    @property
+    def passed(self):
+        return sum(c[0] for c in self.counts.values())
+
+    @property
+    def failed(self):
+        return sum(c[1] for c in self.counts.values())
+
+    def add(self, source, name, ok, detail=""):
+        c = self.counts.setdefault(source, [0, 0])
+        self.names.setdefault(source, []).append(name)
         if ok:
-            self.passed += 1
+            c[0] += 1
         else:
-            self.failed += 1
-            self.failures.append((name, detail))
+            c[1] += 1
+            self.failures.append((f"{source}: {name}", detail))
+
+    def note(self, source, text):
+        self.notes[source] = text
 
     def merge(self, other):
-        self.passed += other.passed
-        self.failed += other.failed
-        self.skipped += other.skipped
+        for src, (p, f) in other.counts.items():
+            c = self.counts.setdefault(src, [0, 0])
+            c[0] += p
+            c[1] += f
+        for src, names in other.names.items():
+            self.names.setdefault(src, []).extend(names)
+        self.notes.update(other.notes)
         self.failures.extend(other.failures)
 
-    def summary(self):
+    def line(self, source, label=None):
+        p, f = self.counts.get(source, (0, 0))
+        out = f"{label or source}: {p} passed, {f} failed"
+        if source == STATIC and self.names.get(source):
+            out += f" ({', '.join(self.names[source])})"
+        elif source in self.notes:
+            out += f" ({self.notes[source]})"
+        return out
+
+    def summary(self, expected):
+        """Failures, then one line per source in the order expected (a
+        source that ran nothing still shows, as 0 passed), the behaviour
+        subtotal, the static tools, and last the sum of all the lines
+        above, which CI parses: "N passed, N failed"."""
         for name, detail in self.failures:
             print(f"FAILED: {name}")
             if detail:
                 for l in detail.rstrip().splitlines()[:30]:
                     print(f"    {l}")
-        line = f"{self.passed} passed, {self.failed} failed"
-        if self.skipped:
-            line += f", {self.skipped} skipped"
-        print(line, flush=True)
+        behaviour = [s for s in expected if s != STATIC]
+        for src in behaviour:
+            print(self.line(src))
+        if len(behaviour) > 1:
+            p = sum(self.counts.get(s, (0, 0))[0] for s in behaviour)
+            f = sum(self.counts.get(s, (0, 0))[1] for s in behaviour)
+            print(f"behaviour ({' + '.join(behaviour)}): {p} passed, "
+                  f"{f} failed")
+        for src in self.counts:
+            if src not in expected:
+                print(self.line(src))
+        if STATIC in expected:
+            print(self.line(STATIC))
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
 
 
 # ---------------------------------------------------------------- static
@@ -292,38 +338,79 @@ def new_files(overlay):
             and os.path.basename(rel) not in (".kunitconfig",)]
 
 
+def tool_result(res, name, checked, failed):
+    """One result per static tool over everything it checked (a list of
+    files, patches or make targets).  failed maps each file that failed to
+    its findings; the first detail line names all of them, since the
+    summary shows only the first lines of a detail."""
+    if not checked:
+        res.add(STATIC, name, False, "nothing to check: empty file list")
+        return
+    detail = []
+    if failed:
+        detail.append(f"failed: {', '.join(failed)} "
+                      f"(of {len(checked)} checked)")
+        for what, findings in failed.items():
+            detail += [f"{what}:"] + [f"  {l}" for l in findings]
+    res.add(STATIC, name, not failed, "\n".join(detail))
+
+
+# The path a W=1/sparse finding is about, from one of our directories.
+OWN_PATH = re.compile("((?:" + "|".join(re.escape(d) for d in
+                                          OWN_C_DIRS + OWN_HEADERS) +
+                      r")[^\s:]*)")
+
+
 def static_checks(res, overlay, patches, builds):
     log("static checks: checkpatch --strict, kernel-doc -Wall")
     cp = ["perl", "scripts/checkpatch.pl", "--strict", "--terse",
           "--show-types", "--no-summary", "--ignore", "FILE_PATH_CHANGES"]
-    jobs = [(f"checkpatch {rel}", cp + ["-f", rel]) for rel in new_files(overlay)]
-    jobs += [(f"checkpatch {os.path.basename(p)}", cp + [p]) for p in patches]
+    files = new_files(overlay)
+    jobs = [(rel, cp + ["-f", rel]) for rel in files]
+    jobs += [(os.path.basename(p), cp + [p]) for p in patches]
     # checkpatch reads a git-tracked path as a file: blank context lines
     # must then carry no trailing space (GNU patch and git apply take both)
-    jobs += [(f"checkpatch -f {os.path.basename(p)}", cp + ["-f", p])
+    jobs += [(f"{os.path.basename(p)} (as a file)", cp + ["-f", p])
              for p in patches]
     with concurrent.futures.ThreadPoolExecutor(int(JOBS)) as pool:
         outs = list(pool.map(lambda j: run(j[1], cwd=TREE, check=False)[1],
                              jobs))
-    for (name, _), out in zip(jobs, outs):
+    failed = {}
+    for (what, _), out in zip(jobs, outs):
         findings = [l for l in out.splitlines()
                     if re.search(r"(ERROR|WARNING|CHECK):", l)]
-        res.add(name, not findings, "\n".join(findings))
-    for rel in own_sources(overlay):
+        if findings:
+            failed[what] = findings
+    tool_result(res, "checkpatch", jobs, failed)
+
+    failed = {}
+    sources = own_sources(overlay)
+    for rel in sources:
         rc, out = run(["perl", "scripts/kernel-doc", "-none", "-Wall", rel],
                       cwd=TREE, check=False)
         findings = [l for l in out.splitlines() if l.strip()]
-        res.add(f"kernel-doc {rel}", rc == 0 and not findings,
-                "\n".join(findings))
+        if rc != 0 or findings:
+            failed[rel] = findings or [f"exit status {rc}"]
+    tool_result(res, "kernel-doc", sources, failed)
+
     # Debian's python3 has python3-docutils; a private python3 may not
     py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else \
         sys.executable
-    for rel in sorted(r for r in overlay if r.endswith(".rst")):
+    failed = {}
+    rsts = sorted(r for r in overlay if r.endswith(".rst"))
+    for rel in rsts:
         rc, out = run([py, os.path.join(REPO, "harness", "rstcheck.py"),
                        rel], cwd=TREE, check=False)
-        res.add(f"rst {rel}", rc == 0, out)
+        if rc != 0:
+            failed[rel] = out.splitlines() or [f"exit status {rc}"]
+    tool_result(res, "rstcheck", rsts, failed)
 
     for arch, build_dir in builds:
+        name = f"W=1+sparse {arch}"
+        if not build_dir:
+            res.add(STATIC, name, False,
+                    f"no build directory: the kunit-{arch} job failed")
+            continue
         targets = STATIC_TARGETS[arch]
         log(f"static checks: W=1 and sparse (C=2), {arch}: {' '.join(targets)}")
         logf = os.path.join(CACHE, f"static-build-{arch}.log")
@@ -336,19 +423,43 @@ def static_checks(res, overlay, patches, builds):
                     OWN_C_DIRS + OWN_HEADERS) and
                 not re.search(r"drivers/vfio/pci/vfio_pci(_core|_config|"
                               r"_intrs|_rdwr|_igd|_zdev)?\.c", l)]
+        failed = {}
+        for l in ours:
+            m = OWN_PATH.search(l)
+            failed.setdefault(m.group(1) if m else "other", []).append(l)
         if rc != 0 and not ours:
-            ours = out.splitlines()[-20:]
-        res.add(f"W=1 + sparse build ({arch}): {' '.join(targets)}",
-                not ours, "\n".join(ours))
+            failed[f"make (see {logf})"] = out.splitlines()[-20:]
+        tool_result(res, name, targets, failed)
 
 
 # ---------------------------------------------------------------- kunit
 
-BAD_LOG = re.compile(r"(WARNING: CPU|WARNING:.*at |BUG: |Oops|"
-                     r"KASAN|possible circular locking|"
-                     r"possible recursive locking|inconsistent lock state|"
-                     r"suspicious RCU usage|Kernel panic|"
-                     r"lock held when returning|unreferenced object)")
+# Every report that means the kernel found a bug or a hang.  The lockdep
+# and hang strings are those of kernel/locking/lockdep.c, hung_task.c,
+# watchdog.c and rcu/ in 6.12: most lockdep reports are a "WARNING:" header
+# without " at ", which "WARNING: CPU" does not catch, and a catch-all
+# "WARNING:" would take x86's boot notes on mitigations.
+BAD_LOG = re.compile(
+    r"WARNING: CPU|WARNING:.*at |BUG: |kernel BUG at|Oops|KASAN|"
+    r"Kernel panic|unreferenced object|"
+    # lockdep's report headers
+    r"possible circular locking dependency|possible recursive locking|"
+    r"inconsistent lock state|possible irq lock inversion dependency|"
+    r"-safe -> \S*-unsafe lock order|bad unlock balance|held lock freed|"
+    r"still has locks held|lock held when returning to user space|"
+    r"Nested lock was not taken|bad contention detected|"
+    r"chain_key collision|suspicious RCU usage|Invalid wait context|"
+    # lines of a report whose header may be lost in interleaved output
+    r"is trying to (?:acquire|lock:|release lock|contend lock)|"
+    r"\*\*\* DEADLOCK \*\*\*|Possible unsafe locking scenario|"
+    r"DEBUG_LOCKS_WARN_ON|"
+    # lockdep stopped checking: what follows went unchecked
+    r"trying to register non-static key|"
+    r"turning off the locking correctness validator|"
+    r"lockdep is turned off|Disabling lock debugging due to kernel taint|"
+    # hangs: hung task, soft and hard lockup, RCU and RCU-tasks stalls
+    r"INFO: task .* blocked for more than|soft lockup|hard LOCKUP|"
+    r"INFO: \S+ (?:self-)?detected stall")
 
 
 def expected_suites(dirs):
@@ -367,11 +478,120 @@ def walk_cases(node, prefix, out):
     for sub in node.get("sub_groups", []) or []:
         walk_cases(sub, prefix + [sub.get("name", "?")], out)
     for case in node.get("test_cases", []) or []:
-        out.append((".".join(prefix + [case.get("name", "?")]),
-                    case.get("status", "?")))
+        # kunit.py stands in an unnamed crashed case for each result
+        # missing from a plan
+        name = case.get("name") or ("<missing case>" if prefix else
+                                    "<missing suite>")
+        out.append((".".join(prefix + [name]), case.get("status", "?")))
+
+
+TAP_RESULT = re.compile(r"(not )?ok \d+\b\s*(.*)$")
+TAP_PLAN = re.compile(r"1\.\.(\d+)\b")
+
+
+def tap_result(text):
+    """'ok 3 name # SKIP why' -> (ok, name, directive or None, comment);
+    None if text is no result line.  Works for KTAP and kselftest TAP, where
+    a failure may carry a comment ("not ok 3 name #  timeout")."""
+    m = TAP_RESULT.match(text)
+    if not m:
+        return None
+    rest = m.group(2)
+    if rest.startswith("#"):
+        name, comment = "", rest[1:]
+    else:
+        name, _, comment = rest.partition(" #")
+    name = name.strip()
+    if name.startswith("- "):
+        name = name[2:]
+    d = re.match(r"\s*(SKIP|XFAIL|XPASS|TODO)\b\s*(.*)", comment, re.I)
+    if d:
+        return not m.group(1), name, d.group(1).upper(), d.group(2).strip()
+    return not m.group(1), name, None, comment.strip()
+
+
+# How kunit.py finds the KTAP output in the console log (kunit_parser.py).
+KTAP_START = re.compile(r"\s*K?TAP version \d+$")
+KTAP_END = re.compile(r"\s*(List of all partitions:|"
+                      r"Kernel panic - not syncing: VFS:|"
+                      r"reboot: System halted)")
+
+
+def ktap_check(lines):
+    """Reads the raw KUnit log (build_dir/test.log) as kunit.py does: the
+    prefix before the first "KTAP version" line is cut from every line, and
+    the indentation (4 spaces a level) gives the nesting.  Returns the SKIP
+    reasons by suite.case[.param], which the JSON lacks, and every plan
+    "1..N" that the results under it do not match.  kunit.py pads a short
+    suite with an unnamed crashed case; this says which plan came up short.
+    Parameterised cases print no plan in 6.12, so only the top level and the
+    suites must have one."""
+    prefix = None
+    subtests = {0: {"name": "top level", "short": None, "plan": None,
+                    "results": 0}}   # level -> open subtest
+    reasons, problems = {}, []
+
+    def close(level):
+        for lvl in sorted((l for l in subtests if l >= level), reverse=True):
+            t = subtests.pop(lvl)
+            if t["plan"] is None:
+                if lvl <= 1:
+                    problems.append(f"{t['name']}: no plan line, "
+                                    f"{t['results']} results")
+            elif t["plan"] != t["results"]:
+                problems.append(f"{t['name']}: plan 1..{t['plan']} but "
+                                f"{t['results']} results")
+
+    def path(level, name):
+        return ".".join([subtests[l]["short"] for l in range(1, level + 1)
+                         if l in subtests] + [name])
+
+    for line in lines:
+        line = line.rstrip()
+        if prefix is None:
+            if KTAP_START.search(line):
+                prefix = len(re.split(r"K?TAP version", line)[0])
+            continue
+        line = line[prefix:]
+        if KTAP_END.search(line):
+            break
+        text = line.lstrip(" ")
+        level = (len(line) - len(text)) // 4
+        if level == 0 and KTAP_START.match(text):
+            # suites in modules come with a header and plan of their own
+            close(0)
+            subtests[0] = {"name": "top level", "short": None,
+                           "plan": None, "results": 0}
+            continue
+        m = re.match(r"# Subtest: (.+)$", text)
+        if m:
+            close(level)
+            name = m.group(1).strip()
+            subtests[level] = {"name": path(level - 1, name), "short": name,
+                               "plan": None, "results": 0}
+            continue
+        m = TAP_PLAN.match(text)
+        if m:
+            if level in subtests and subtests[level]["plan"] is None:
+                subtests[level]["plan"] = int(m.group(1))
+            continue
+        r = tap_result(text)
+        if r is None:
+            continue
+        # a result line ends every subtest nested deeper than itself
+        close(level + 1)
+        if level in subtests:
+            subtests[level]["results"] += 1
+        if r[2] == "SKIP":
+            reasons[path(level, r[1])] = r[3]
+    if prefix is None:
+        return reasons, ["no KTAP output"]
+    close(0)
+    return reasons, problems
 
 
 def kunit(res, arch, extra=()):
+    src = f"kunit-{arch}"
     kunitconfigs, suite_dirs = KUNIT_RUNS[arch]
     build_dir = os.path.join(CACHE, f"kunit-{arch}")
     jsonf = os.path.join(CACHE, f"kunit-{arch}.json")
@@ -390,27 +610,44 @@ def kunit(res, arch, extra=()):
     log(f"KUnit ({arch}) finished in {time.time() - t0:.0f} s")
     if not os.path.exists(jsonf):
         tail = "\n".join(out.splitlines()[-30:])
-        res.add(f"kunit-{arch}: build and boot", False, tail)
+        res.add(src, "build and boot", False, tail)
         return build_dir
     data = json.load(open(jsonf))
     cases = []
     walk_cases(data, [], cases)
+    # the JSON exists, so kunit.py ran the kernel and wrote this run's log
+    raw = os.path.join(build_dir, "test.log")
+    lines = open(raw, errors="replace").read().splitlines() \
+        if os.path.exists(raw) else None
+    reasons, problems = ktap_check(lines) if lines is not None else ({}, [])
     seen_suites = {c[0].split(".")[0] for c in cases}
     for suite in sorted(expected_suites(suite_dirs) - seen_suites):
-        res.add(f"kunit-{arch}: suite {suite}", False, "produced no result")
+        res.add(src, f"suite {suite}", False, "produced no result")
     for name, status in cases:
-        if status in ("SKIP", "SKIPPED"):
-            res.add(name, None)
+        if status in ("PASS", "PASSED"):
+            res.add(src, name, True)
+        elif status in ("SKIP", "SKIPPED"):
+            res.add(src, name, False, "skipped: " +
+                    reasons.get(name, f"(no reason in {raw})"))
         else:
-            res.add(f"kunit-{arch}: {name}", status in ("PASS", "PASSED"),
-                    f"status {status}; see {logf}")
-    raw = os.path.join(build_dir, "test.log")
-    if os.path.exists(raw):
-        bad = [l for l in open(raw, errors="replace") if BAD_LOG.search(l)]
-        res.add(f"kunit-{arch}: kernel log free of WARN/BUG/KASAN/lockdep",
-                not bad, "".join(bad[:20]) + f"(full log: {raw})")
+            res.add(src, name, False, f"status {status}; see {logf}")
+    if arch != "um":
+        # the core's suites run here again, on SMP and with PCI: count
+        # them, and say so on the summary line
+        core = expected_suites(KUNIT_RUNS["um"][1])
+        again = sum(1 for n, _ in cases if n.split(".")[0] in core)
+        res.note(src, f"{again} of the cases are the core's suites, "
+                 f"also run on kunit-um")
+    if lines is None:
+        res.add(src, "raw kernel log", False, f"{raw} is missing")
+    else:
+        res.add(src, "results match the KTAP plans", not problems,
+                "\n".join(problems) + f"\n(raw log: {raw})")
+        bad = [l for l in lines if BAD_LOG.search(l)]
+        res.add(src, "kernel log free of WARN/BUG/KASAN/lockdep/hangs",
+                not bad, "\n".join(bad[:20]) + f"\n(full log: {raw})")
     if rc != 0 and not cases:
-        res.add(f"kunit-{arch}: run", False, "\n".join(out.splitlines()[-30:]))
+        res.add(src, "run", False, "\n".join(out.splitlines()[-30:]))
     return build_dir
 
 
@@ -526,7 +763,9 @@ def section(text, name):
     return m.group(1) if m else None
 
 
-TAP = re.compile(r"^(not )?ok \d+ (.+?)(?:\s+#\s*(SKIP|XFAIL)\b.*)?$")
+# What a TAP directive says instead of "passed"; each counts as failed.
+DIRECTIVE = {"SKIP": "skipped", "XFAIL": "expected failure (XFAIL)",
+             "XPASS": "unexpected pass (XPASS)", "TODO": "todo"}
 
 
 def e2e(res):
@@ -538,46 +777,75 @@ def e2e(res):
     log("e2e: booting the guest under QEMU (TCG) and running vfio_lm_test")
     logf = os.path.join(CACHE, "e2e-console.log")
     out = boot(bdir, initrd, logf)
+    e2e_results(res, out, logf)
+
+
+def e2e_results(res, out, logf):
+    """Counts the guest's console output: every TAP result, whether they
+    are all there, vfio_lm_test's exit status and the kernel log."""
     tap = section(out, "TAP")
     dmesg = section(out, "DMESG")
     if tap is None or dmesg is None:
-        res.add("e2e: guest booted and ran vfio_lm_test", False,
+        res.add("e2e", "guest booted and ran vfio_lm_test", False,
                 "\n".join(out.splitlines()[-30:]))
         return
-    cases = 0
+    plan, results, since = None, 0, []
     for line in tap.splitlines():
-        m = TAP.match(line.strip())
-        if not m:
+        line = line.strip()
+        m = TAP_PLAN.match(line)
+        if m and plan is None:
+            plan = int(m.group(1))
             continue
-        cases += 1
-        if m.group(3) == "SKIP":
-            res.add(m.group(2), None)
+        r = tap_result(line)
+        if r is None:
+            since.append(line)
+            continue
+        results += 1
+        ok, name, directive, comment = r
+        if directive:
+            res.add("e2e", name, False, f"{DIRECTIVE[directive]}: {comment}")
         else:
-            res.add(f"e2e: {m.group(2)}", not m.group(1),
-                    f"see {logf}")
-    res.add("e2e: vfio_lm_test reported results", cases > 0, tap[-2000:])
+            # the test's own lines since the previous result say why
+            why = [f"not ok: {comment}"] if comment else []
+            res.add("e2e", name, ok,
+                    "\n".join(since[-20:] + why + [f"see {logf}"]))
+        since = []
+    if plan is None:
+        name = f"vfio_lm_test: no plan line, {results} results"
+    elif plan == results:
+        name = f"vfio_lm_test: plan 1..{plan}, {results} results"
+    else:
+        name = f"vfio_lm_test: plan 1..{plan} but {results} results"
+    res.add("e2e", name, plan == results and results > 0, tap[-2000:])
+    # init-e2e prints the exit status after the TAP: a crash or a
+    # "Bail out!" can end the output with every printed result a pass
+    m = re.search(r"^==RC== (\d+)\s*$", out, re.M)
+    res.add("e2e", "vfio_lm_test exit status",
+            bool(m) and m.group(1) == "0",
+            f"exit status {m.group(1)}" if m else
+            "no ==RC== line in the console output")
     bad = [l for l in dmesg.splitlines() if BAD_LOG.search(l)]
-    res.add("e2e: guest kernel log free of WARN/BUG/KASAN/lockdep", not bad,
-            "\n".join(bad[:20]))
+    res.add("e2e", "guest kernel log free of WARN/BUG/KASAN/lockdep/hangs",
+            not bad, "\n".join(bad[:20]))
 
 
 # ---------------------------------------------------------------- commands
 
-def job(name, fn, *args):
+def job(source, fn, *args):
     """Runs fn(results, *args) with results of its own; a HarnessError
-    becomes a failure named name.  Returns (fn's value or None, results)."""
+    becomes a failure of source.  Returns (fn's value or None, results)."""
     r = Results()
     try:
         return fn(r, *args), r
     except HarnessError as e:
-        r.add(name, False, str(e))
+        r.add(source, "did not finish", False, str(e))
     except Exception as e:  # a bug here must still end in the summary line
-        r.add(name, False, f"harness error: {e!r}")
+        r.add(source, "did not finish", False, f"harness error: {e!r}")
     return None, r
 
 
 def in_parallel(res, *jobs):
-    """Runs (name, fn, args...) jobs side by side, merges their results in
+    """Runs (source, fn, args...) jobs side by side, merges their results in
     the order given and returns their values.  The pairs run together are
     the ones whose work mostly waits (make with nothing to do, a QEMU boot)
     and whose build directories differ."""
@@ -596,14 +864,13 @@ def cmd_test(args):
         overlay, patches = prepare()
         um, x86 = in_parallel(res, ("kunit-um", kunit, "um"),
                               ("kunit-x86_64", kunit, "x86_64"))
-        builds = [(a, b) for a, b in (("um", um), ("x86_64", x86)) if b]
-        in_parallel(res, ("static checks", static_checks, overlay, patches,
-                          builds),
+        in_parallel(res, (STATIC, static_checks, overlay, patches,
+                          [("um", um), ("x86_64", x86)]),
                     ("e2e", e2e))
     except HarnessError as e:
-        res.add("harness", False, str(e))
+        res.add("harness", "prepare the tree", False, str(e))
     log(f"total {time.time() - t0:.0f} s")
-    res.summary()
+    res.summary(["kunit-um", "kunit-x86_64", "e2e", STATIC])
     return 1 if res.failed else 0
 
 
@@ -613,8 +880,8 @@ def cmd_e2e(args):
         prepare()
         e2e(res)
     except HarnessError as e:
-        res.add("harness", False, str(e))
-    res.summary()
+        res.add("e2e", "did not finish", False, str(e))
+    res.summary(["e2e"])
     return 1 if res.failed else 0
 
 
