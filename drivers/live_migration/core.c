@@ -31,7 +31,9 @@
  * a device created again in its place is claimed afresh.
  */
 
+#include <linux/debugfs.h>
 #include <linux/err.h>
+#include <linux/fault-inject.h>
 #include <linux/hashtable.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
@@ -148,7 +150,8 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 	if (!device_is_registered(dev))
 		return ERR_PTR(-ENODEV);
 
-	fn = kzalloc(struct_size(fn, compat, info->compat_len), GFP_KERNEL);
+	fn = lm_should_fail() ? NULL :
+	     kzalloc(struct_size(fn, compat, info->compat_len), GFP_KERNEL);
 	if (!fn)
 		return ERR_PTR(-ENOMEM);
 	atomic_inc(&lm_live_functions);
@@ -301,7 +304,7 @@ static int lm_watch_bus(const struct bus_type *bus)
 	list_for_each_entry(w, &lm_buses, node)
 		if (w->bus == bus)
 			goto out;
-	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	w = lm_should_fail() ? NULL : kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w) {
 		ret = -ENOMEM;
 		goto out;
@@ -784,13 +787,70 @@ const struct class lm_class = {
 	.name = "live_migration",
 };
 
+#ifdef CONFIG_LIVE_MIGRATION_FAULT_INJECTION
+static DECLARE_FAULT_ATTR(lm_fail_attr);
+
+/* At every allocation and file creation of the core's own. */
+bool lm_should_fail(void)
+{
+	return should_fail(&lm_fail_attr, 1);
+}
+#endif
+
+static struct dentry *lm_debugfs;
+
+static int lm_live_functions_get(void *data, u64 *val)
+{
+	*val = atomic_read(&lm_live_functions);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(lm_live_functions_fops, lm_live_functions_get, NULL,
+			 "%llu\n");
+
+static int lm_live_files_get(void *data, u64 *val)
+{
+	*val = atomic_read(&lm_live_files);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(lm_live_files_fops, lm_live_files_get, NULL,
+			 "%llu\n");
+
+static int lm_file_mem_get(void *data, u64 *val)
+{
+	*val = atomic_long_read(&lm_file_mem);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(lm_file_mem_fops, lm_file_mem_get, NULL, "%llu\n");
+
+/* What tests need to prove that nothing leaked. */
+static void lm_debugfs_init(void)
+{
+	lm_debugfs = debugfs_create_dir("live_migration", NULL);
+	debugfs_create_file_unsafe("live_functions", 0400, lm_debugfs, NULL,
+				   &lm_live_functions_fops);
+	debugfs_create_file_unsafe("live_files", 0400, lm_debugfs, NULL,
+				   &lm_live_files_fops);
+	debugfs_create_file_unsafe("file_mem", 0400, lm_debugfs, NULL,
+				   &lm_file_mem_fops);
+#ifdef CONFIG_LIVE_MIGRATION_FAULT_INJECTION
+	lm_fail_attr.verbose = 0;	/* tests fail thousands of times */
+	fault_create_debugfs_attr("fail_live_migration", lm_debugfs,
+				  &lm_fail_attr);
+#endif
+}
+
 static int __init lm_init(void)
 {
-	return class_register(&lm_class);
+	int ret = class_register(&lm_class);
+
+	if (!ret)
+		lm_debugfs_init();
+	return ret;
 }
 
 static void __exit lm_exit(void)
 {
+	debugfs_remove_recursive(lm_debugfs);
 	lm_unwatch_buses();
 	class_unregister(&lm_class);
 }

@@ -513,7 +513,8 @@ static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 {
 	struct lm_file *migf;
 
-	migf = kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
+	migf = lm_should_fail() ? NULL :
+	       kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
 	if (!migf)
 		return NULL;
 	atomic_inc(&lm_live_files);
@@ -527,7 +528,8 @@ static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 	spin_lock_init(&migf->hash_lock);
 	if (saving) {
 		/* a driver's save_read may fill less than asked */
-		migf->out = kvzalloc(LM_BOUNCE_SIZE, GFP_KERNEL_ACCOUNT);
+		migf->out = lm_should_fail() ? NULL :
+			    kvzalloc(LM_BOUNCE_SIZE, GFP_KERNEL_ACCOUNT);
 		if (!migf->out)
 			goto fail;
 		atomic_long_add(LM_BOUNCE_SIZE, &lm_file_mem);
@@ -535,7 +537,8 @@ static struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 		migf->max_payload = fn->max_state_size;
 		migf->nr_chunks = DIV_ROUND_UP_ULL(fn->max_state_size,
 						   LM_CHUNK_SIZE);
-		migf->chunks = kvcalloc(migf->nr_chunks, sizeof(void *),
+		migf->chunks = lm_should_fail() ? NULL :
+			       kvcalloc(migf->nr_chunks, sizeof(void *),
 					GFP_KERNEL_ACCOUNT);
 		if (!migf->chunks)
 			goto fail;
@@ -555,7 +558,8 @@ static struct file *lm_file_publish(struct lm_file *migf,
 	/* the file may outlive the consumer's device: pin its ioctl code */
 	if (fops && !try_module_get(fops->owner))
 		return ERR_PTR(-ENODEV);
-	file = anon_inode_getfile("[live_migration]", &lm_file_fops, migf,
+	file = lm_should_fail() ? ERR_PTR(-ENOMEM) :
+	       anon_inode_getfile("[live_migration]", &lm_file_fops, migf,
 				  migf->saving ? O_RDONLY : O_WRONLY);
 	if (IS_ERR(file)) {
 		if (fops)
@@ -908,7 +912,8 @@ static ssize_t lm_resume_payload(struct lm_file *migf, struct iov_iter *from)
 	chunk_len = min_t(u64, LM_CHUNK_SIZE,
 			  migf->max_payload - ((u64)idx << LM_CHUNK_SHIFT));
 	if (!migf->chunks[idx]) {
-		migf->chunks[idx] = kvmalloc(chunk_len, GFP_KERNEL_ACCOUNT);
+		migf->chunks[idx] = lm_should_fail() ? NULL :
+				    kvmalloc(chunk_len, GFP_KERNEL_ACCOUNT);
 		if (!migf->chunks[idx])
 			return -ENOMEM;
 		atomic_long_add(LM_CHUNK_SIZE, &lm_file_mem);
@@ -989,7 +994,11 @@ static ssize_t lm_resume_write(struct lm_file *migf, struct iov_iter *from)
 	}
 	mutex_unlock(&fn->lock);
 	lm_file_io_end(migf);
-	if (ret && (ret != -EFAULT || !done))
+	/*
+	 * Bytes taken are reported even if what followed failed in a way a
+	 * retry can get past, so the retry starts after them.
+	 */
+	if (ret && (!done || (ret != -EFAULT && ret != -ENOMEM)))
 		return ret;
 	return done;
 }

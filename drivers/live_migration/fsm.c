@@ -497,7 +497,8 @@ int lm_log_report(struct lm_function *fn, unsigned long iova,
 
 	if (!length || last < iova || !fn_dirty)
 		return -EINVAL;
-	w.bits = bitmap_zalloc(LM_LOG_WINDOW_BITS, GFP_KERNEL_ACCOUNT);
+	w.bits = lm_should_fail() ? NULL :
+		 bitmap_zalloc(LM_LOG_WINDOW_BITS, GFP_KERNEL_ACCOUNT);
 	if (!w.bits)
 		return -ENOMEM;
 	w.first = iova;

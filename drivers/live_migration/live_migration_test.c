@@ -2352,6 +2352,101 @@ static void lm_test_dirty_report(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
 }
 
+#ifdef CONFIG_LIVE_MIGRATION_FAULT_INJECTION
+/*
+ * Each of the core's allocations and file creations on the way into a
+ * session fails in turn (the task's fail-nth): the call fails with -ENOMEM,
+ * the state stays, the driver's session is closed again, nothing leaks.
+ */
+static void lm_test_fail_nth(struct kunit *test)
+{
+	static const enum lm_state arcs[][2] = {
+		{ LM_STATE_STOP, LM_STATE_STOP_COPY },
+		{ LM_STATE_RUNNING, LM_STATE_PRE_COPY },
+		{ LM_STATE_STOP, LM_STATE_RESUMING },
+	};
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *fn;
+	struct fake_fn *f;
+	int i, n;
+
+	fn = lm_ctx_add(ctx, LM_CAP_ALL, 3 << 20, &f);
+	flush_delayed_fput();
+	for (i = 0; i < ARRAY_SIZE(arcs); i++) {
+		int files = atomic_read(&lm_live_files);
+		long mem = atomic_long_read(&lm_file_mem);
+		int injected = 0;
+		bool hit = true;
+
+		for (n = 1; hit && n < 32; n++) {
+			struct file *file = NULL;
+			enum lm_state st;
+			int ret;
+
+			KUNIT_ASSERT_EQ(test, lm_set_state(fn, arcs[i][0], NULL,
+							   &file), 0);
+			current->fail_nth = n;
+			ret = lm_set_state(fn, arcs[i][1], NULL, &file);
+			hit = !current->fail_nth;
+			current->fail_nth = 0;
+			KUNIT_EXPECT_EQ(test, lm_get_state(fn, &st), 0);
+			if (!hit) {
+				KUNIT_EXPECT_EQ(test, ret, 0);
+				KUNIT_EXPECT_EQ(test, st, arcs[i][1]);
+				fput_now(file);
+			} else {
+				injected++;
+				KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
+				KUNIT_EXPECT_EQ(test, st, arcs[i][0]);
+				KUNIT_EXPECT_NULL(test, file);
+				KUNIT_EXPECT_EQ(test, f->open_saves, 0);
+				KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_files),
+						files);
+				KUNIT_EXPECT_EQ(test,
+						atomic_long_read(&lm_file_mem),
+						mem);
+			}
+			KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+		}
+		KUNIT_EXPECT_FALSE(test, hit);
+		KUNIT_EXPECT_GT(test, injected, 0);
+	}
+}
+
+/*
+ * A write whose payload allocation fails part way reports the bytes it
+ * took; writing the rest then completes the stream.
+ */
+static void lm_test_fail_nth_write_retry(struct kunit *test)
+{
+	const size_t size = 3 << 20;
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *src, *dst;
+	struct fake_fn *fs, *fd;
+	struct file *file, *none;
+	struct saved s;
+	ssize_t n;
+
+	src = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
+	dst = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fd);
+	s = save_stream(test, src, fs, 1 << 20);
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL, &file),
+			0);
+	current->fail_nth = 2;		/* the second 1 MiB chunk */
+	n = kernel_write(file, s.buf, s.len, &(loff_t){0});
+	KUNIT_EXPECT_EQ(test, current->fail_nth, 0U);
+	current->fail_nth = 0;
+	KUNIT_ASSERT_GT(test, n, (ssize_t)(1 << 20));
+	KUNIT_ASSERT_LT(test, n, (ssize_t)s.len);
+	KUNIT_ASSERT_EQ(test, write_all(file, s.buf + n, s.len - n, s.len),
+			(ssize_t)(s.len - n));
+	KUNIT_EXPECT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL, &none), 0);
+	KUNIT_EXPECT_EQ(test, fd->loaded, (u64)size);
+	KUNIT_EXPECT_FALSE(test, fd->load_bad);
+	fput_now(file);
+}
+#endif
+
 static struct kunit_case lm_fsm_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_fsm_pairs, fsm_gen),
 	KUNIT_CASE_PARAM(lm_test_fault_each_step, fsm_gen),
@@ -2410,6 +2505,10 @@ static struct kunit_case lm_hardening_cases[] = {
 	KUNIT_CASE(lm_test_compat_sysfs),
 	KUNIT_CASE(lm_test_log_input),
 	KUNIT_CASE(lm_test_dirty_report),
+#ifdef CONFIG_LIVE_MIGRATION_FAULT_INJECTION
+	KUNIT_CASE(lm_test_fail_nth),
+	KUNIT_CASE(lm_test_fail_nth_write_retry),
+#endif
 	{}
 };
 

@@ -106,6 +106,16 @@ static inline struct lm_function *to_lm_function(struct device *dev)
 	return container_of(dev, struct lm_function, dev);
 }
 
+/* core.c */
+#ifdef CONFIG_LIVE_MIGRATION_FAULT_INJECTION
+bool lm_should_fail(void);
+#else
+static inline bool lm_should_fail(void)
+{
+	return false;
+}
+#endif
+
 /* fsm.c */
 int lm_fsm_step(struct lm_function *fn, enum lm_state next,
 		const struct lm_file_ops *fops, struct file **filep);

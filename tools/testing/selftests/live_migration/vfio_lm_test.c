@@ -555,6 +555,153 @@ static void rebind(const char *bdf)
 	write_file("/sys/bus/pci/drivers_probe", bdf);
 }
 
+#define LMDBG "/sys/kernel/debug/live_migration"
+
+/* Arms the task's fail-nth: the n-th fault site it passes fails. */
+static int fail_nth(int n)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "%d", n);
+	return write_file("/proc/thread-self/fail-nth", v);
+}
+
+/* 1 if the armed failure was injected; disarms. */
+static int fail_nth_hit(void)
+{
+	char v[16] = "";
+	int left;
+
+	read_file("/proc/thread-self/fail-nth", v, sizeof(v));
+	left = atoi(v);
+	write_file("/proc/thread-self/fail-nth", "0");
+	return left == 0;
+}
+
+enum sweep_op { OP_STOP_COPY, OP_PRE_COPY, OP_RESUMING, OP_RESUME_DATA,
+		OP_DIRTY_REPORT, OP_NR };
+
+static const char * const sweep_names[OP_NR] = {
+	"RUNNING->STOP_COPY", "RUNNING->PRE_COPY", "STOP->RESUMING",
+	"resume write", "dirty report",
+};
+
+/*
+ * Every one of the core's allocations and file creations, for every call
+ * that makes some, fails in turn (fail-nth, as iommufd_fail_nth does), until
+ * the call makes none it has not already failed.  After each failure the
+ * call returned an error, the function is where it was, nothing is left
+ * allocated, and a whole migration still works.
+ */
+TEST_F(mig, fail_nth_sweep)
+{
+	char before_files[32], before_mem[32], v[32];
+	const uint64_t iova = 1 << 20, len = 1 << 20;
+	int op, n, fd, ret, prev;
+	struct stream s, big;
+	uint64_t bitmap[4];
+
+	ASSERT_EQ(0, write_file(LMDBG "/fail_live_migration/verbose", "0"));
+	dbg_write(self->src.bdf, "size", "3145728");
+	ASSERT_EQ(0, save_stop_copy(self->src.device, &big));
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+	ASSERT_EQ(0, read_file(LMDBG "/live_files", before_files,
+			       sizeof(before_files)));
+	ASSERT_EQ(0, read_file(LMDBG "/file_mem", before_mem,
+			       sizeof(before_mem)));
+
+	for (op = 0; op < OP_NR; op++) {
+		int dev = op == OP_RESUMING || op == OP_RESUME_DATA ?
+			  self->dst.device : self->src.device;
+		int injected = 0;
+		bool hit = true;
+
+		for (n = 1; hit && n < 64; n++) {
+			fd = -1;
+			/* only the arc that makes the file: nothing else moves */
+			if (op != OP_PRE_COPY && op != OP_DIRTY_REPORT)
+				ASSERT_EQ(0, vfio_mig_set(dev,
+						VFIO_DEVICE_STATE_STOP, NULL));
+			if (op == OP_RESUME_DATA)
+				ASSERT_EQ(0, vfio_mig_set(dev,
+						VFIO_DEVICE_STATE_RESUMING,
+						&fd));
+			if (op == OP_DIRTY_REPORT)
+				ASSERT_EQ(0, dma_log_start(dev, iova, len));
+			prev = vfio_mig_get(dev);
+
+			ASSERT_EQ(0, fail_nth(n));
+			switch (op) {
+			case OP_STOP_COPY:
+				ret = vfio_mig_set(dev,
+						   VFIO_DEVICE_STATE_STOP_COPY,
+						   &fd);
+				break;
+			case OP_PRE_COPY:
+				ret = vfio_mig_set(dev,
+						   VFIO_DEVICE_STATE_PRE_COPY,
+						   &fd);
+				break;
+			case OP_RESUMING:
+				ret = vfio_mig_set(dev,
+						   VFIO_DEVICE_STATE_RESUMING,
+						   &fd);
+				break;
+			case OP_RESUME_DATA:
+				ret = write_all(fd, big.buf, big.len);
+				break;
+			default:
+				ret = dma_log_report(dev, iova, len, bitmap);
+				break;
+			}
+			hit = fail_nth_hit();
+			if (!hit) {
+				/* nothing left to fail: the call works */
+				EXPECT_EQ(0, ret) TH_LOG("%s", sweep_names[op]);
+				if (op == OP_RESUME_DATA)
+					EXPECT_EQ(0, vfio_mig_set(dev,
+						VFIO_DEVICE_STATE_STOP, NULL));
+			} else {
+				injected++;
+				EXPECT_EQ(-ENOMEM, ret) {
+					TH_LOG("%s, site %d: %d",
+					       sweep_names[op], n, ret);
+				}
+				/* an allocation failure changes no state */
+				EXPECT_EQ(prev, vfio_mig_get(dev)) {
+					TH_LOG("%s, site %d",
+					       sweep_names[op], n);
+				}
+			}
+			if (fd >= 0)
+				close(fd);
+			if (op == OP_DIRTY_REPORT)
+				ASSERT_EQ(0, dma_log_stop(dev));
+			ASSERT_EQ(0, vfio_mig_set(dev,
+						  VFIO_DEVICE_STATE_RUNNING,
+						  NULL));
+		}
+		EXPECT_FALSE(hit) TH_LOG("%s: still failing", sweep_names[op]);
+		/* every call above makes at least one allocation of ours */
+		EXPECT_LT(0, injected) TH_LOG("%s", sweep_names[op]);
+	}
+
+
+	/* nothing stayed allocated, and a migration still works */
+	ASSERT_EQ(0, read_file(LMDBG "/live_files", v, sizeof(v)));
+	EXPECT_STREQ(before_files, v);
+	ASSERT_EQ(0, read_file(LMDBG "/file_mem", v, sizeof(v)));
+	EXPECT_STREQ(before_mem, v);
+	dbg_write(self->src.bdf, "seed", "0x5eed0011");
+	ASSERT_EQ(0, save_stop_copy(self->src.device, &s));
+	ASSERT_EQ(0, resume(self->dst.device, &s, VFIO_DEVICE_STATE_RUNNING));
+	EXPECT_EQ(0x5eed0011, dbg_read(self->dst.bdf, "seed"));
+	free(s.buf);
+	free(big.buf);
+	dbg_write(self->src.bdf, "size", "4096");
+}
+
 TEST_F(mig, controller_goes_away_while_open)
 {
 	unsigned char byte;
