@@ -898,15 +898,16 @@ static void bind_vfio(const char *bdf)
  * VFs destroyed and created again (sriov_numvfs N -> 0 -> N) are new
  * devices: claimed afresh, migratable through vfio-pci again.
  */
-TEST(vfs_recreated_migrate_again)
+TEST_F(mig, vfs_recreated_migrate_again)
 {
 	const char *src = env("LM_SRC"), *dst = env("LM_DST");
-	struct vfio_fn a, b;
+	struct vfio_fn *a = &self->src, *b = &self->dst;
 	char pf[64], path[256], state[32];
 	struct stream s;
 
-	ASSERT_TRUE(src && dst);
 	ASSERT_EQ(0, pf_of(src, pf, sizeof(pf)));
+	vfio_fn_close(a);
+	vfio_fn_close(b);
 	ASSERT_EQ(0, write_file(DBG "/registered", "1"));
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
 		 pf);
@@ -917,20 +918,18 @@ TEST(vfs_recreated_migrate_again)
 	bind_vfio(src);
 	bind_vfio(dst);
 
-	ASSERT_EQ(0, vfio_fn_open(&a, src));
-	ASSERT_EQ(0, vfio_fn_open(&b, dst));
-	EXPECT_LT(0, vfio_mig_flags(a.device));
+	ASSERT_EQ(0, vfio_fn_open(a, src));
+	ASSERT_EQ(0, vfio_fn_open(b, dst));
+	EXPECT_LT(0, vfio_mig_flags(a->device));
 	snprintf(path, sizeof(path), "/sys/class/live_migration/%s/state",
 		 src);
 	ASSERT_EQ(0, read_file(path, state, sizeof(state)));
 	EXPECT_EQ(0, strncmp(state, "running", 7));
 	dbg_write(src, "seed", "0x5eed0009");
-	ASSERT_EQ(0, save_stop_copy(a.device, &s));
-	ASSERT_EQ(0, resume(b.device, &s, VFIO_DEVICE_STATE_RUNNING));
+	ASSERT_EQ(0, save_stop_copy(a->device, &s));
+	ASSERT_EQ(0, resume(b->device, &s, VFIO_DEVICE_STATE_RUNNING));
 	EXPECT_EQ(0x5eed0009, dbg_read(dst, "seed"));
 	free(s.buf);
-	vfio_fn_close(&a);
-	vfio_fn_close(&b);
 }
 
 TEST_HARNESS_MAIN
