@@ -46,6 +46,9 @@ KUNIT_RUNS = {
                ["drivers/live_migration", "drivers/vfio/pci",
                 "drivers/nvme/host"]),
 }
+# Two vCPUs (and a preemptible kernel, see the .kunitconfig) so that the
+# concurrency cases really interleave.
+KUNIT_QEMU_ARGS = {"x86_64": ["--qemu_args=-smp 2"]}
 # Objects built with W=1 and sparse, per KUnit build.
 STATIC_TARGETS = {
     "um": ["drivers/live_migration/"],
@@ -603,6 +606,7 @@ def kunit(res, arch, extra=()):
            "--timeout=900", f"--json={jsonf}"]
     for k in kunitconfigs:
         cmd.append(f"--kunitconfig={k}")
+    cmd += KUNIT_QEMU_ARGS.get(arch, [])
     cmd += list(extra)
     log(f"KUnit ({arch}): configure, build, run; log in {logf}")
     t0 = time.time()

@@ -80,6 +80,7 @@ static void lm_function_release_dev(struct device *dev)
 	struct lm_function *fn = to_lm_function(dev);
 
 	put_device(fn->controlled);
+	kfree(fn->log_ranges);
 	mutex_destroy(&fn->lock);
 	kfree(fn);
 	atomic_dec(&lm_live_functions);
@@ -143,9 +144,10 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 	if (lm_find_locked(dev))
 		return ERR_PTR(-EEXIST);
 	/*
-	 * A device being deleted is unregistered before its bus notifier
-	 * runs, which takes the registry lock: either the notifier finds the
-	 * function, or the function is never made.
+	 * Callers keep @dev from device_del() (a driver probing or bound to
+	 * it, or the device lock, as vfio-pci's probe has), so the bus
+	 * notifier of its deletion finds any function made here.  A device
+	 * already deleted is refused.
 	 */
 	if (!device_is_registered(dev))
 		return ERR_PTR(-ENODEV);
@@ -188,6 +190,7 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 
 	hash_add(lm_function_hash, &fn->hnode, (unsigned long)dev);
 	list_add_tail(&fn->ctrl_node, &ctrl->functions);
+	fn->listed = true;
 	return fn;
 }
 
@@ -201,6 +204,7 @@ static void lm_unpublish_locked(struct lm_function *fn)
 	if (hash_hashed(&fn->hnode))
 		hash_del(&fn->hnode);
 	list_del_init(&fn->ctrl_node);
+	fn->listed = false;
 }
 
 /*
@@ -213,45 +217,66 @@ static void lm_leave_running(struct lm_function *fn)
 	const struct lm_ops *ops = fn->ops;
 	enum lm_state cur = fn->state;
 
+	int ret = 0;
+
 	if (cur == LM_STATE_RUNNING || cur == LM_STATE_PRE_COPY)
 		return;
 	if (ops->reset) {
-		ops->reset(fn);
+		ret = ops->reset(fn);
 	} else {
 		if (cur != LM_STATE_RUNNING_P2P && cur != LM_STATE_PRE_COPY_P2P)
-			ops->restart(fn);
-		if (fn->caps & LM_CAP_P2P)
-			ops->p2p_resume(fn);
+			ret = ops->restart(fn);
+		if (!ret && (fn->caps & LM_CAP_P2P))
+			ret = ops->p2p_resume(fn);
 	}
-	trace_lm_transition(fn, cur, LM_STATE_RUNNING, 0);
-	fn->state = LM_STATE_RUNNING;
+	trace_lm_transition(fn, cur, LM_STATE_RUNNING, ret);
+	if (ret) {
+		/* nothing more can be done: the driver said why, if at all */
+		fn->state = LM_STATE_ERROR;
+		fn->stats.errors++;
+	} else {
+		fn->state = LM_STATE_RUNNING;
+		fn->stats.transitions++;
+	}
 }
 
 /*
- * Ends a function for its controller: no op runs after this returns.  Safe
- * to call again, from the device's deletion and the controller's unregister
- * at once.  @gone: the controlled device was deleted, nothing can restart it.
+ * Ends a function: consumers get -ENODEV from now on, and its class device
+ * goes.  The driver's part ends too (its session and logging, then
+ * &lm_ops.release; no op runs after that) except when @gone, the controlled
+ * device was deleted, and the driver added the function itself: that driver
+ * still holds it and gets &lm_ops.release from lm_function_remove().  A
+ * stopped device the controller lets go of is restarted unless @gone.
+ * Called again, it does what is left; callers hold a reference.
  */
 static void lm_kill(struct lm_function *fn, bool gone)
 {
-	bool was_dead;
+	bool first;
 
 	mutex_lock(&fn->lock);
-	was_dead = fn->dead;
-	if (!was_dead) {
+	first = !fn->dead;
+	if (gone && !fn->claimed) {
+		/* no driver call from device_del(): dead, nothing else */
+		WRITE_ONCE(fn->dead, true);
 		lm_file_disable(fn);
-		lm_log_off(fn);
-		if (!gone)
-			lm_leave_running(fn);
+		lm_log_forget(fn);
+	} else if (!fn->released) {
+		if (!fn->dead) {
+			lm_file_disable(fn);
+			lm_log_off(fn);
+			if (!gone)
+				lm_leave_running(fn);
+		}
 		if (fn->ops->release)
 			fn->ops->release(fn->ctrl, fn->controlled,
 					 fn->drvdata);
+		fn->released = true;
 		/* lm_function_removed() reads it without the lock */
 		WRITE_ONCE(fn->dead, true);
 		fn->ctrl = NULL;
 	}
 	mutex_unlock(&fn->lock);
-	if (was_dead)
+	if (!first)
 		return;
 	sysfs_remove_link(&fn->dev.kobj, "controller");
 	sysfs_remove_link(&fn->dev.kobj, "device");
@@ -272,20 +297,28 @@ static int lm_bus_notify(struct notifier_block *nb, unsigned long action,
 	if (fn) {
 		get_device(&fn->dev);
 		hash_del(&fn->hnode);
-		/*
-		 * A claimed function is the core's: it goes now.  One added
-		 * explicitly stays listed until its driver removes it, so the
-		 * driver's pointer stays valid.
-		 */
-		if (fn->claimed) {
-			list_del_init(&fn->ctrl_node);
-			drop = true;
-		}
 	}
 	mutex_unlock(&lm_registry_lock);
 	if (!fn)
 		return NOTIFY_DONE;
+	/*
+	 * Listed, the function is still its controller's, so an unregister
+	 * meanwhile kills it too, waiting for this kill under fn->lock: no op
+	 * runs after lm_controller_unregister() returns.
+	 */
 	lm_kill(fn, true);
+	/*
+	 * A claimed function is the core's: it goes now.  One added explicitly
+	 * stays listed until its driver removes it, so the driver's pointer
+	 * stays valid.
+	 */
+	mutex_lock(&lm_registry_lock);
+	if (fn->claimed && fn->listed) {
+		list_del_init(&fn->ctrl_node);
+		fn->listed = false;
+		drop = true;
+	}
+	mutex_unlock(&lm_registry_lock);
 	if (drop)
 		put_device(&fn->dev);	/* the registry's reference */
 	put_device(&fn->dev);
@@ -393,6 +426,7 @@ void lm_controller_unregister(struct lm_controller *ctrl)
 		if (hash_hashed(&fn->hnode))
 			hash_del(&fn->hnode);
 		list_move_tail(&fn->ctrl_node, &doomed);
+		fn->listed = false;	/* doomed is ours alone */
 	}
 	mutex_unlock(&lm_registry_lock);
 
@@ -451,7 +485,7 @@ void lm_function_remove(struct lm_function *fn)
 	bool listed;
 
 	mutex_lock(&lm_registry_lock);
-	listed = !list_empty(&fn->ctrl_node);
+	listed = fn->listed;
 	if (listed) {
 		get_device(&fn->dev);
 		lm_unpublish_locked(fn);
@@ -687,14 +721,12 @@ static ssize_t compat_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
 {
 	struct lm_function *fn = to_lm_function(dev);
-	int len = 0;
-	int i;
+	char *end;
 
-	/* all of it: %*ph stops at 64 bytes */
-	for (i = 0; i < fn->compat_len; i++)
-		len += sysfs_emit_at(buf, len, "%02x", fn->compat[i]);
-	len += sysfs_emit_at(buf, len, "\n");
-	return len;
+	/* all of it (%*ph stops at 64 bytes); 2 * 128 + 1 fit a page */
+	end = bin2hex(buf, fn->compat, fn->compat_len);
+	*end++ = '\n';
+	return end - buf;
 }
 static DEVICE_ATTR_RO(compat);
 
@@ -843,8 +875,21 @@ static int __init lm_init(void)
 {
 	int ret = class_register(&lm_class);
 
-	if (!ret)
-		lm_debugfs_init();
+	if (ret)
+		return ret;
+	lm_debugfs_init();
+#ifdef CONFIG_PCI
+	/*
+	 * VFs are what claims find: follow their bus from the start, so no
+	 * claim registers a notifier (with the chain's lock taken for
+	 * writing) under a consumer's locks.
+	 */
+	ret = lm_watch_bus(&pci_bus_type);
+	if (ret) {
+		debugfs_remove_recursive(lm_debugfs);
+		class_unregister(&lm_class);
+	}
+#endif
 	return ret;
 }
 

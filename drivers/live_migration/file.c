@@ -5,8 +5,9 @@
  * Locking: each file has io_lock, which serialises read, write and ioctl on
  * it and may be held across copies to and from user space.  The function's
  * state lock (fn->lock) nests inside io_lock and is taken only around driver
- * calls and to publish progress; the state machine never takes io_lock, so
- * a transition, reset or unregister never waits for a user copy.
+ * calls and to publish progress; the state machine never waits for io_lock
+ * (it only tries it), so a transition, reset or unregister never waits for
+ * a user copy.
  *
  * Saving: the driver's bytes are produced into the file's bounce buffer
  * under fn->lock, then copied out without it; a segment the driver attached
@@ -205,8 +206,11 @@ static void lm_file_io_end(struct lm_file *migf)
 	mutex_lock(&migf->fn->lock);
 	disabled = migf->disabled;
 	mutex_unlock(&migf->fn->lock);
-	if (disabled) {
-		mutex_lock(&migf->io_lock);
+	/*
+	 * Whoever holds io_lock now frees them as it returns, and a file
+	 * never comes back from disabled: no need to wait for it.
+	 */
+	if (disabled && mutex_trylock(&migf->io_lock)) {
 		lm_file_trim(migf);
 		mutex_unlock(&migf->io_lock);
 	}
@@ -290,8 +294,9 @@ EXPORT_SYMBOL_GPL(lm_buffer_put);
  * copies the segment (the length save_begin reports) out of @buf instead of
  * calling lm_ops.save_read; a segment longer than what follows @offset fails
  * save_begin with -EINVAL.  @buf must stay unchanged while the core holds
- * its reference, which may outlive the session, lm_ops.save_end and the
- * function: a data file keeps it until it is closed.
+ * its reference, which may outlive lm_ops.save_end and the function: a
+ * data file keeps it until its session ends (a read under way when it
+ * ends keeps it until that read returns).
  *
  * Return: 0, or -EINVAL if @offset lies beyond @buf or the caller is not
  * lm_ops.save_begin.
@@ -784,9 +789,12 @@ static int lm_save_refill(struct lm_file *migf)
 		if (migf->end_queued) {
 			ret = 1;
 		} else if (!migf->total) {
-			/* no destination takes an empty state */
+			/*
+			 * No destination takes an empty state.  The device
+			 * is as it was: no reason for ERROR.
+			 */
 			ret = -ENODATA;
-			lm_save_failed(migf, ret);
+			migf->err = ret;
 		} else {
 			lm_save_queue_record(migf, LM_REC_END, migf->total,
 					     end_hash);

@@ -9,6 +9,7 @@
 #include <linux/live_migration.h>
 #include <linux/log2.h>
 #include <linux/overflow.h>
+#include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 
@@ -104,7 +105,17 @@ void lm_log_off(struct lm_function *fn)
 	lockdep_assert_held(&fn->lock);
 	if (fn->logging)
 		fn->ops->log_stop(fn);
+	lm_log_forget(fn);
+}
+
+/* State lock held.  Logging is off for the core; the driver is not told. */
+void lm_log_forget(struct lm_function *fn)
+{
+	lockdep_assert_held(&fn->lock);
 	fn->logging = false;
+	kfree(fn->log_ranges);
+	fn->log_ranges = NULL;
+	fn->log_nr = 0;
 }
 
 /* A primitive failed: the device's state is unknown until a reset. */
@@ -343,6 +354,8 @@ EXPORT_SYMBOL_GPL(lm_function_reset);
 #define LM_LOG_PAGE_MAX		SZ_1G
 /* Pages reported to the driver per call: one page of bitmap */
 #define LM_LOG_WINDOW_BITS	(PAGE_SIZE * BITS_PER_BYTE)
+/* Ranges kept per function while logging: VFIO's own limit */
+#define LM_LOG_MAX_RANGES	256
 
 /*
  * Every consumer's requests are checked here, so a driver only ever sees
@@ -355,15 +368,16 @@ static int lm_log_check(const struct lm_log_range *ranges, unsigned int nr,
 	u64 end, prev_end = 0;
 	unsigned int i;
 
-	if (!nr || !ranges || !is_power_of_2(page_size) ||
+	if (!nr || nr > LM_LOG_MAX_RANGES || !ranges || !is_power_of_2(page_size) ||
 	    page_size < LM_LOG_PAGE_MIN || page_size > LM_LOG_PAGE_MAX)
 		return -EINVAL;
 	for (i = 0; i < nr; i++) {
 		const struct lm_log_range *r = &ranges[i];
 
+		/* the last byte may be ULONG_MAX: compare last bytes */
 		if (!r->length || !IS_ALIGNED(r->iova | r->length, page_size) ||
-		    check_add_overflow(r->iova, r->length, &end) ||
-		    end - 1 > ULONG_MAX || (i && r->iova < prev_end))
+		    check_add_overflow(r->iova, r->length - 1, &end) ||
+		    end > ULONG_MAX || (i && r->iova <= prev_end))
 			return -EINVAL;
 		prev_end = end;
 	}
@@ -385,11 +399,17 @@ static int lm_log_check(const struct lm_log_range *ranges, unsigned int nr,
 int lm_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
 		 unsigned int nr, u64 page_size)
 {
+	struct lm_log_range *copy;
 	int ret;
 
 	ret = lm_log_check(ranges, nr, page_size);
 	if (ret)
 		return ret;
+	/* reports look only where logging is on */
+	copy = lm_should_fail() ? NULL :
+	       kmemdup_array(ranges, nr, sizeof(*ranges), GFP_KERNEL_ACCOUNT);
+	if (!copy)
+		return -ENOMEM;
 	mutex_lock(&fn->lock);
 	if (fn->dead)
 		ret = -ENODEV;
@@ -402,8 +422,12 @@ int lm_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
 	if (!ret) {
 		fn->logging = true;
 		fn->log_shift = ilog2(page_size);
+		fn->log_ranges = copy;
+		fn->log_nr = nr;
+		copy = NULL;
 	}
 	mutex_unlock(&fn->lock);
+	kfree(copy);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(lm_log_start);
@@ -426,13 +450,16 @@ int lm_log_stop(struct lm_function *fn)
 		ret = -EOPNOTSUPP;
 	else if (fn->logging)
 		ret = fn->ops->log_stop(fn);
-	fn->logging = false;
+	lm_log_forget(fn);
 	mutex_unlock(&fn->lock);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(lm_log_stop);
 
-/* What the driver reports for one window, a bit per logging page. */
+/*
+ * What the driver reports for one window, a bit per logging page: the
+ * window starts on a page and lies within one logged range.
+ */
 struct lm_log_window {
 	unsigned long *bits;
 	unsigned long first;		/* the window's first byte */
@@ -447,27 +474,33 @@ static void lm_log_collect(void *opaque, unsigned long iova,
 	struct lm_log_window *w = opaque;
 	unsigned long first, last;
 
-	if (!length || iova > w->last || iova + (length - 1) < w->first ||
-	    iova + (length - 1) < iova)
+	if (!length || check_add_overflow(iova, length - 1, &last) ||
+	    iova > w->last || last < w->first)
 		return;
 	first = max(iova, w->first) - w->first;
-	last = min(iova + (length - 1), w->last) - w->first;
+	last = min(last, w->last) - w->first;
 	bitmap_set(w->bits, first >> w->shift,
 		   (last >> w->shift) - (first >> w->shift) + 1);
 }
 
-/* The window's dirty pages to the consumer, as runs, clipped to it. */
-static void lm_log_flush(struct lm_log_window *w, lm_dirty_fn fn_dirty,
-			 void *opaque)
+/* The window's dirty pages to the consumer, as runs clipped to [lo, hi]. */
+static void lm_log_flush(struct lm_log_window *w, unsigned long lo,
+			 unsigned long hi, lm_dirty_fn fn_dirty, void *opaque)
 {
 	unsigned long nbits = ((w->last - w->first) >> w->shift) + 1;
 	unsigned long a, b;
 
 	for_each_set_bitrange(a, b, w->bits, nbits) {
-		unsigned long iova = w->first + (a << w->shift);
-		unsigned long len = (b - a) << w->shift;
+		unsigned long first = w->first + (a << w->shift);
+		unsigned long last = w->first + (b << w->shift) - 1;
 
-		fn_dirty(opaque, iova, min(len - 1, w->last - iova) + 1);
+		/* b may be the bit past the top of the address space */
+		if (b << w->shift > w->last - w->first)
+			last = w->last;
+		first = max(first, lo);
+		last = min(last, hi);
+		if (first <= last)
+			fn_dirty(opaque, first, last - first + 1);
 	}
 }
 
@@ -479,53 +512,83 @@ static void lm_log_flush(struct lm_log_window *w, lm_dirty_fn fn_dirty,
  * @fn_dirty: called for every dirty range found, in ascending order
  * @opaque: passed to @fn_dirty
  *
- * The driver reports into a kernel bitmap under the state lock, a window of
- * pages at a time; @fn_dirty runs without any lock of the core's, so it may
- * fault on user memory (VFIO pins the user's bitmap there).  Dirty ranges
- * are reported at the logging page size, clipped to the range asked.
+ * Only the logged parts of the range are looked at.  The driver reports
+ * into a kernel bitmap under the state lock, a window of up to one page of
+ * bitmap at a time, starting on a logging page; @fn_dirty runs without any
+ * lock of the core's held, so it may fault on user memory (VFIO pins the
+ * user's bitmap there).  Dirty ranges cover whole logging pages, clipped
+ * to the range asked.
  *
  * Return: 0; -EINVAL if logging is off or the range is empty or wraps;
- * -ENODEV after removal; -ENOMEM; or the driver's error, after which the
- * consumer must treat all memory as dirty.
+ * -ENODEV after removal; -ENOMEM; -EINTR if the caller was killed; or the
+ * driver's error, after which the consumer must treat all memory as dirty.
  */
 int lm_log_report(struct lm_function *fn, unsigned long iova,
 		  unsigned long length, lm_dirty_fn fn_dirty, void *opaque)
 {
-	unsigned long last = iova + (length - 1);
 	struct lm_log_window w = {};
+	unsigned long last, pos;
+	unsigned int r = 0;
 	int ret = 0;
 
-	if (!length || last < iova || !fn_dirty)
+	if (!length || check_add_overflow(iova, length - 1, &last) ||
+	    !fn_dirty)
 		return -EINVAL;
 	w.bits = lm_should_fail() ? NULL :
 		 bitmap_zalloc(LM_LOG_WINDOW_BITS, GFP_KERNEL_ACCOUNT);
 	if (!w.bits)
 		return -ENOMEM;
-	w.first = iova;
-	while (!ret) {
+	pos = iova;
+	for (;;) {
+		const struct lm_log_range *lr = NULL;
+		unsigned long rlast = 0, span;
+
 		mutex_lock(&fn->lock);
 		if (fn->dead) {
 			ret = -ENODEV;
 		} else if (!fn->logging) {
 			ret = -EINVAL;
 		} else {
+			/* the next logged range that holds bytes from pos on */
+			for (; r < fn->log_nr; r++) {
+				lr = &fn->log_ranges[r];
+				rlast = lr->iova + (lr->length - 1);
+				if (rlast >= pos)
+					break;
+			}
+			if (r == fn->log_nr || lr->iova > last)
+				lr = NULL;
+		}
+		if (!ret && lr) {
+			unsigned long mask;
+
 			w.shift = fn->log_shift;
-			/* the second form only when it fits a long */
-			w.last = (last - w.first) >> w.shift <
-				 LM_LOG_WINDOW_BITS ? last :
-				 w.first + ((LM_LOG_WINDOW_BITS << w.shift) - 1);
+			mask = (1UL << w.shift) - 1;
+			/* ranges are page aligned: so are windows */
+			w.first = max_t(unsigned long, lr->iova, pos & ~mask);
+			w.last = min(rlast, last | mask);
+			if (w.shift + ilog2(LM_LOG_WINDOW_BITS) < BITS_PER_LONG) {
+				span = (LM_LOG_WINDOW_BITS << w.shift) - 1;
+				if (w.last - w.first > span)
+					w.last = w.first + span;
+			}
 			bitmap_zero(w.bits, LM_LOG_WINDOW_BITS);
 			ret = fn->ops->log_report(fn, w.first,
 						  w.last - w.first + 1,
 						  lm_log_collect, &w);
 		}
 		mutex_unlock(&fn->lock);
-		if (ret)
+		if (ret || !lr)
 			break;
-		lm_log_flush(&w, fn_dirty, opaque);
-		if (w.last == last)
+		lm_log_flush(&w, iova, last, fn_dirty, opaque);
+		if (w.last >= last)
 			break;
-		w.first = w.last + 1;
+		pos = w.last + 1;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
 	}
 	bitmap_free(w.bits);
 	return ret;

@@ -567,11 +567,24 @@ struct fsm_param {
 
 static struct fsm_param fsm_params[ARRAY_SIZE(cap_sets) * LM_STATE_NR];
 
-static const void *fsm_gen(const void *prev, char *desc)
+/*
+ * Start states a function with the caps can be in: every case checks
+ * something of its own; unsupported ones are lm_test_unsupported_from's.
+ */
+static const void *fsm_gen_from(const void *prev, char *desc,
+				bool with_error)
 {
 	const struct fsm_param *p = prev;
-	int i = p ? p - fsm_params + 1 : 0;
+	int i;
 
+	for (i = p ? p - fsm_params + 1 : 0; i < ARRAY_SIZE(fsm_params); i++) {
+		u32 caps = cap_sets[i / LM_STATE_NR];
+		enum lm_state from = i % LM_STATE_NR;
+
+		if (from == LM_STATE_ERROR ? with_error :
+		    state_supported(caps, from))
+			break;
+	}
 	if (i >= ARRAY_SIZE(fsm_params))
 		return NULL;
 	fsm_params[i].caps = cap_sets[i / LM_STATE_NR];
@@ -579,6 +592,50 @@ static const void *fsm_gen(const void *prev, char *desc)
 	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "caps=%#x from=%s",
 		 fsm_params[i].caps, lm_state_name(fsm_params[i].from));
 	return &fsm_params[i];
+}
+
+static const void *fsm_gen(const void *prev, char *desc)
+{
+	return fsm_gen_from(prev, desc, true);
+}
+
+/* A primitive fails on the way: ERROR as a start has none to fail. */
+static const void *fault_gen(const void *prev, char *desc)
+{
+	return fsm_gen_from(prev, desc, false);
+}
+
+/* States a function lacks can never be entered, from anywhere. */
+static void lm_test_unsupported_from(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	int c, checked = 0;
+	enum lm_state s;
+
+	for (c = 0; c < ARRAY_SIZE(cap_sets); c++) {
+		struct lm_function *fn;
+		struct file *file;
+		struct fake_fn *f;
+		enum lm_state got;
+
+		fn = lm_ctx_add(ctx, cap_sets[c], 64, &f);
+		for (s = LM_STATE_STOP; s < LM_STATE_NR; s++) {
+			if (state_supported(cap_sets[c], s))
+				continue;
+			KUNIT_EXPECT_EQ_MSG(test, lm_set_state(fn, s, NULL,
+							       &file),
+					    -EINVAL, "caps %#x to %s",
+					    cap_sets[c], lm_state_name(s));
+			KUNIT_EXPECT_NULL(test, file);
+			checked++;
+		}
+		KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
+		KUNIT_EXPECT_EQ(test, got, LM_STATE_RUNNING);
+		KUNIT_EXPECT_STREQ(test, f->calls, "");
+		lm_function_remove(fn);
+	}
+	/* the sets without P2P and without PRE_COPY lack some state */
+	KUNIT_EXPECT_GT(test, checked, 0);
 }
 
 static void lm_test_fsm_pairs(struct kunit *test)
@@ -597,14 +654,6 @@ static void lm_test_fsm_pairs(struct kunit *test)
 
 		fn = lm_ctx_add(ctx, p->caps, 64, &f);
 		n = expected_path(p->caps, p->from, to, path);
-		if (!state_supported(p->caps, p->from) &&
-		    p->from != LM_STATE_ERROR) {
-			KUNIT_EXPECT_EQ(test, lm_set_state(fn, p->from, NULL,
-							   &file), -EINVAL);
-			KUNIT_EXPECT_NULL(test, file);
-			lm_function_remove(fn);
-			continue;
-		}
 		if (p->from == LM_STATE_ERROR) {
 			f->fail_nth = 1;
 			f->fail_err = -EIO;
@@ -654,10 +703,9 @@ static void lm_test_fault_each_step(struct kunit *test)
 	const struct fsm_param *p = test->param_value;
 	struct lm_ctx *ctx = lm_ctx_new(test);
 	int files = atomic_read(&lm_live_files);
+	int faults = 0;
 	enum lm_state to;
 
-	if (p->from == LM_STATE_ERROR || !state_supported(p->caps, p->from))
-		return;
 	for (to = 0; to < LM_STATE_NR; to++) {
 		enum lm_state path[8];
 		int n, k, nprims = 0, i;
@@ -710,8 +758,11 @@ static void lm_test_fault_each_step(struct kunit *test)
 			lm_function_remove(fn);
 			KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_files),
 					files);
+			faults++;
 		}
 	}
+	/* from any state some request makes a primitive run */
+	KUNIT_EXPECT_GT(test, faults, 0);
 }
 
 static void lm_test_reset_fails(struct kunit *test)
@@ -1455,9 +1506,17 @@ static int fake_claim(struct lm_controller *ctrl, struct device *dev,
 	return 0;
 }
 
+/* What the last released fake was asked for, kept past its release. */
+static char fake_claim_calls[FAKE_MAX_CALLS + 1];
+static const char *fake_claim_seen;
+
 static void fake_release(struct lm_controller *ctrl, struct device *dev,
 			 void *drvdata)
 {
+	struct fake_fn *f = drvdata;
+
+	strscpy(fake_claim_calls, f->calls, sizeof(fake_claim_calls));
+	fake_claim_seen = fake_claim_calls;
 	kfree(drvdata);
 }
 
@@ -1797,6 +1856,7 @@ struct racer {
 	struct completion done;
 	int enodev;
 	int iterations;
+	int stale;		/* reads of a file the unregister disabled */
 };
 
 static int racer_fn(void *data)
@@ -1810,7 +1870,11 @@ static int racer_fn(void *data)
 
 		ret = lm_set_state(r->fn, LM_STATE_STOP_COPY, NULL, &file);
 		if (!ret && file) {
-			kernel_read(file, buf, sizeof(buf), &(loff_t){0});
+			/* the unregister may come in while the file is open */
+			cond_resched();
+			if (kernel_read(file, buf, sizeof(buf),
+					&(loff_t){0}) == -ENODEV)
+				r->stale++;
 			__fput_sync(file);
 		}
 		if (ret != -ENODEV)
@@ -1820,7 +1884,7 @@ static int racer_fn(void *data)
 			break;
 		if (ret)
 			lm_function_reset(r->fn);
-		r->iterations++;
+		WRITE_ONCE(r->iterations, r->iterations + 1);
 		cond_resched();
 	}
 	r->enodev = 1;
@@ -1828,36 +1892,58 @@ static int racer_fn(void *data)
 	return 0;
 }
 
+/*
+ * Three threads move a function through sessions while its controller
+ * unregisters: each ends with -ENODEV, nothing leaks, and the race was
+ * real (every thread ran before the unregister, and some read found its
+ * open file disabled under it).  Rounds repeat until that happened.
+ */
 static void lm_test_race_unregister(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
-	struct racer r[3];
-	unsigned long left;
-	struct lm_function *fn;
-	struct fake_fn *f;
-	int i;
+	int files = atomic_read(&lm_live_files);
+	int round, stale = 0;
 
-	fn = lm_ctx_add(ctx, LM_CAP_ALL, 1000, &f);
-	for (i = 0; i < ARRAY_SIZE(r); i++) {
-		struct task_struct *t;
+	for (round = 0; round < 20 && !stale; round++) {
+		struct racer r[3];
+		struct lm_function *fn;
+		unsigned long left;
+		struct fake_fn *f;
+		int i;
 
-		r[i].fn = lm_function_get(lm_function_device(fn));
-		KUNIT_ASSERT_FALSE(test, IS_ERR(r[i].fn));
-		r[i].enodev = 0;
-		r[i].iterations = 0;
-		init_completion(&r[i].done);
-		t = kthread_run(racer_fn, &r[i], "lm-racer-%d", i);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+		if (!ctx->registered) {
+			KUNIT_ASSERT_EQ(test,
+					lm_controller_register(&ctx->ctrl), 0);
+			ctx->registered = true;
+		}
+		fn = lm_ctx_add(ctx, LM_CAP_ALL, 1000, &f);
+		for (i = 0; i < ARRAY_SIZE(r); i++) {
+			struct task_struct *t;
+
+			memset(&r[i], 0, sizeof(r[i]));
+			r[i].fn = lm_function_get(lm_function_device(fn));
+			KUNIT_ASSERT_FALSE(test, IS_ERR(r[i].fn));
+			init_completion(&r[i].done);
+			t = kthread_run(racer_fn, &r[i], "lm-racer-%d", i);
+			KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+		}
+		for (i = 0; i < ARRAY_SIZE(r); i++)
+			while (!READ_ONCE(r[i].iterations))
+				msleep(1);
+		lm_ctx_unregister(ctx);
+		for (i = 0; i < ARRAY_SIZE(r); i++) {
+			left = wait_for_completion_timeout(&r[i].done,
+							   10 * HZ);
+			KUNIT_EXPECT_NE(test, left, 0UL);
+			KUNIT_EXPECT_EQ(test, r[i].enodev, 1);
+			stale += r[i].stale;
+			lm_function_put(r[i].fn);
+		}
+		KUNIT_EXPECT_EQ(test, f->open_saves, 0);
 	}
-	msleep(50);
-	lm_ctx_unregister(ctx);
-	for (i = 0; i < ARRAY_SIZE(r); i++) {
-		left = wait_for_completion_timeout(&r[i].done, 10 * HZ);
-		KUNIT_EXPECT_NE(test, left, 0UL);
-		KUNIT_EXPECT_EQ(test, r[i].enodev, 1);
-		lm_function_put(r[i].fn);
-	}
-	KUNIT_EXPECT_EQ(test, f->open_saves, 0);
+	kunit_info(test, "%d rounds, %d stale reads\n", round, stale);
+	KUNIT_EXPECT_GT(test, stale, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_files), files);
 }
 
 static void lm_test_next_state_args(struct kunit *test)
@@ -1989,7 +2075,7 @@ static void lm_test_unregister_restarts(struct kunit *test)
 {
 	static const enum lm_state states[] = {
 		LM_STATE_STOP, LM_STATE_STOP_COPY, LM_STATE_RESUMING,
-		LM_STATE_RUNNING_P2P, LM_STATE_ERROR,
+		LM_STATE_RUNNING_P2P, LM_STATE_PRE_COPY_P2P, LM_STATE_ERROR,
 	};
 	struct lm_ctx *ctx = lm_ctx_new(test);
 	struct file *files[ARRAY_SIZE(states)] = {};
@@ -2178,8 +2264,12 @@ static void lm_test_underfill(struct kunit *test)
 			0);
 	n = read_all(file, buf, 8192, 8192);
 	KUNIT_ASSERT_EQ(test, n, (ssize_t)(hdr + 2 * rec + 4096));
-	for (i = 0, bad = 0; i < 4096; i++)
-		bad += buf[hdr + rec + i] == 0xa5;
+	/*
+	 * The bounce buffer held the header and record before (the stream's
+	 * own bytes); past them, nothing was ever written: zeros.
+	 */
+	for (i = hdr + rec, bad = 0; i < 4096; i++)
+		bad += buf[hdr + rec + i] != 0;
 	KUNIT_EXPECT_EQ(test, bad, 0UL);
 	fput_now(file);
 }
@@ -2215,8 +2305,9 @@ static void lm_test_empty_stream(struct kunit *test)
 					   &file), 0);
 	KUNIT_EXPECT_EQ(test, read_all(file, buf, sizeof(buf), sizeof(buf)),
 			(ssize_t)-ENODATA);
+	/* the device is as it was: no reason for ERROR */
 	KUNIT_EXPECT_EQ(test, lm_get_state(empty, &st), 0);
-	KUNIT_EXPECT_EQ(test, st, LM_STATE_ERROR);
+	KUNIT_EXPECT_EQ(test, st, LM_STATE_STOP_COPY);
 	fput_now(file);
 }
 
@@ -2352,6 +2443,104 @@ static void lm_test_dirty_report(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
 }
 
+/* Without a reset op, the arcs back: restart, then p2p_resume. */
+static void lm_test_unregister_restarts_no_reset(struct kunit *test)
+{
+	struct lm_controller ctrl = { .ops = &fake_claim_ops,
+				      .caps = LM_CAP_STOP_COPY | LM_CAP_P2P };
+	struct device *pf, *vf;
+	struct lm_function *fn;
+	struct file *file;
+
+	pf = kunit_device_register(test, "lm-claim-pf");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, pf);
+	ctrl.dev = pf;
+	KUNIT_ASSERT_EQ(test, lm_controller_register(&ctrl), 0);
+	vf = bus_child_new(test, pf, pf, "lm-claim-yes");
+	fn = lm_function_get(vf);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fn);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
+	KUNIT_EXPECT_STREQ(test, fake(fn)->calls, "QS");
+	/* the fake's data goes with release: look before it */
+	fake(fn)->ncalls = 0;
+	fake_claim_seen = NULL;
+	lm_controller_unregister(&ctrl);
+	KUNIT_ASSERT_NOT_NULL(test, fake_claim_seen);
+	KUNIT_EXPECT_STREQ(test, fake_claim_seen, "RU");
+	lm_function_put(fn);
+	device_unregister(vf);
+}
+
+/*
+ * Reports over more than one window, at the top of the address space and
+ * from an unaligned start; nothing is asked where logging is off.
+ */
+static void lm_test_dirty_report_windows(struct kunit *test)
+{
+	const unsigned long win = (unsigned long)PAGE_SIZE * BITS_PER_BYTE *
+				  4096;
+	struct lm_log_range r[2] = {
+		{ .iova = 0, .length = 3 * win },
+		{ .iova = -0x2000UL, .length = 0x2000 },
+	};
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct dirty_seen d = {};
+	struct lm_function *fn;
+	struct fake_fn *f;
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	d.fn = fn;
+	KUNIT_ASSERT_EQ(test, lm_log_start(fn, r, 2, 4096), 0);
+	f->nrep = 4;
+	f->rep_iova[0] = 0;
+	f->rep_len[0] = 0x1000;
+	f->rep_iova[1] = win - 0x1000;	/* across the first windows' edge */
+	f->rep_len[1] = 0x2000;
+	f->rep_iova[2] = 3 * win - 0x1000;
+	f->rep_len[2] = 0x1000;
+	f->rep_iova[3] = -0x1000UL;	/* the last page there is */
+	f->rep_len[3] = 0x1000;
+	KUNIT_ASSERT_EQ(test, lm_log_report(fn, 0, 3 * win, record_runs, &d),
+			0);
+	KUNIT_EXPECT_FALSE(test, d.locked);
+	KUNIT_ASSERT_EQ(test, d.calls, 4);
+	KUNIT_EXPECT_EQ(test, d.iova[0], 0UL);
+	KUNIT_EXPECT_EQ(test, d.len[0], 0x1000UL);
+	/* one run per window: the edge splits it */
+	KUNIT_EXPECT_EQ(test, d.iova[1], win - 0x1000);
+	KUNIT_EXPECT_EQ(test, d.len[1], 0x1000UL);
+	KUNIT_EXPECT_EQ(test, d.iova[2], win);
+	KUNIT_EXPECT_EQ(test, d.len[2], 0x1000UL);
+	KUNIT_EXPECT_EQ(test, d.iova[3], 3 * win - 0x1000);
+
+	memset(&d, 0, sizeof(d));
+	d.fn = fn;
+	KUNIT_ASSERT_EQ(test, lm_log_report(fn, -0x2000UL, 0x2000, record_runs,
+					    &d), 0);
+	KUNIT_ASSERT_EQ(test, d.calls, 1);
+	KUNIT_EXPECT_EQ(test, d.iova[0], -0x1000UL);
+	KUNIT_EXPECT_EQ(test, d.len[0], 0x1000UL);
+
+	/* an unaligned start: the dirty page, clipped to what was asked */
+	memset(&d, 0, sizeof(d));
+	d.fn = fn;
+	KUNIT_ASSERT_EQ(test, lm_log_report(fn, 0x800, 0x1000, record_runs,
+					    &d), 0);
+	KUNIT_ASSERT_EQ(test, d.calls, 1);
+	KUNIT_EXPECT_EQ(test, d.iova[0], 0x800UL);
+	KUNIT_EXPECT_EQ(test, d.len[0], 0x800UL);
+
+	/* nothing logged there: no driver call, nothing dirty */
+	memset(&d, 0, sizeof(d));
+	d.fn = fn;
+	f->nrep = 0;
+	f->dirty_iova = 4 * win;
+	KUNIT_ASSERT_EQ(test, lm_log_report(fn, 4 * win, win, record_runs,
+					    &d), 0);
+	KUNIT_EXPECT_EQ(test, d.calls, 0);
+	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
+}
+
 #ifdef CONFIG_LIVE_MIGRATION_FAULT_INJECTION
 /*
  * Each of the core's allocations and file creations on the way into a
@@ -2447,9 +2636,238 @@ static void lm_test_fail_nth_write_retry(struct kunit *test)
 }
 #endif
 
+/*
+ * The wire format, frozen: the stream of the fake's 16 bytes (seed 7,
+ * compatibility descriptor "fake\1"), written out byte by byte from the
+ * format's description (Documentation/driver-api/live_migration.rst) with
+ * crc32c and xxh64 computed apart from the kernel.  A change that breaks
+ * streams between kernel versions fails here, even if saving and loading
+ * were changed alike.
+ */
+static const u8 lm_ref_stream[232] = {
+	/* header: magic "LLIMSTRM", version 3, compat_len 5, flags 0 */
+	0x4c, 0x4c, 0x49, 0x4d, 0x53, 0x54, 0x52, 0x4d,
+	0x03, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* compat[128], then reserved and the crc32c of all before it */
+	0x66, 0x61, 0x6b, 0x65, 0x01,
+	[144] = 0x00, 0x00, 0x00, 0x00, 0x53, 0x2d, 0x5b, 0x0b,
+	/* DATA: type 1, len 16, no hash, crc32c */
+	0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x61, 0x53, 0x28, 0xd0,
+	/* payload */
+	0x95, 0x9c, 0xa3, 0xaa, 0xb1, 0xb8, 0xbf, 0xc6,
+	0xcd, 0xd4, 0xdb, 0xe2, 0xe9, 0xf0, 0xf7, 0xfe,
+	/* END: type 2, len 16, xxh64 of the one piece's xxh64, crc32c */
+	0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x4e, 0x26, 0xb6, 0x6b, 0xad, 0x90, 0x34, 0xb5,
+	0x00, 0x00, 0x00, 0x00, 0x69, 0x68, 0x7c, 0xd4,
+};
+
+static void lm_test_wire_format(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *src, *dst;
+	struct fake_fn *fs, *fd;
+	struct file *file, *none;
+	u8 *buf;
+	int i;
+
+	buf = kunit_kzalloc(test, 512, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	src = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 16, &fs);
+	dst = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 16, &fd);
+	KUNIT_ASSERT_EQ(test, lm_set_state(src, LM_STATE_STOP_COPY, NULL,
+					   &file), 0);
+	KUNIT_ASSERT_EQ(test, read_all(file, buf, 512, 512),
+			(ssize_t)sizeof(lm_ref_stream));
+	fput_now(file);
+	for (i = 0; i < sizeof(lm_ref_stream); i++)
+		KUNIT_EXPECT_EQ_MSG(test, buf[i], lm_ref_stream[i],
+				    "byte %d", i);
+
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL, &file),
+			0);
+	KUNIT_ASSERT_EQ(test, write_all(file, lm_ref_stream,
+					sizeof(lm_ref_stream), 7),
+			(ssize_t)sizeof(lm_ref_stream));
+	KUNIT_EXPECT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL, &none), 0);
+	KUNIT_EXPECT_EQ(test, fd->loaded, 16ULL);
+	KUNIT_EXPECT_FALSE(test, fd->load_bad);
+	fput_now(file);
+}
+
+/*
+ * The driver fails while read() streams: in STOP_COPY (save_read), and in
+ * the final save that PRE_COPY -> STOP_COPY defers to the next read().
+ * read() returns the driver's error, the function is in ERROR, the
+ * driver's session is over.
+ */
+static void lm_test_save_fails_in_read(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *fn;
+	struct file *file, *none;
+	struct fake_fn *f;
+	enum lm_state st;
+	u8 *buf;
+	ssize_t n;
+
+	buf = kunit_kzalloc(test, 8192, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_PRE_COPY, 3000, &f);
+
+	/* save_read is the first primitive counted after save_begin */
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &file), 0);
+	f->fail_nth = 1;
+	f->counted = 0;
+	f->fail_err = -EREMOTEIO;
+	n = read_all(file, buf, 8192, 8192);
+	/* the header and record went out before the payload failed */
+	KUNIT_EXPECT_EQ(test, n, (ssize_t)-EREMOTEIO);
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf, 1, &(loff_t){0}),
+			(ssize_t)-EREMOTEIO);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &st), 0);
+	KUNIT_EXPECT_EQ(test, st, LM_STATE_ERROR);
+	KUNIT_EXPECT_EQ(test, f->open_saves, 0);
+	fput_now(file);
+	f->fail_nth = 0;
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+
+	/* PRE_COPY read out, STOP_COPY: the final save_begin fails in read */
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_PRE_COPY, NULL, &file),
+			0);
+	KUNIT_ASSERT_GT(test, kernel_read(file, buf, 8192, &(loff_t){0}), 0);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL, &none),
+			0);
+	f->fail_nth = 1;
+	f->counted = 0;
+	f->fail_err = -EIO;
+	do {
+		n = kernel_read(file, buf, 8192, &(loff_t){0});
+	} while (n > 0);
+	KUNIT_EXPECT_EQ(test, n, (ssize_t)-EIO);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &st), 0);
+	KUNIT_EXPECT_EQ(test, st, LM_STATE_ERROR);
+	KUNIT_EXPECT_EQ(test, f->open_saves, 0);
+	fput_now(file);
+	f->fail_nth = 0;
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+}
+
+/*
+ * PRE_COPY's temporary end stays an end until PRECOPY_INFO asks for more;
+ * in PRE_COPY_P2P the same rules hold.
+ */
+static void lm_test_precopy_enomsg_rules(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *fn;
+	struct file *file;
+	struct fake_fn *f;
+	u64 init, dirty;
+	loff_t pos = 0;
+	u8 *buf;
+
+	buf = kunit_kzalloc(test, 8192, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	fn = lm_ctx_add(ctx, LM_CAP_ALL, 3000, &f);
+	f->precopy_step = 1000;
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_PRE_COPY_P2P, NULL,
+					   &file), 0);
+	KUNIT_ASSERT_GT(test, kernel_read(file, buf, 8192, &pos), 0);
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf, 8192, &pos),
+			(ssize_t)-ENOMSG);
+	/* again, with no PRECOPY_INFO between: still the end, no new segment */
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf, 8192, &pos),
+			(ssize_t)-ENOMSG);
+	KUNIT_EXPECT_EQ(test, f->open_saves, 1);
+	KUNIT_ASSERT_EQ(test, lm_file_precopy_info(file, &init, &dirty), 0);
+	KUNIT_EXPECT_EQ(test, init, 0);
+	KUNIT_EXPECT_GT(test, dirty, 0);
+	KUNIT_EXPECT_EQ(test, f->open_saves, 2);
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf, 8192, &pos),
+			(ssize_t)(sizeof(struct lm_stream_record) + 1000));
+	fput_now(file);
+}
+
+/* MIG_DATA_SIZE in every state it can be asked in: the framed state. */
+static void lm_test_data_size_states(struct kunit *test)
+{
+	static const enum lm_state states[] = {
+		LM_STATE_RUNNING, LM_STATE_PRE_COPY, LM_STATE_STOP,
+		LM_STATE_STOP_COPY, LM_STATE_RESUMING,
+	};
+	const u64 framing = sizeof(struct lm_stream_header) +
+			    2 * sizeof(struct lm_stream_record);
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *fn;
+	struct fake_fn *f;
+	int i;
+
+	fn = lm_ctx_add(ctx, LM_CAP_ALL, 5000, &f);
+	for (i = 0; i < ARRAY_SIZE(states); i++) {
+		struct file *file = NULL;
+		u64 size = 0;
+
+		KUNIT_ASSERT_EQ(test, lm_set_state(fn, states[i], NULL, &file),
+				0);
+		KUNIT_EXPECT_EQ(test, lm_get_data_size(fn, &size), 0);
+		KUNIT_EXPECT_EQ_MSG(test, size, 5000 + framing, "in %s",
+				    lm_state_name(states[i]));
+		fput_now(file);
+		KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	}
+}
+
+/*
+ * Bytes after the END record, and writes after the session ended, are
+ * refused; what was loaded stays loaded.
+ */
+static void lm_test_write_after_end(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *fn;
+	struct file *file, *none;
+	struct fake_fn *f;
+	enum lm_state st;
+	size_t len;
+	u8 buf[512];
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 64, &f);
+	len = small_stream(fn, f->seed, 16, buf);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_RESUMING, NULL, &file),
+			0);
+	KUNIT_ASSERT_EQ(test, write_all(file, buf, len, len), (ssize_t)len);
+	KUNIT_EXPECT_EQ(test, kernel_write(file, buf, 1, &(loff_t){0}),
+			(ssize_t)-EBADMSG);
+	/* the stream is broken for good: RESUMING -> STOP refuses it */
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &none),
+			-EBADMSG);
+	KUNIT_EXPECT_EQ(test, f->loads, 0);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &st), 0);
+	KUNIT_EXPECT_EQ(test, st, LM_STATE_RESUMING);
+	fput_now(file);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_RESUMING, NULL, &file),
+			0);
+	KUNIT_ASSERT_EQ(test, write_all(file, buf, len, 5), (ssize_t)len);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &none), 0);
+	KUNIT_EXPECT_EQ(test, f->loaded, 16ULL);
+	KUNIT_EXPECT_EQ(test, kernel_write(file, buf, len, &(loff_t){0}),
+			(ssize_t)-ENODEV);
+	KUNIT_EXPECT_EQ(test, f->loaded, 16ULL);
+	fput_now(file);
+}
+
 static struct kunit_case lm_fsm_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_fsm_pairs, fsm_gen),
-	KUNIT_CASE_PARAM(lm_test_fault_each_step, fsm_gen),
+	KUNIT_CASE_PARAM(lm_test_fault_each_step, fault_gen),
+	KUNIT_CASE(lm_test_unsupported_from),
 	KUNIT_CASE(lm_test_reset_fails),
 	KUNIT_CASE(lm_test_next_state_args),
 	{}
@@ -2464,9 +2882,14 @@ static struct kunit_case lm_stream_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_roundtrip, size_gen),
 	KUNIT_CASE_PARAM(lm_test_bad_stream, bad_gen),
 	KUNIT_CASE(lm_test_stream_damage),
+	KUNIT_CASE(lm_test_wire_format),
 	KUNIT_CASE(lm_test_hash_mixed),
 	KUNIT_CASE(lm_test_file_misuse),
 	KUNIT_CASE(lm_test_precopy_info),
+	KUNIT_CASE(lm_test_save_fails_in_read),
+	KUNIT_CASE(lm_test_precopy_enomsg_rules),
+	KUNIT_CASE(lm_test_data_size_states),
+	KUNIT_CASE(lm_test_write_after_end),
 	{}
 };
 
@@ -2505,6 +2928,8 @@ static struct kunit_case lm_hardening_cases[] = {
 	KUNIT_CASE(lm_test_compat_sysfs),
 	KUNIT_CASE(lm_test_log_input),
 	KUNIT_CASE(lm_test_dirty_report),
+	KUNIT_CASE(lm_test_dirty_report_windows),
+	KUNIT_CASE(lm_test_unregister_restarts_no_reset),
 #ifdef CONFIG_LIVE_MIGRATION_FAULT_INJECTION
 	KUNIT_CASE(lm_test_fail_nth),
 	KUNIT_CASE(lm_test_fail_nth_write_retry),

@@ -59,8 +59,9 @@ struct lm_stats {
  * Its lifetime is that of @dev: the registry, every consumer handle and
  * every open data file hold a reference.
  *
- * @lock (the "state lock") protects @state, @dead, @file, @logging, @stats
- * and the data file fields marked so; every driver op is called under it.
+ * @lock (the "state lock") protects @state, @dead, @released, @file, the
+ * logging fields, @stats and the data file fields marked so; every driver
+ * op is called under it.
  * It is never held across copy_to_user()/copy_from_user(): data files copy
  * through their own buffers and take @lock only around driver calls.
  * lm_registry_lock nests outside @lock.
@@ -76,12 +77,17 @@ struct lm_function {
 	u16 compat_len;
 	char ctrl_name[32];		/* survives the controller */
 	bool claimed;			/* made by lm_ops.claim: the core's */
+	bool listed;			/* registry lock: on ctrl->functions,
+					 * the registry holds a reference */
+	bool released;			/* lm_ops.release was called */
 
 	struct mutex lock;		/* the state lock, see above */
 	enum lm_state state;
 	bool dead;
 	bool logging;
 	u8 log_shift;			/* log2 of the logging page size */
+	unsigned int log_nr;		/* the logged ranges, sorted */
+	struct lm_log_range *log_ranges;
 	struct lm_file *file;		/* the session's data file, if any */
 	bool in_save_begin;		/* lm_save_attach() allowed */
 	struct lm_buffer *attach_buf;	/* what it attached */
@@ -121,6 +127,7 @@ int lm_fsm_step(struct lm_function *fn, enum lm_state next,
 		const struct lm_file_ops *fops, struct file **filep);
 void lm_fsm_fail(struct lm_function *fn);
 void lm_log_off(struct lm_function *fn);
+void lm_log_forget(struct lm_function *fn);
 
 /* file.c */
 struct lm_file;

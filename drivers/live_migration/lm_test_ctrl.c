@@ -26,7 +26,9 @@
  * them; read the figures back) and one directory per claimed function with "seed", "size",
  * "fail_nth" and "fail_errno" (fail the N-th primitive from now), "calls"
  * (primitives called), "loaded" (bytes verified by the last load),
- * "dirty_iova" (write an IOVA to have the next dirty report include it),
+ * "dirty_iova" and "dirty_len" (the next dirty report gives the range
+ * from dirty_iova, dirty_len bytes or else one logging page, as it is,
+ * even where it lies outside what was asked),
  * "refuse_streams" (the function refuses every incoming stream as
  * incompatible) and "copy_out" (see above).
  */
@@ -87,6 +89,7 @@ struct lmt_fn {
 	struct lm_log_range ranges[LMT_MAX_RANGES];
 	u64 page_size;
 	u64 dirty_iova;
+	u64 dirty_len;
 	bool dirty_pending;
 	bool refuse_streams;		/* compat_check says -EXDEV */
 	bool copy_out;			/* save_read, not lm_save_attach() */
@@ -389,8 +392,12 @@ static int lmt_log_report(struct lm_function *fn, unsigned long iova,
 
 	if (ret)
 		return ret;
-	if (t->dirty_pending && t->dirty_iova >= iova &&
-	    t->dirty_iova - iova < length) {
+	if (t->dirty_pending && t->dirty_len) {
+		/* as a device may: the core clips to the range asked */
+		fn_dirty(opaque, t->dirty_iova, t->dirty_len);
+		t->dirty_pending = false;
+	} else if (t->dirty_pending && t->dirty_iova >= iova &&
+		   t->dirty_iova - iova < length) {
 		fn_dirty(opaque, t->dirty_iova & ~(t->page_size - 1),
 			 t->page_size);
 		t->dirty_pending = false;
@@ -443,6 +450,7 @@ static int lmt_claim(struct lm_controller *ctrl, struct device *dev,
 	debugfs_create_u64("calls", 0400, t->dir, &t->calls);
 	debugfs_create_u64("loaded", 0400, t->dir, &t->loaded);
 	debugfs_create_x64("dirty_iova", 0600, t->dir, &t->dirty_iova);
+	debugfs_create_x64("dirty_len", 0600, t->dir, &t->dirty_len);
 	debugfs_create_bool("dirty_pending", 0600, t->dir, &t->dirty_pending);
 	debugfs_create_bool("refuse_streams", 0600, t->dir,
 			    &t->refuse_streams);

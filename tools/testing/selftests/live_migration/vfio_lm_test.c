@@ -6,13 +6,19 @@
  *   LM_SRC, LM_DST	two VFs bound to vfio-pci, controlled by lm_test_ctrl
  *   LM_PLAIN		optional: a vfio-pci device nobody controls
  */
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/userfaultfd.h>
 
 #include "../kselftest_harness.h"
 #include "vfio_lm_util.h"
 
 #define DBG "/sys/kernel/debug/lm_test_ctrl"
+#define LMDBG "/sys/kernel/debug/live_migration"
 
 static const char *env(const char *name)
 {
@@ -21,21 +27,36 @@ static const char *env(const char *name)
 	return v && *v ? v : NULL;
 }
 
+/*
+ * lm_test_ctrl's knobs are ours to provide: one missing or refused ends the
+ * test as failed (each test runs in a child of its own), since a value read
+ * as nothing could make two sides compare equal.
+ */
 static void dbg_write(const char *bdf, const char *file, const char *val)
 {
 	char path[256];
+	int ret;
 
 	snprintf(path, sizeof(path), DBG "/%s/%s", bdf, file);
-	write_file(path, val);
+	ret = write_file(path, val);
+	if (ret) {
+		fprintf(stderr, "# %s: writing %s: %s\n", path, val,
+			strerror(-ret));
+		_exit(KSFT_FAIL);
+	}
 }
 
 static unsigned long long dbg_read(const char *bdf, const char *file)
 {
 	char path[256], buf[64];
+	int ret;
 
 	snprintf(path, sizeof(path), DBG "/%s/%s", bdf, file);
-	if (read_file(path, buf, sizeof(buf)))
-		return ~0ULL;
+	ret = read_file(path, buf, sizeof(buf));
+	if (ret) {
+		fprintf(stderr, "# %s: %s\n", path, strerror(-ret));
+		_exit(KSFT_FAIL);
+	}
 	return strtoull(buf, NULL, 0);
 }
 
@@ -262,6 +283,9 @@ TEST_F(mig, precopy_info_and_enomsg)
 	ssize_t n;
 
 	dbg_write(self->src.bdf, "size", "400000");
+	/* seeds of their own: equal only if this migration made them so */
+	dbg_write(self->src.bdf, "seed", "0x5eed0021");
+	dbg_write(self->dst.bdf, "seed", "0x5eed0022");
 	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_PRE_COPY,
 				  &fd));
 	ASSERT_EQ(0, vfio_precopy_info(fd, &initial, &dirty));
@@ -276,8 +300,9 @@ TEST_F(mig, precopy_info_and_enomsg)
 		ASSERT_EQ(-1, n);
 		ASSERT_EQ(ENOMSG, errno);
 		ASSERT_EQ(0, vfio_precopy_info(fd, &initial, &dirty));
-		if (rounds++)
-			EXPECT_EQ(0, initial);
+		/* ENOMSG: the initial data, at least, was all read */
+		EXPECT_EQ(0, initial) TH_LOG("round %d", rounds);
+		rounds++;
 		if (!initial && dirty <= size / 4 + 64)
 			break;
 	}
@@ -294,25 +319,155 @@ TEST_F(mig, precopy_info_and_enomsg)
 	}
 	close(fd);
 	ASSERT_EQ(0, resume(self->dst.device, &s, VFIO_DEVICE_STATE_RUNNING));
-	EXPECT_EQ(dbg_read(self->src.bdf, "seed"),
-		  dbg_read(self->dst.bdf, "seed"));
+	EXPECT_EQ(0x5eed0021, dbg_read(self->dst.bdf, "seed"));
 	EXPECT_EQ(size, dbg_read(self->dst.bdf, "loaded"));
 	free(buf);
 	free(s.buf);
 }
 
+/* Header (152 bytes), one DATA and the END record (32 bytes each). */
+#define LM_FRAMING	(152 + 2 * 32)
+
+/* MIG_DATA_SIZE is what a STOP_COPY stream of the state then has. */
 TEST_F(mig, data_size)
 {
 	uint64_t len = 0;
+	struct stream s;
 
 	dbg_write(self->src.bdf, "size", "123457");
 	ASSERT_EQ(0, vfio_mig_data_size(self->src.device, &len));
-	EXPECT_GE(len, 123457);
-	EXPECT_LE(len, 123457 + 4096);
+	EXPECT_EQ(123457 + LM_FRAMING, len);
 	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_STOP,
 				  NULL));
 	ASSERT_EQ(0, vfio_mig_data_size(self->src.device, &len));
-	EXPECT_GE(len, 123457);
+	EXPECT_EQ(123457 + LM_FRAMING, len);
+	ASSERT_EQ(0, save_stop_copy(self->src.device, &s));
+	EXPECT_EQ(len, s.len);
+	free(s.buf);
+	/* the destination's size is its own */
+	dbg_write(self->dst.bdf, "size", "5000");
+	ASSERT_EQ(0, vfio_mig_data_size(self->dst.device, &len));
+	EXPECT_EQ(5000 + LM_FRAMING, len);
+}
+
+static int pf_of(const char *vf, char *pf, size_t len)
+{
+	char path[256], link[256];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/physfn", vf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = 0;
+	snprintf(pf, len, "%s", basename(link));
+	return 0;
+}
+
+static void class_attr(const char *bdf, const char *name, char *buf,
+		       size_t len)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/class/live_migration/%s/%s", bdf,
+		 name);
+	if (read_file(path, buf, len)) {
+		fprintf(stderr, "# %s: %s\n", path, strerror(errno));
+		_exit(KSFT_FAIL);
+	}
+}
+
+static unsigned long long class_stat(const char *bdf, const char *name)
+{
+	char stat[64], buf[32];
+
+	snprintf(stat, sizeof(stat), "statistics/%s", name);
+	class_attr(bdf, stat, buf, sizeof(buf));
+	return strtoull(buf, NULL, 10);
+}
+
+/* Every documented attribute says what it should, and lmctl list shows it. */
+TEST_F(mig, sysfs_attributes)
+{
+	char buf[512], want[300], pf[64], link[256], path[256];
+	const char *compat = "lm_test_ctrl v1";
+	unsigned long long tr, saved, resets;
+	struct stream s;
+	ssize_t n;
+	int i, fd;
+	FILE *p;
+
+	class_attr(self->src.bdf, "state", buf, sizeof(buf));
+	EXPECT_STREQ("running", buf);
+	class_attr(self->src.bdf, "capabilities", buf, sizeof(buf));
+	EXPECT_STREQ("stop_copy p2p pre_copy dirty_log", buf);
+	class_attr(self->src.bdf, "compat", buf, sizeof(buf));
+	for (i = 0; compat[i]; i++)
+		sprintf(want + 2 * i, "%02x", (unsigned char)compat[i]);
+	EXPECT_STREQ(want, buf);
+	class_attr(self->src.bdf, "max_state_size", buf, sizeof(buf));
+	EXPECT_STREQ("2147483648", buf);
+	class_attr(self->src.bdf, "controller_name", buf, sizeof(buf));
+	EXPECT_STREQ("lm_test_ctrl", buf);
+	snprintf(path, sizeof(path), "/sys/class/live_migration/%s/device",
+		 self->src.bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_LT(0, n);
+	link[n] = 0;
+	EXPECT_STREQ(self->src.bdf, basename(link));
+	ASSERT_EQ(0, pf_of(self->src.bdf, pf, sizeof(pf)));
+	snprintf(path, sizeof(path), "/sys/class/live_migration/%s/controller",
+		 self->src.bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_LT(0, n);
+	link[n] = 0;
+	EXPECT_STREQ(pf, basename(link));
+
+	/* the counters move by what was done, and the state follows */
+	dbg_write(self->src.bdf, "size", "7000");
+	tr = class_stat(self->src.bdf, "transitions");
+	saved = class_stat(self->src.bdf, "bytes_saved");
+	resets = class_stat(self->src.bdf, "resets");
+	ASSERT_EQ(0, vfio_mig_set(self->src.device,
+				  VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
+	class_attr(self->src.bdf, "state", buf, sizeof(buf));
+	EXPECT_STREQ("running_p2p", buf);
+	ASSERT_EQ(0, save_stop_copy(self->src.device, &s));
+	free(s.buf);
+	/* RP->S, S->SC, SC->S: three arcs, after RUNNING->RUNNING_P2P */
+	EXPECT_EQ(tr + 4, class_stat(self->src.bdf, "transitions"));
+	EXPECT_EQ(saved + 7000, class_stat(self->src.bdf, "bytes_saved"));
+	class_attr(self->src.bdf, "state", buf, sizeof(buf));
+	EXPECT_STREQ("stop", buf);
+	ASSERT_EQ(0, ioctl(self->src.device, VFIO_DEVICE_RESET));
+	EXPECT_EQ(resets + 1, class_stat(self->src.bdf, "resets"));
+	class_attr(self->src.bdf, "state", buf, sizeof(buf));
+	EXPECT_STREQ("running", buf);
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_PRE_COPY,
+				  &fd));
+	class_attr(self->src.bdf, "state", buf, sizeof(buf));
+	EXPECT_STREQ("pre_copy", buf);
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+
+	/* lmctl list: a header and one line per function, as sysfs says */
+	p = popen("lmctl list", "r");
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, fgets(buf, sizeof(buf), p));
+	EXPECT_EQ(0, strncmp(buf, "FUNCTION", 8));
+	i = 0;
+	while (fgets(buf, sizeof(buf), p)) {
+		if (strncmp(buf, self->src.bdf, strlen(self->src.bdf)))
+			continue;
+		i++;
+		EXPECT_NE(NULL, strstr(buf, pf));
+		EXPECT_NE(NULL, strstr(buf, " lm_test_ctrl "));
+		EXPECT_NE(NULL, strstr(buf, " running "));
+		EXPECT_NE(NULL, strstr(buf, want));
+	}
+	EXPECT_EQ(0, pclose(p));
+	EXPECT_EQ(1, i);
 }
 
 static int dma_log_start(int dev, uint64_t iova, uint64_t len)
@@ -395,6 +550,118 @@ TEST_F(mig, dma_logging)
 	ASSERT_EQ(0, dma_log_stop(self->src.device));
 }
 
+static int dma_log_start_ranges(int dev, const uint64_t (*r)[2], int nr,
+				uint64_t page_size)
+{
+	struct vfio_device_feature_dma_logging_range ranges[300];
+	struct {
+		struct vfio_device_feature feature;
+		struct vfio_device_feature_dma_logging_control ctl;
+	} buf = {};
+	int i;
+
+	for (i = 0; i < nr; i++) {
+		ranges[i].iova = r[i][0];
+		ranges[i].length = r[i][1];
+	}
+	buf.feature.argsz = sizeof(buf);
+	buf.feature.flags = VFIO_DEVICE_FEATURE_SET |
+			    VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
+	buf.ctl.page_size = page_size;
+	buf.ctl.num_ranges = nr;
+	buf.ctl.ranges = (uintptr_t)ranges;
+	return ioctl(dev, VFIO_DEVICE_FEATURE, &buf) ? -errno : 0;
+}
+
+static int dma_log_report_ps(int dev, uint64_t iova, uint64_t len,
+			     uint64_t page_size, uint64_t *bitmap)
+{
+	struct {
+		struct vfio_device_feature feature;
+		struct vfio_device_feature_dma_logging_report rep;
+	} buf = {};
+
+	buf.feature.argsz = sizeof(buf);
+	buf.feature.flags = VFIO_DEVICE_FEATURE_GET |
+			    VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
+	buf.rep.iova = iova;
+	buf.rep.length = len;
+	buf.rep.page_size = page_size;
+	buf.rep.bitmap = (uintptr_t)bitmap;
+	return ioctl(dev, VFIO_DEVICE_FEATURE, &buf) ? -errno : 0;
+}
+
+/*
+ * Every bit of every report against what the driver reported: several
+ * ranges, reports at the logging page size and at a larger one, a driver
+ * reporting past the range asked, and more ranges than the driver takes.
+ */
+TEST_F(mig, dma_logging_bits)
+{
+	static const uint64_t r[3][2] = {
+		{ 0x100000, 0x40000 }, { 0x200000, 0x10000 },
+		{ 0x800000, 0x200000 },
+	};
+	uint64_t many[17][2], bitmap[64], ps, dirty, dlen, iova, len;
+	char v[32];
+	int i, bits, set;
+
+	ASSERT_EQ(0, dma_log_start_ranges(self->src.device, r, 3, 4096));
+	/* the first page counts as written at start: clear it */
+	ASSERT_EQ(0, dma_log_report(self->src.device, 0x100000, 0x40000,
+				    bitmap));
+	for (ps = 4096; ps <= 16384; ps *= 4) {
+		/* written: from 3 pages before the second range to 5 in */
+		dirty = 0x200000 - 3 * 4096;
+		dlen = 8 * 4096;
+		snprintf(v, sizeof(v), "%#llx", (unsigned long long)dirty);
+		dbg_write(self->src.bdf, "dirty_iova", v);
+		snprintf(v, sizeof(v), "%#llx", (unsigned long long)dlen);
+		dbg_write(self->src.bdf, "dirty_len", v);
+		dbg_write(self->src.bdf, "dirty_pending", "1");
+		/* asked: the second range only */
+		iova = r[1][0];
+		len = r[1][1];
+		memset(bitmap, 0, sizeof(bitmap));
+		ASSERT_EQ(0, dma_log_report_ps(self->src.device, iova, len, ps,
+					       bitmap));
+		bits = len / ps;
+		for (i = 0, set = 0; i < bits; i++) {
+			uint64_t lo = iova + i * ps, hi = lo + ps;
+			int want = lo < dirty + dlen && hi > dirty;
+			int got = !!(bitmap[i / 64] & (1ULL << (i % 64)));
+
+			EXPECT_EQ(want, got) TH_LOG("ps %llu bit %d",
+						    (unsigned long long)ps, i);
+			set += got;
+		}
+		EXPECT_EQ(ps == 4096 ? 5 : 2, set);
+		/* reported once: the next report is clean */
+		memset(bitmap, 0, sizeof(bitmap));
+		ASSERT_EQ(0, dma_log_report_ps(self->src.device, iova, len, ps,
+					       bitmap));
+		for (i = 0; i < bits; i++)
+			EXPECT_EQ(0, !!(bitmap[i / 64] & (1ULL << (i % 64))));
+	}
+	dbg_write(self->src.bdf, "dirty_len", "0");
+	ASSERT_EQ(0, dma_log_stop(self->src.device));
+
+	/* lm_test_ctrl takes 16 ranges: the 17th is refused */
+	for (i = 0; i < 17; i++) {
+		many[i][0] = 0x100000 + i * 0x20000;
+		many[i][1] = 0x10000;
+	}
+	EXPECT_EQ(-E2BIG, dma_log_start_ranges(self->src.device, many, 17,
+					       4096));
+	EXPECT_EQ(0, dma_log_start_ranges(self->src.device, many, 16, 4096));
+	EXPECT_EQ(0, dma_log_stop(self->src.device));
+	/* a page size the core refuses for every consumer, VFIO's checks met */
+	many[0][0] = 1ULL << 31;
+	many[0][1] = 1ULL << 31;
+	EXPECT_EQ(-EINVAL, dma_log_start_ranges(self->src.device, many, 1,
+						 1ULL << 31));
+}
+
 /* 1 while lockdep is on: it turns itself off at its first report. */
 static int lockdep_on(void)
 {
@@ -467,6 +734,102 @@ TEST_F(mig, lock_order_report_reset_bar)
 	}
 	munmap(mem, bar.size);
 	EXPECT_EQ(1, lockdep_on());
+}
+
+struct stuck_reader {
+	int fd;
+	void *buf;
+	ssize_t ret;
+};
+
+static void *stuck_read(void *data)
+{
+	struct stuck_reader *r = data;
+
+	r->ret = read(r->fd, r->buf, 4096);
+	return NULL;
+}
+
+/*
+ * A reader whose buffer faults and does not resolve (userfaultfd) holds the
+ * data file; a second reader waiting for it can still be killed.  The
+ * session ends meanwhile: its buffers go when the stuck read returns.
+ */
+TEST_F(mig, blocked_reader_killable)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero = { .mode = 0 };
+	struct stuck_reader r = { .ret = -2 };
+	struct pollfd pfd;
+	struct uffd_msg msg;
+	pthread_t thread;
+	int uffd, status, i;
+	char base[32], mem[32];
+	pid_t child;
+	void *page;
+
+	dbg_write(self->src.bdf, "size", "65536");
+	ASSERT_EQ(0, read_file(LMDBG "/file_mem", base, sizeof(base)));
+	ASSERT_EQ(0, vfio_mig_set(self->src.device,
+				  VFIO_DEVICE_STATE_STOP_COPY, &r.fd));
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	ASSERT_LE(0, uffd);
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	reg.range.start = (uintptr_t)page;
+	reg.range.len = 4096;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	r.buf = page;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, stuck_read, &r));
+	/* the first reader now waits on its fault, inside read() */
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		char byte;
+
+		_exit(read(r.fd, &byte, 1) < 0);
+	}
+	usleep(200000);
+	kill(child, SIGKILL);
+	for (i = 0; i < 300; i++) {
+		if (waitpid(child, &status, WNOHANG) == child)
+			break;
+		usleep(10000);
+	}
+	EXPECT_LT(i, 300) TH_LOG("the waiting reader did not die");
+
+	/* the session ends under the stuck read: its buffers wait for it */
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_STOP,
+				  NULL));
+	ASSERT_EQ(0, read_file(LMDBG "/file_mem", mem, sizeof(mem)));
+	EXPECT_LT(strtoull(base, NULL, 10), strtoull(mem, NULL, 10));
+
+	/* the fault resolves: the read returns what it had, then all goes */
+	zero.range.start = (uintptr_t)page;
+	zero.range.len = 4096;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_LT(0, r.ret);
+	EXPECT_GT(4096, r.ret);
+	ASSERT_EQ(0, read_file(LMDBG "/file_mem", mem, sizeof(mem)));
+	EXPECT_STREQ(base, mem);
+	if (i == 300)
+		waitpid(child, &status, 0);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	close(r.fd);
+	close(uffd);
+	munmap(page, 4096);
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
 }
 
 TEST_F(mig, error_state_and_reset)
@@ -555,8 +918,6 @@ static void rebind(const char *bdf)
 	write_file("/sys/bus/pci/drivers_probe", bdf);
 }
 
-#define LMDBG "/sys/kernel/debug/live_migration"
-
 /* Arms the task's fail-nth: the n-th fault site it passes fails. */
 static int fail_nth(int n)
 {
@@ -582,24 +943,59 @@ enum sweep_op { OP_STOP_COPY, OP_PRE_COPY, OP_RESUMING, OP_RESUME_DATA,
 		OP_DIRTY_REPORT, OP_NR };
 
 static const char * const sweep_names[OP_NR] = {
-	"RUNNING->STOP_COPY", "RUNNING->PRE_COPY", "STOP->RESUMING",
+	"STOP->STOP_COPY", "RUNNING->PRE_COPY", "STOP->RESUMING",
 	"resume write", "dirty report",
 };
+
+/* Brings dev to where op starts; the fd of a resuming session, or -1. */
+static int sweep_prepare(int op, int dev)
+{
+	int fd = -1;
+
+	if (op == OP_STOP_COPY || op == OP_RESUMING || op == OP_RESUME_DATA)
+		vfio_mig_set(dev, VFIO_DEVICE_STATE_STOP, NULL);
+	if (op == OP_RESUME_DATA)
+		vfio_mig_set(dev, VFIO_DEVICE_STATE_RESUMING, &fd);
+	if (op == OP_DIRTY_REPORT)
+		dma_log_start(dev, 1 << 20, 1 << 20);
+	return fd;
+}
+
+static long sweep_call(int op, int dev, int *fd, const struct stream *big)
+{
+	static const int target[] = {
+		[OP_STOP_COPY] = VFIO_DEVICE_STATE_STOP_COPY,
+		[OP_PRE_COPY] = VFIO_DEVICE_STATE_PRE_COPY,
+		[OP_RESUMING] = VFIO_DEVICE_STATE_RESUMING,
+	};
+	uint64_t bitmap[4];
+	ssize_t n;
+
+	switch (op) {
+	case OP_RESUME_DATA:
+		n = write(*fd, big->buf, big->len);
+		return n < 0 ? -errno : n;
+	case OP_DIRTY_REPORT:
+		return dma_log_report(dev, 1 << 20, 1 << 20, bitmap);
+	default:
+		return vfio_mig_set(dev, target[op], fd);
+	}
+}
 
 /*
  * Every one of the core's allocations and file creations, for every call
  * that makes some, fails in turn (fail-nth, as iommufd_fail_nth does), until
  * the call makes none it has not already failed.  After each failure the
- * call returned an error, the function is where it was, nothing is left
+ * call returned -ENOMEM (or, for a write that took bytes, a short count from
+ * which a retry goes on), the function is where it was, nothing is left
  * allocated, and a whole migration still works.
  */
 TEST_F(mig, fail_nth_sweep)
 {
 	char before_files[32], before_mem[32], v[32];
-	const uint64_t iova = 1 << 20, len = 1 << 20;
-	int op, n, fd, ret, prev;
 	struct stream s, big;
-	uint64_t bitmap[4];
+	int op, n, fd, prev;
+	long ret;
 
 	ASSERT_EQ(0, write_file(LMDBG "/fail_live_migration/verbose", "0"));
 	dbg_write(self->src.bdf, "size", "3145728");
@@ -618,61 +1014,36 @@ TEST_F(mig, fail_nth_sweep)
 		bool hit = true;
 
 		for (n = 1; hit && n < 64; n++) {
-			fd = -1;
-			/* only the arc that makes the file: nothing else moves */
-			if (op != OP_PRE_COPY && op != OP_DIRTY_REPORT)
-				ASSERT_EQ(0, vfio_mig_set(dev,
-						VFIO_DEVICE_STATE_STOP, NULL));
-			if (op == OP_RESUME_DATA)
-				ASSERT_EQ(0, vfio_mig_set(dev,
-						VFIO_DEVICE_STATE_RESUMING,
-						&fd));
-			if (op == OP_DIRTY_REPORT)
-				ASSERT_EQ(0, dma_log_start(dev, iova, len));
+			fd = sweep_prepare(op, dev);
 			prev = vfio_mig_get(dev);
-
 			ASSERT_EQ(0, fail_nth(n));
-			switch (op) {
-			case OP_STOP_COPY:
-				ret = vfio_mig_set(dev,
-						   VFIO_DEVICE_STATE_STOP_COPY,
-						   &fd);
-				break;
-			case OP_PRE_COPY:
-				ret = vfio_mig_set(dev,
-						   VFIO_DEVICE_STATE_PRE_COPY,
-						   &fd);
-				break;
-			case OP_RESUMING:
-				ret = vfio_mig_set(dev,
-						   VFIO_DEVICE_STATE_RESUMING,
-						   &fd);
-				break;
-			case OP_RESUME_DATA:
-				ret = write_all(fd, big.buf, big.len);
-				break;
-			default:
-				ret = dma_log_report(dev, iova, len, bitmap);
-				break;
-			}
+			ret = sweep_call(op, dev, &fd, &big);
 			hit = fail_nth_hit();
-			if (!hit) {
-				/* nothing left to fail: the call works */
-				EXPECT_EQ(0, ret) TH_LOG("%s", sweep_names[op]);
-				if (op == OP_RESUME_DATA)
-					EXPECT_EQ(0, vfio_mig_set(dev,
-						VFIO_DEVICE_STATE_STOP, NULL));
-			} else {
-				injected++;
-				EXPECT_EQ(-ENOMEM, ret) {
-					TH_LOG("%s, site %d: %d",
+			injected += hit;
+			if (op == OP_RESUME_DATA) {
+				/* a short write goes on where it stopped */
+				if (hit)
+					EXPECT_TRUE(ret == -ENOMEM ||
+						    (ret > 0 && ret < big.len));
+				if (ret < 0)
+					ret = 0;
+				EXPECT_EQ(0, write_all(fd, big.buf + ret,
+						       big.len - ret));
+				EXPECT_EQ(0, vfio_mig_set(dev,
+							  VFIO_DEVICE_STATE_STOP,
+							  NULL));
+				EXPECT_EQ(3145728, dbg_read(self->dst.bdf,
+							    "loaded"));
+			} else if (hit) {
+				EXPECT_EQ(-ENOMEM, ret)
+					TH_LOG("%s, site %d: %ld",
 					       sweep_names[op], n, ret);
-				}
 				/* an allocation failure changes no state */
-				EXPECT_EQ(prev, vfio_mig_get(dev)) {
-					TH_LOG("%s, site %d",
-					       sweep_names[op], n);
-				}
+				EXPECT_EQ(prev, vfio_mig_get(dev))
+					TH_LOG("%s, site %d", sweep_names[op],
+					       n);
+			} else {
+				EXPECT_EQ(0, ret) TH_LOG("%s", sweep_names[op]);
 			}
 			if (fd >= 0)
 				close(fd);
@@ -686,7 +1057,6 @@ TEST_F(mig, fail_nth_sweep)
 		/* every call above makes at least one allocation of ours */
 		EXPECT_LT(0, injected) TH_LOG("%s", sweep_names[op]);
 	}
-
 
 	/* nothing stayed allocated, and a migration still works */
 	ASSERT_EQ(0, read_file(LMDBG "/live_files", v, sizeof(v)));
@@ -868,20 +1238,6 @@ TEST(lmctl_exit_codes)
 	}
 	snprintf(args, sizeof(args), "migrate -q %s 0000:00:1f.7", src);
 	EXPECT_EQ(2, run_lmctl(args));
-}
-
-static int pf_of(const char *vf, char *pf, size_t len)
-{
-	char path[256], link[256];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/physfn", vf);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = 0;
-	snprintf(pf, len, "%s", basename(link));
-	return 0;
 }
 
 static void bind_vfio(const char *bdf)
