@@ -406,9 +406,11 @@ EXPORT_SYMBOL_GPL(lm_controller_register);
  * @ctrl: a registered controller
  *
  * Called from the controlling driver's remove, while its primitives still
- * work.  Open data files are disabled and &lm_ops.release is called for each
- * function; when this returns no op of @ctrl runs or will run.  Consumers'
- * handles and files stay valid objects, failing every call with -ENODEV.
+ * work.  Open data files are disabled, a function that is not running is
+ * brought back to running (&lm_ops.reset, or &lm_ops.restart and
+ * &lm_ops.p2p_resume) and &lm_ops.release is called for each function;
+ * when this returns no op of @ctrl runs or will run.  Consumers' handles
+ * and files stay valid objects, failing every call with -ENODEV.
  */
 void lm_controller_unregister(struct lm_controller *ctrl)
 {
@@ -448,8 +450,11 @@ EXPORT_SYMBOL_GPL(lm_controller_unregister);
  * For functions that &lm_ops.claim cannot find on demand (non-PCI devices,
  * or drivers that prefer to create functions eagerly).  If @dev is deleted
  * first, the function stops working then (consumers see -ENODEV and
- * @dev's name can be added again), but stays valid for
- * lm_function_remove().
+ * @dev's name can be added again) without any call to the driver, and
+ * stays valid, with its drvdata, until lm_function_remove(), which the
+ * driver still calls.  A device on no bus is not followed: remove its
+ * function before deleting it.  Not from a notifier of @dev's bus: the
+ * first function on a bus registers the core's notifier there.
  *
  * Return: the function, owned by the registry (no reference is returned), or
  * an ERR_PTR: -EINVAL for bad @info, -EEXIST if @dev is known already,
@@ -473,12 +478,14 @@ struct lm_function *lm_function_add(struct lm_controller *ctrl,
 EXPORT_SYMBOL_GPL(lm_function_add);
 
 /**
- * lm_function_remove() - remove one function before its controller goes
- * @fn: a function of a registered controller
+ * lm_function_remove() - remove a function added with lm_function_add()
+ * @fn: the function, of a registered controller
  *
- * As lm_controller_unregister() does for all of them.  Call it at most
- * once per function, and not after the controller was unregistered: @fn may
- * be gone by then.
+ * As lm_controller_unregister() does for all of them, and also needed
+ * after @fn's device was deleted.  Call it at most once per function, only
+ * for functions from lm_function_add() (a claimed one may be gone once its
+ * device is), and not after the controller was unregistered: @fn may be
+ * gone by then.
  */
 void lm_function_remove(struct lm_function *fn)
 {
@@ -636,7 +643,7 @@ struct lm_function *lm_function_hold(struct lm_function *fn)
 EXPORT_SYMBOL_GPL(lm_function_hold);
 
 /**
- * lm_function_put() - drop a reference from lm_function_get()
+ * lm_function_put() - drop a reference from lm_function_get() or _hold()
  * @fn: the function; NULL and ERR_PTR values are ignored
  */
 void lm_function_put(struct lm_function *fn)

@@ -1929,7 +1929,7 @@ static void lm_test_race_unregister(struct kunit *test)
 		}
 		for (i = 0; i < ARRAY_SIZE(r); i++)
 			while (!READ_ONCE(r[i].iterations))
-				msleep(1);
+				usleep_range(1000, 2000);
 		lm_ctx_unregister(ctx);
 		for (i = 0; i < ARRAY_SIZE(r); i++) {
 			left = wait_for_completion_timeout(&r[i].done,

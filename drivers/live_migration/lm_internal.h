@@ -77,8 +77,7 @@ struct lm_function {
 	u16 compat_len;
 	char ctrl_name[32];		/* survives the controller */
 	bool claimed;			/* made by lm_ops.claim: the core's */
-	bool listed;			/* registry lock: on ctrl->functions,
-					 * the registry holds a reference */
+	bool listed;			/* registry lock: held by the list */
 	bool released;			/* lm_ops.release was called */
 
 	struct mutex lock;		/* the state lock, see above */

@@ -161,16 +161,21 @@ struct lm_function_info {
  *
  * @claim: optional; asked by lm_function_get() for a device the core does
  *	not know yet whose controlling device is this controller's: for a
- *	PCI controller only its own VFs, never a PF or another child of a
- *	PCI device; for other controllers their (non-PCI) children.  Fill
- *	@info and return 0 to create the
+ *	PCI controller only its own VFs, never a PF or another child of a PCI
+ *	device; for other controllers their (non-PCI) children.  Fill @info
+ *	and return 0 to create the
  *	function, or -ENODEV if the device is not migratable.  Claims of one
  *	controller are serialised and never run for a device twice; lookups
  *	of other devices go on meanwhile, and lm_controller_unregister()
  *	waits for a claim under way, so @claim may issue device commands.
- * @release: optional; the function of @dev is going away (removed, or
- *	its creation after @claim failed): free @drvdata.  No other op
- *	follows for it.
+ * @release: optional; the function of @dev is going away (its controller
+ *	unregisters, lm_function_remove(), a claimed function whose device is
+ *	deleted, or its creation after @claim failed): free @drvdata.  No
+ *	other op follows for it.  For a claimed function whose device is
+ *	deleted it runs, after @save_end and @log_stop, from that device's
+ *	deletion (a bus notifier, inside device_del(), for a VF with the PF's
+ *	device lock held by sriov_numvfs): it must not take locks held around
+ *	pci_disable_sriov().
  * @stop: stop the function completely: no DMA, no interrupts, no internal
  *	state change.  With %LM_CAP_P2P it is already quiesced by @p2p_quiesce.
  * @restart: undo @stop.  With %LM_CAP_P2P the function comes back quiesced
@@ -194,14 +199,21 @@ struct lm_function_info {
  *	that the core has already received completely and validated; called in
  *	offset order with the function stopped.
  * @state_size: estimate the bytes a %LM_SAVE_FINAL save would produce now.
- * @reset: the function was reset (e.g. FLR): forget migration state kept for
- *	it; on return it must be running.  Dirty logging, if it was on, has
- *	been stopped with @log_stop just before.  Optional.
+ * @reset: the function was reset (e.g. FLR), or its controller lets go of
+ *	it while it is not running (unregister, lm_function_remove()): forget
+ *	migration state kept for it; on return it must be running.  Dirty
+ *	logging, if it was on, has been stopped with @log_stop just before.
+ *	Optional: without it, a function let go of is brought back with
+ *	@restart and @p2p_resume.
  * @log_start: start logging DMA writes to @nr ranges at @page_size
- *	granularity (mandatory with %LM_CAP_DIRTY_LOG).
+ *	granularity (mandatory with %LM_CAP_DIRTY_LOG).  The core checked
+ *	them: non-empty, aligned to @page_size, ascending, not overlapping.
  * @log_stop: stop logging.
  * @log_report: report and clear the pages written within [@iova, @iova +
- *	@length) by calling @fn for each dirty range.
+ *	@length) by calling @fn_dirty for each dirty range.  The core asks a
+ *	window at a time (at most PAGE_SIZE * 8 logging pages, starting on
+ *	one, within one logged range); what is reported outside the window
+ *	is dropped, so only pages within it may be cleared.
  * @compat_check: optional; decide whether a stream whose compatibility
  *	descriptor is @remote can be loaded.  Return 0 or a negative errno.
  */

@@ -658,8 +658,8 @@ TEST_F(mig, dma_logging_bits)
 	/* a page size the core refuses for every consumer, VFIO's checks met */
 	many[0][0] = 1ULL << 31;
 	many[0][1] = 1ULL << 31;
-	EXPECT_EQ(-EINVAL, dma_log_start_ranges(self->src.device, many, 1,
-						 1ULL << 31));
+	ps = 1ULL << 31;
+	EXPECT_EQ(-EINVAL, dma_log_start_ranges(self->src.device, many, 1, ps));
 }
 
 /* 1 while lockdep is on: it turns itself off at its first report. */
