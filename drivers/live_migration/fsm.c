@@ -387,22 +387,25 @@ static int lm_log_check(const struct lm_log_range *ranges, unsigned int nr,
 /**
  * lm_log_start() - start DMA dirty logging
  * @fn: the function
- * @ranges: IOVA ranges to track: non-empty, aligned to @page_size, in
+ * @ranges: IOVA ranges to track: non-empty, aligned to *@page_size, in
  *	ascending order and not overlapping
- * @nr: number of @ranges, at least one
- * @page_size: tracking granularity, a power of two from 4 KiB to 1 GiB
+ * @nr: number of @ranges, at least one and at most 256
+ * @page_size: in: the tracking granularity asked, a power of two from
+ *	4 KiB to 1 GiB; out: the one the device uses, which may be coarser
  *
  * Return: 0; -EOPNOTSUPP without %LM_CAP_DIRTY_LOG; -EBUSY if logging is
- * already on; -EINVAL for bad arguments; -ENODEV after removal; or the
- * driver's error.
+ * already on; -EINVAL for bad arguments, or a granularity from the driver
+ * that is not a power of two between the one asked and 1 GiB (logging is
+ * then off again); -ENODEV after removal; -ENOMEM; or the driver's error.
  */
 int lm_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
-		 unsigned int nr, u64 page_size)
+		 unsigned int nr, u64 *page_size)
 {
+	u64 asked = *page_size, granted = asked;
 	struct lm_log_range *copy;
 	int ret;
 
-	ret = lm_log_check(ranges, nr, page_size);
+	ret = lm_log_check(ranges, nr, asked);
 	if (ret)
 		return ret;
 	/* reports look only where logging is on */
@@ -411,20 +414,28 @@ int lm_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
 	if (!copy)
 		return -ENOMEM;
 	mutex_lock(&fn->lock);
-	if (fn->dead)
+	if (fn->dead) {
 		ret = -ENODEV;
-	else if (!(fn->caps & LM_CAP_DIRTY_LOG))
+	} else if (!(fn->caps & LM_CAP_DIRTY_LOG)) {
 		ret = -EOPNOTSUPP;
-	else if (fn->logging)
+	} else if (fn->logging) {
 		ret = -EBUSY;
-	else
-		ret = fn->ops->log_start(fn, ranges, nr, page_size);
+	} else {
+		ret = fn->ops->log_start(fn, ranges, nr, &granted);
+		/* a granularity the bitmaps cannot hold: the driver's bug */
+		if (!ret && (!is_power_of_2(granted) || granted < asked ||
+			     granted > LM_LOG_PAGE_MAX)) {
+			fn->ops->log_stop(fn);
+			ret = -EINVAL;
+		}
+	}
 	if (!ret) {
 		fn->logging = true;
-		fn->log_shift = ilog2(page_size);
+		fn->log_shift = ilog2(granted);
 		fn->log_ranges = copy;
 		fn->log_nr = nr;
 		copy = NULL;
+		*page_size = granted;
 	}
 	mutex_unlock(&fn->lock);
 	kfree(copy);

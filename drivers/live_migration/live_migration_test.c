@@ -41,6 +41,7 @@ struct fake_fn {
 	size_t attach_skew;		/* attach this much too late: a bug */
 	struct lm_buffer *mem;		/* the whole state, when attaching */
 	bool underfill;			/* save_read writes nothing: a bug */
+	u64 log_granted;		/* granularity log_start answers */
 	int nrep;			/* dirty ranges log_report gives */
 	unsigned long rep_iova[4];
 	unsigned long rep_len[4];
@@ -190,9 +191,13 @@ static int fake_reset(struct lm_function *fn)
 
 static int fake_log_start(struct lm_function *fn,
 			  const struct lm_log_range *ranges, unsigned int nr,
-			  u64 page_size)
+			  u64 *page_size)
 {
-	fake(fn)->dirty_iova = ranges[0].iova + page_size;
+	struct fake_fn *f = fake(fn);
+
+	if (f->log_granted)
+		*page_size = f->log_granted;
+	f->dirty_iova = ranges[0].iova + *page_size;
 	return fake_call(fake(fn), 'D');
 }
 
@@ -235,6 +240,13 @@ static const struct lm_ops fake_ops = {
 	.log_stop = fake_log_stop,
 	.log_report = fake_log_report,
 };
+
+/* lm_log_start() with the granularity asked given by value */
+static int log_start(struct lm_function *fn, const struct lm_log_range *r,
+		     unsigned int nr, u64 page_size)
+{
+	return lm_log_start(fn, r, nr, &page_size);
+}
 
 /* ---- fixtures ---- */
 
@@ -1317,7 +1329,7 @@ static void lm_test_unregister_with_users(struct kunit *test)
 	KUNIT_ASSERT_PTR_EQ(test, h, fn);
 	KUNIT_ASSERT_EQ(test, lm_set_state(h, LM_STATE_PRE_COPY, NULL, &file),
 			0);
-	KUNIT_ASSERT_EQ(test, lm_log_start(h, &(struct lm_log_range){ 0, 1 << 20 },
+	KUNIT_ASSERT_EQ(test, log_start(h, &(struct lm_log_range){ 0, 1 << 20 },
 					   1, 4096), 0);
 	cd = class_find_device_by_name(&lm_class, dev_name(&fn->dev));
 	KUNIT_EXPECT_PTR_EQ(test, cd, &fn->dev);
@@ -1818,13 +1830,13 @@ static void lm_test_dirty_log(struct kunit *test)
 
 	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
 	plain = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 8, &fp);
-	KUNIT_EXPECT_EQ(test, lm_log_start(plain, &r, 1, 4096), -EOPNOTSUPP);
-	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 1, 3000), -EINVAL);
-	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 0, 4096), -EINVAL);
+	KUNIT_EXPECT_EQ(test, log_start(plain, &r, 1, 4096), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, log_start(fn, &r, 1, 3000), -EINVAL);
+	KUNIT_EXPECT_EQ(test, log_start(fn, &r, 0, 4096), -EINVAL);
 	KUNIT_EXPECT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
 					    record_dirty, &got), -EINVAL);
-	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 1, 4096), 0);
-	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 1, 4096), -EBUSY);
+	KUNIT_EXPECT_EQ(test, log_start(fn, &r, 1, 4096), 0);
+	KUNIT_EXPECT_EQ(test, log_start(fn, &r, 1, 4096), -EBUSY);
 	KUNIT_EXPECT_EQ(test, lm_log_report(fn, ULONG_MAX, 2, record_dirty,
 					    &got), -EINVAL);
 	KUNIT_EXPECT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
@@ -1837,12 +1849,12 @@ static void lm_test_dirty_log(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, f->calls, "Dd");
 
 	/* a reset stops logging through the driver before its reset */
-	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 1, 4096), 0);
+	KUNIT_EXPECT_EQ(test, log_start(fn, &r, 1, 4096), 0);
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 	KUNIT_EXPECT_STREQ(test, f->calls, "DdDdZ");
 	KUNIT_EXPECT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
 					    record_dirty, &got), -EINVAL);
-	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 1, 4096), 0);
+	KUNIT_EXPECT_EQ(test, log_start(fn, &r, 1, 4096), 0);
 	/* without logging, reset calls only the driver's reset */
 	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
@@ -2376,11 +2388,11 @@ static void lm_test_log_input(struct kunit *test)
 
 	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
-		KUNIT_EXPECT_EQ_MSG(test, lm_log_start(fn, bad[i].r, bad[i].nr,
+		KUNIT_EXPECT_EQ_MSG(test, log_start(fn, bad[i].r, bad[i].nr,
 						       bad[i].page_size),
 				    -EINVAL, "case %d", i);
 	KUNIT_EXPECT_STREQ(test, f->calls, "");
-	KUNIT_EXPECT_EQ(test, lm_log_start(fn, bad[7].r, 1, 4096), 0);
+	KUNIT_EXPECT_EQ(test, log_start(fn, bad[7].r, 1, 4096), 0);
 	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
 }
 
@@ -2420,7 +2432,7 @@ static void lm_test_dirty_report(struct kunit *test)
 
 	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
 	d.fn = fn;
-	KUNIT_ASSERT_EQ(test, lm_log_start(fn, &r, 1, 4096), 0);
+	KUNIT_ASSERT_EQ(test, log_start(fn, &r, 1, 4096), 0);
 	f->nrep = 4;
 	f->rep_iova[0] = 0x0ff000;	/* starts before the range */
 	f->rep_len[0] = 0x3000;
@@ -2441,6 +2453,47 @@ static void lm_test_dirty_report(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, d.iova[2], 0x1ff000UL);
 	KUNIT_EXPECT_EQ(test, d.len[2], 0x1000UL);
 	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
+}
+
+/* A device tracking coarser than asked says so; nonsense is refused. */
+static void lm_test_log_granularity(struct kunit *test)
+{
+	static const u64 bad[] = { 3 * 4096, 2048, 1ULL << 31 };
+	struct lm_log_range r = { .iova = 0x100000, .length = 0x100000 };
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct dirty_seen d = {};
+	struct lm_function *fn;
+	struct fake_fn *f;
+	u64 ps = 4096;
+	int i;
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	d.fn = fn;
+	f->log_granted = 16384;
+	KUNIT_ASSERT_EQ(test, lm_log_start(fn, &r, 1, &ps), 0);
+	KUNIT_EXPECT_EQ(test, ps, 16384ULL);
+	f->nrep = 1;
+	f->rep_iova[0] = 0x105000;
+	f->rep_len[0] = 0x10;
+	KUNIT_ASSERT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
+					    record_runs, &d), 0);
+	KUNIT_ASSERT_EQ(test, d.calls, 1);
+	KUNIT_EXPECT_EQ(test, d.iova[0], 0x104000UL);
+	KUNIT_EXPECT_EQ(test, d.len[0], 0x4000UL);
+	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		f->log_granted = bad[i];
+		f->ncalls = 0;
+		ps = 4096;
+		KUNIT_EXPECT_EQ_MSG(test, lm_log_start(fn, &r, 1, &ps), -EINVAL,
+				    "granted %llu", bad[i]);
+		/* the driver was told to stop again; logging is off */
+		KUNIT_EXPECT_STREQ(test, f->calls, "Dd");
+		KUNIT_EXPECT_EQ(test, ps, 4096ULL);
+		KUNIT_EXPECT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
+						    record_runs, &d), -EINVAL);
+	}
 }
 
 /* Without a reset op, the arcs back: restart, then p2p_resume. */
@@ -2490,7 +2543,7 @@ static void lm_test_dirty_report_windows(struct kunit *test)
 
 	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
 	d.fn = fn;
-	KUNIT_ASSERT_EQ(test, lm_log_start(fn, r, 2, 4096), 0);
+	KUNIT_ASSERT_EQ(test, log_start(fn, r, 2, 4096), 0);
 	f->nrep = 4;
 	f->rep_iova[0] = 0;
 	f->rep_len[0] = 0x1000;
@@ -2929,6 +2982,7 @@ static struct kunit_case lm_hardening_cases[] = {
 	KUNIT_CASE(lm_test_log_input),
 	KUNIT_CASE(lm_test_dirty_report),
 	KUNIT_CASE(lm_test_dirty_report_windows),
+	KUNIT_CASE(lm_test_log_granularity),
 	KUNIT_CASE(lm_test_unregister_restarts_no_reset),
 #ifdef CONFIG_LIVE_MIGRATION_FAULT_INJECTION
 	KUNIT_CASE(lm_test_fail_nth),

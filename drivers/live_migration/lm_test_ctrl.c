@@ -28,7 +28,8 @@
  * (primitives called), "loaded" (bytes verified by the last load),
  * "dirty_iova" and "dirty_len" (the next dirty report gives the range
  * from dirty_iova, dirty_len bytes or else one logging page, as it is,
- * even where it lies outside what was asked),
+ * even where it lies outside what was asked), "log_page_min" (the finest
+ * logging granularity it tracks: a finer one asked is raised to it),
  * "refuse_streams" (the function refuses every incoming stream as
  * incompatible) and "copy_out" (see above).
  */
@@ -90,6 +91,7 @@ struct lmt_fn {
 	u64 page_size;
 	u64 dirty_iova;
 	u64 dirty_len;
+	u64 log_page_min;
 	bool dirty_pending;
 	bool refuse_streams;		/* compat_check says -EXDEV */
 	bool copy_out;			/* save_read, not lm_save_attach() */
@@ -358,7 +360,7 @@ static int lmt_reset(struct lm_function *fn)
 
 static int lmt_log_start(struct lm_function *fn,
 			 const struct lm_log_range *ranges, unsigned int nr,
-			 u64 page_size)
+			 u64 *page_size)
 {
 	struct lmt_fn *t = lmt(fn);
 	int ret = lmt_call(t);
@@ -369,7 +371,10 @@ static int lmt_log_start(struct lm_function *fn,
 		return -E2BIG;
 	memcpy(t->ranges, ranges, nr * sizeof(*ranges));
 	t->nr_ranges = nr;
-	t->page_size = page_size;
+	/* as a device that tracks no finer than log_page_min */
+	if (*page_size < t->log_page_min)
+		*page_size = t->log_page_min;
+	t->page_size = *page_size;
 	/* the first page of the first range counts as written */
 	t->dirty_iova = ranges[0].iova;
 	t->dirty_pending = true;
@@ -451,6 +456,7 @@ static int lmt_claim(struct lm_controller *ctrl, struct device *dev,
 	debugfs_create_u64("loaded", 0400, t->dir, &t->loaded);
 	debugfs_create_x64("dirty_iova", 0600, t->dir, &t->dirty_iova);
 	debugfs_create_x64("dirty_len", 0600, t->dir, &t->dirty_len);
+	debugfs_create_u64("log_page_min", 0600, t->dir, &t->log_page_min);
 	debugfs_create_bool("dirty_pending", 0600, t->dir, &t->dirty_pending);
 	debugfs_create_bool("refuse_streams", 0600, t->dir,
 			    &t->refuse_streams);

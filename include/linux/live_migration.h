@@ -205,9 +205,11 @@ struct lm_function_info {
  *	logging, if it was on, has been stopped with @log_stop just before.
  *	Optional: without it, a function let go of is brought back with
  *	@restart and @p2p_resume.
- * @log_start: start logging DMA writes to @nr ranges at @page_size
- *	granularity (mandatory with %LM_CAP_DIRTY_LOG).  The core checked
- *	them: non-empty, aligned to @page_size, ascending, not overlapping.
+ * @log_start: start logging DMA writes to @nr ranges (mandatory with
+ *	%LM_CAP_DIRTY_LOG).  *@page_size is the granularity asked; a device
+ *	that tracks coarser sets it to its own, a power of two, at most
+ *	1 GiB.  The core checked the ranges: non-empty, aligned to the size
+ *	asked, ascending, not overlapping.
  * @log_stop: stop logging.
  * @log_report: report and clear the pages written within [@iova, @iova +
  *	@length) by calling @fn_dirty for each dirty range.  The core asks a
@@ -237,7 +239,7 @@ struct lm_ops {
 	int (*reset)(struct lm_function *fn);
 	int (*log_start)(struct lm_function *fn,
 			 const struct lm_log_range *ranges, unsigned int nr,
-			 u64 page_size);
+			 u64 *page_size);
 	int (*log_stop)(struct lm_function *fn);
 	int (*log_report)(struct lm_function *fn, unsigned long iova,
 			  unsigned long length, lm_dirty_fn fn_dirty,
@@ -299,7 +301,7 @@ int lm_function_reset(struct lm_function *fn);
 int lm_file_precopy_info(struct file *file, u64 *initial_bytes,
 			 u64 *dirty_bytes);
 int lm_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
-		 unsigned int nr, u64 page_size);
+		 unsigned int nr, u64 *page_size);
 int lm_log_stop(struct lm_function *fn);
 int lm_log_report(struct lm_function *fn, unsigned long iova,
 		  unsigned long length, lm_dirty_fn fn_dirty, void *opaque);

@@ -176,7 +176,8 @@ static int vfio_pci_lm_log_start(struct vfio_device *vdev,
 		r[i].length = node->last - node->start + 1;
 		i++;
 	}
-	ret = lm_log_start(vfio_pci_lm_lock(to_lmdev(vdev)), r, i, *page_size);
+	/* VFIO's page_size is in/out: the device may track coarser */
+	ret = lm_log_start(vfio_pci_lm_lock(to_lmdev(vdev)), r, i, page_size);
 	vfio_pci_lm_unlock(to_lmdev(vdev));
 	kfree(r);
 	return ret;

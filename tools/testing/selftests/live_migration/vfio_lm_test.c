@@ -550,8 +550,8 @@ TEST_F(mig, dma_logging)
 	ASSERT_EQ(0, dma_log_stop(self->src.device));
 }
 
-static int dma_log_start_ranges(int dev, const uint64_t (*r)[2], int nr,
-				uint64_t page_size)
+static int dma_log_start_ps(int dev, const uint64_t (*r)[2], int nr,
+			    uint64_t *page_size)
 {
 	struct vfio_device_feature_dma_logging_range ranges[300];
 	struct {
@@ -567,10 +567,19 @@ static int dma_log_start_ranges(int dev, const uint64_t (*r)[2], int nr,
 	buf.feature.argsz = sizeof(buf);
 	buf.feature.flags = VFIO_DEVICE_FEATURE_SET |
 			    VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
-	buf.ctl.page_size = page_size;
+	buf.ctl.page_size = *page_size;
 	buf.ctl.num_ranges = nr;
 	buf.ctl.ranges = (uintptr_t)ranges;
-	return ioctl(dev, VFIO_DEVICE_FEATURE, &buf) ? -errno : 0;
+	if (ioctl(dev, VFIO_DEVICE_FEATURE, &buf))
+		return -errno;
+	*page_size = buf.ctl.page_size;
+	return 0;
+}
+
+static int dma_log_start_ranges(int dev, const uint64_t (*r)[2], int nr,
+				uint64_t page_size)
+{
+	return dma_log_start_ps(dev, r, nr, &page_size);
 }
 
 static int dma_log_report_ps(int dev, uint64_t iova, uint64_t len,
@@ -660,6 +669,14 @@ TEST_F(mig, dma_logging_bits)
 	many[0][1] = 1ULL << 31;
 	ps = 1ULL << 31;
 	EXPECT_EQ(-EINVAL, dma_log_start_ranges(self->src.device, many, 1, ps));
+
+	/* a device that tracks coarser says so through VFIO's page_size */
+	dbg_write(self->src.bdf, "log_page_min", "16384");
+	ps = 4096;
+	ASSERT_EQ(0, dma_log_start_ps(self->src.device, r, 3, &ps));
+	EXPECT_EQ(16384, ps);
+	EXPECT_EQ(0, dma_log_stop(self->src.device));
+	dbg_write(self->src.bdf, "log_page_min", "0");
 }
 
 /* 1 while lockdep is on: it turns itself off at its first report. */
@@ -1049,6 +1066,9 @@ TEST_F(mig, fail_nth_sweep)
 				close(fd);
 			if (op == OP_DIRTY_REPORT)
 				ASSERT_EQ(0, dma_log_stop(dev));
+			/* an empty RESUMING session is left by a reset */
+			if (vfio_mig_get(dev) == VFIO_DEVICE_STATE_RESUMING)
+				ASSERT_EQ(0, ioctl(dev, VFIO_DEVICE_RESET));
 			ASSERT_EQ(0, vfio_mig_set(dev,
 						  VFIO_DEVICE_STATE_RUNNING,
 						  NULL));
