@@ -1330,7 +1330,7 @@ static void lm_test_unregister_with_users(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, lm_set_state(h, LM_STATE_PRE_COPY, NULL, &file),
 			0);
 	KUNIT_ASSERT_EQ(test, log_start(h, &(struct lm_log_range){ 0, 1 << 20 },
-					   1, 4096), 0);
+					1, 4096), 0);
 	cd = class_find_device_by_name(&lm_class, dev_name(&fn->dev));
 	KUNIT_EXPECT_PTR_EQ(test, cd, &fn->dev);
 	put_device(cd);
@@ -2389,7 +2389,7 @@ static void lm_test_log_input(struct kunit *test)
 	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
 		KUNIT_EXPECT_EQ_MSG(test, log_start(fn, bad[i].r, bad[i].nr,
-						       bad[i].page_size),
+						    bad[i].page_size),
 				    -EINVAL, "case %d", i);
 	KUNIT_EXPECT_STREQ(test, f->calls, "");
 	KUNIT_EXPECT_EQ(test, log_start(fn, bad[7].r, 1, 4096), 0);
