@@ -153,9 +153,11 @@ struct lm_function_info {
 /**
  * struct lm_ops - device primitives of a controlling driver
  *
- * The core calls every op with the function's state lock held, never two at
- * once for one function, and never after the function was removed.  Ops may
- * sleep.  A negative errno from an op that changes the device's state moves
+ * The core calls every op that has a function with the function's state
+ * lock held, never two at once for one function, and never after the
+ * function was released (@release is the last).  @claim, and @release of a
+ * function whose creation failed, have no function yet: they run under the
+ * controller's claim lock alone.  Ops may sleep.  A negative errno from an op that changes the device's state moves
  * the function to %LM_STATE_ERROR.  Drivers never see migration states or
  * data files: the core derives the calls from the state machine.
  *
