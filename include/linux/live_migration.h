@@ -155,9 +155,10 @@ struct lm_function_info {
  *
  * The core calls every op that has a function with the function's state
  * lock held, never two at once for one function, and never after the
- * function was released (@release is the last).  @claim, and @release of a
- * function whose creation failed, have no function yet: they run under the
- * controller's claim lock alone.  Ops may sleep.  A negative errno from an op that changes the device's state moves
+ * function was released (@release is the last).  @claim has no function
+ * yet and runs under the controller's claim lock alone; @release of a
+ * function whose creation failed runs with no lock of the core's held.
+ * Ops may sleep.  A negative errno from an op that changes the device's state moves
  * the function to %LM_STATE_ERROR.  Drivers never see migration states or
  * data files: the core derives the calls from the state machine.
  *
