@@ -1092,6 +1092,217 @@ TEST_F(mig, fail_nth_sweep)
 	dbg_write(self->src.bdf, "size", "4096");
 }
 
+/* Reads a saving fd to its end through reads of at most @step bytes. */
+static int read_to_end_by(int fd, struct stream *s, size_t step)
+{
+	size_t cap = 1 << 20;
+
+	s->buf = malloc(cap);
+	s->len = 0;
+	for (;;) {
+		ssize_t n;
+
+		if (cap - s->len < step) {
+			cap *= 2;
+			s->buf = realloc(s->buf, cap);
+		}
+		n = read(fd, s->buf + s->len, step);
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return 0;
+		s->len += n;
+	}
+}
+
+/*
+ * A read that faults part way returns what it copied; the next read goes
+ * on from there.  The stream so read equals one read in one piece.
+ */
+TEST_F(mig, read_faults_part_way)
+{
+	struct stream whole, parts = {};
+	unsigned char *guard;
+	int fd, faults = 0;
+	ssize_t n;
+
+	dbg_write(self->src.bdf, "size", "100000");
+	dbg_write(self->src.bdf, "seed", "0x5eed0031");
+	ASSERT_EQ(0, save_stop_copy(self->src.device, &whole));
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+
+	/* one page readable, the next not */
+	guard = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, guard);
+	ASSERT_EQ(0, mprotect(guard + 4096, 4096, PROT_NONE));
+	parts.buf = malloc(whole.len + 8192);
+	ASSERT_EQ(0, vfio_mig_set(self->src.device,
+				  VFIO_DEVICE_STATE_STOP_COPY, &fd));
+	for (;;) {
+		/* start 100 bytes before the hole: a short read or EFAULT */
+		n = read(fd, guard + 4096 - 100, 8192 - 4096 + 100);
+		if (n < 0) {
+			ASSERT_EQ(EFAULT, errno);
+			faults++;
+			n = read(fd, guard, 4096);
+			ASSERT_LE(0, n);
+			memcpy(parts.buf + parts.len, guard, n);
+		} else {
+			ASSERT_GE(100, n);
+			memcpy(parts.buf + parts.len, guard + 4096 - 100, n);
+			faults += n == 100;
+		}
+		if (!n)
+			break;
+		parts.len += n;
+		ASSERT_GE(whole.len, parts.len);
+	}
+	close(fd);
+	EXPECT_LT(0, faults);
+	ASSERT_EQ(whole.len, parts.len);
+	EXPECT_EQ(0, memcmp(whole.buf, parts.buf, whole.len));
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+	munmap(guard, 8192);
+	free(whole.buf);
+	free(parts.buf);
+}
+
+/* A 64 MiB state goes in with one write() and comes out in 1 MiB reads. */
+TEST_F(mig, very_large_write)
+{
+	struct stream s;
+	int fd;
+
+	dbg_write(self->src.bdf, "size", "67108864");
+	dbg_write(self->src.bdf, "seed", "0x5eed0041");
+	ASSERT_EQ(0, vfio_mig_set(self->src.device,
+				  VFIO_DEVICE_STATE_STOP_COPY, &fd));
+	ASSERT_EQ(0, read_to_end_by(fd, &s, 1 << 20));
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+	ASSERT_EQ(0, vfio_mig_set(self->dst.device, VFIO_DEVICE_STATE_STOP,
+				  NULL));
+	ASSERT_EQ(0, vfio_mig_set(self->dst.device, VFIO_DEVICE_STATE_RESUMING,
+				  &fd));
+	EXPECT_EQ((ssize_t)s.len, write(fd, s.buf, s.len));
+	EXPECT_EQ(0, vfio_mig_set(self->dst.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+	close(fd);
+	EXPECT_EQ(0x5eed0041, dbg_read(self->dst.bdf, "seed"));
+	EXPECT_EQ(67108864, dbg_read(self->dst.bdf, "loaded"));
+	free(s.buf);
+	dbg_write(self->src.bdf, "size", "4096");
+}
+
+/* The offset of the PCI Express capability in config space, or 0. */
+static int pcie_cap(int dev, off_t cfg)
+{
+	uint8_t pos = 0, id = 0;
+	int guard = 48;
+
+	if (pread(dev, &pos, 1, cfg + 0x34) != 1)
+		return 0;
+	while (pos && guard--) {
+		if (pread(dev, &id, 1, cfg + pos) != 1)
+			return 0;
+		if (id == 0x10)
+			return pos;
+		if (pread(dev, &pos, 1, cfg + pos + 1) != 1)
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * Resets end a session wherever it is: VFIO_DEVICE_RESET half way through
+ * RESUMING, an FLR written to config space during STOP_COPY, and closing
+ * the device in STOP (the next user finds it running).  Nothing reaches
+ * the device from the ended session.
+ */
+TEST_F(mig, resets_end_sessions)
+{
+	struct vfio_region_info cfg = {
+		.argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX,
+	};
+	unsigned long long resets;
+	uint32_t devcap = 0;
+	uint16_t devctl = 0;
+	struct stream s;
+	int fd, cap;
+
+	dbg_write(self->src.bdf, "size", "300000");
+	dbg_write(self->src.bdf, "seed", "0x5eed0051");
+	dbg_write(self->dst.bdf, "seed", "0x5eed0052");
+	ASSERT_EQ(0, save_stop_copy(self->src.device, &s));
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+
+	/* VFIO_DEVICE_RESET in the middle of RESUMING */
+	ASSERT_EQ(0, vfio_mig_set(self->dst.device, VFIO_DEVICE_STATE_STOP,
+				  NULL));
+	ASSERT_EQ(0, vfio_mig_set(self->dst.device, VFIO_DEVICE_STATE_RESUMING,
+				  &fd));
+	ASSERT_EQ(0, write_all(fd, s.buf, s.len / 2));
+	ASSERT_EQ(0, ioctl(self->dst.device, VFIO_DEVICE_RESET));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->dst.device));
+	EXPECT_EQ(-1, write(fd, s.buf + s.len / 2, s.len - s.len / 2));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+	EXPECT_EQ(0x5eed0052, dbg_read(self->dst.bdf, "seed"));
+
+	/* an FLR through config space, as a guest driver would start one */
+	ASSERT_EQ(0, ioctl(self->src.device, VFIO_DEVICE_GET_REGION_INFO,
+			   &cfg));
+	cap = pcie_cap(self->src.device, cfg.offset);
+	ASSERT_NE(0, cap);
+	ASSERT_EQ(4, pread(self->src.device, &devcap, 4, cfg.offset + cap + 4));
+	ASSERT_TRUE(devcap & (1 << 28)) TH_LOG("no FLR: devcap %#x", devcap);
+	resets = class_stat(self->src.bdf, "resets");
+	ASSERT_EQ(0, vfio_mig_set(self->src.device,
+				  VFIO_DEVICE_STATE_STOP_COPY, &fd));
+	ASSERT_EQ(2, pread(self->src.device, &devctl, 2, cfg.offset + cap + 8));
+	devctl |= 1 << 15;
+	ASSERT_EQ(2, pwrite(self->src.device, &devctl, 2, cfg.offset + cap + 8));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->src.device));
+	EXPECT_EQ(-1, read(fd, &devctl, 1));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+	EXPECT_LT(resets, class_stat(self->src.bdf, "resets"));
+
+	/* closed in STOP: the next user finds it running, no session */
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_STOP,
+				  NULL));
+	vfio_fn_close(&self->src);
+	ASSERT_EQ(0, vfio_fn_open(&self->src, env("LM_SRC")));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->src.device));
+	free(s.buf);
+}
+
+/* PRECOPY_INFO refuses a short argsz and reports a bad pointer. */
+TEST_F(mig, precopy_info_bad_args)
+{
+	struct vfio_precopy_info info = { .argsz = 8 };
+	int fd;
+
+	dbg_write(self->src.bdf, "size", "4096");
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_PRE_COPY,
+				  &fd));
+	EXPECT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	info.argsz = sizeof(info);
+	EXPECT_EQ(0, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+	EXPECT_LT(0, info.initial_bytes);
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+}
+
 TEST_F(mig, controller_goes_away_while_open)
 {
 	unsigned char byte;
