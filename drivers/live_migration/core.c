@@ -144,10 +144,10 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 	if (lm_find_locked(dev))
 		return ERR_PTR(-EEXIST);
 	/*
-	 * Callers keep @dev from device_del() (a driver probing or bound to
-	 * it, or the device lock, as vfio-pci's probe has), so the bus
-	 * notifier of its deletion finds any function made here.  A device
-	 * already deleted is refused.
+	 * Callers do not race @dev's deletion: a driver probing or bound to
+	 * it (vfio-pci) asks before device_del() unbinds it, and so before
+	 * the bus notifier of the deletion, which then finds the function.
+	 * A device already deleted is refused.
 	 */
 	if (!device_is_registered(dev))
 		return ERR_PTR(-ENODEV);

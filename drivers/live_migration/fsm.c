@@ -422,15 +422,20 @@ int lm_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
 		ret = -EBUSY;
 	} else {
 		ret = fn->ops->log_start(fn, ranges, nr, &granted);
-		/* a granularity the bitmaps cannot hold: the driver's bug */
+		/*
+		 * A granularity the bitmaps cannot hold is the driver's bug;
+		 * ranges not aligned to it would make windows straddle pages.
+		 */
 		if (!ret && (!is_power_of_2(granted) || granted < asked ||
-			     granted > LM_LOG_PAGE_MAX)) {
+			     granted > LM_LOG_PAGE_MAX ||
+			     lm_log_check(ranges, nr, granted))) {
 			fn->ops->log_stop(fn);
 			ret = -EINVAL;
 		}
 	}
 	if (!ret) {
 		fn->logging = true;
+		fn->log_gen++;
 		fn->log_shift = ilog2(granted);
 		fn->log_ranges = copy;
 		fn->log_nr = nr;
@@ -505,8 +510,8 @@ static void lm_log_flush(struct lm_log_window *w, unsigned long lo,
 		unsigned long first = w->first + (a << w->shift);
 		unsigned long last = w->first + (b << w->shift) - 1;
 
-		/* b may be the bit past the top of the address space */
-		if (b << w->shift > w->last - w->first)
+		/* a run to the window's end: b << shift may wrap */
+		if (b >= nbits)
 			last = w->last;
 		first = max(first, lo);
 		last = min(last, hi);
@@ -528,7 +533,11 @@ static void lm_log_flush(struct lm_log_window *w, unsigned long lo,
  * bitmap at a time, starting on a logging page; @fn_dirty runs without any
  * lock of the core's held, so it may fault on user memory (VFIO pins the
  * user's bitmap there).  Dirty ranges cover whole logging pages, clipped
- * to the range asked.
+ * to the range asked: so with a granularity coarser than the one asked, a
+ * consumer asks for ranges aligned to it, or the parts of pages outside
+ * its range, which the driver cleared, are not reported.  A logging
+ * session stopped and started again meanwhile ends the report with
+ * -EINVAL.
  *
  * Return: 0; -EINVAL if logging is off or the range is empty or wraps;
  * -ENODEV after removal; -ENOMEM; -EINTR if the caller was killed; or the
@@ -539,7 +548,8 @@ int lm_log_report(struct lm_function *fn, unsigned long iova,
 {
 	struct lm_log_window w = {};
 	unsigned long last, pos;
-	unsigned int r = 0;
+	bool started = false;
+	unsigned int r, gen = 0;
 	int ret = 0;
 
 	if (!length || check_add_overflow(iova, length - 1, &last) ||
@@ -557,11 +567,14 @@ int lm_log_report(struct lm_function *fn, unsigned long iova,
 		mutex_lock(&fn->lock);
 		if (fn->dead) {
 			ret = -ENODEV;
-		} else if (!fn->logging) {
+		} else if (!fn->logging || (started && gen != fn->log_gen)) {
+			/* off, or restarted since the last window: not ours */
 			ret = -EINVAL;
 		} else {
-			/* the next logged range that holds bytes from pos on */
-			for (; r < fn->log_nr; r++) {
+			started = true;
+			gen = fn->log_gen;
+			/* the first logged range that holds bytes from pos on */
+			for (r = 0; r < fn->log_nr; r++) {
 				lr = &fn->log_ranges[r];
 				rlast = lr->iova + (lr->length - 1);
 				if (rlast >= pos)

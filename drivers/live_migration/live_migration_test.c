@@ -1884,8 +1884,10 @@ static int racer_fn(void *data)
 		if (!ret && file) {
 			/* the unregister may come in while the file is open */
 			cond_resched();
+			/* another racer's session change also ends it */
 			if (kernel_read(file, buf, sizeof(buf),
-					&(loff_t){0}) == -ENODEV)
+					&(loff_t){0}) == -ENODEV &&
+			    lm_function_removed(r->fn))
 				r->stale++;
 			__fput_sync(file);
 		}
@@ -2044,6 +2046,15 @@ static void lm_test_device_deleted(struct kunit *test)
 	device_unregister(vf);
 }
 
+/* Release only notes that it came: the fake's memory is the test's. */
+static void fake_release_noted(struct lm_controller *ctrl, struct device *dev,
+			       void *drvdata)
+{
+	fake_call(drvdata, 'X');
+}
+
+static struct lm_ops fake_ops_rel;
+
 /*
  * A function added explicitly stops working with its device, frees the
  * device's name, and stays valid for its driver's lm_function_remove().
@@ -2055,8 +2066,8 @@ static void lm_test_device_deleted_added(struct kunit *test)
 					 .max_state_size = 64 };
 	int fns = atomic_read(&lm_live_functions);
 	struct lm_function *fn, *again;
+	struct file *file, *saving;
 	struct device *dev;
-	struct file *file;
 	struct fake_fn *f;
 
 	f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
@@ -2064,12 +2075,26 @@ static void lm_test_device_deleted_added(struct kunit *test)
 	info.drvdata = f;
 	dev = kunit_device_register(test, "lm-test-vf");
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	f->state_len = 64;
+	/* a function's ops are its controller's when it is made */
+	fake_ops_rel = fake_ops;
+	fake_ops_rel.release = fake_release_noted;
+	ctx->ctrl.ops = &fake_ops_rel;
 	fn = lm_function_add(&ctx->ctrl, dev, &info);
+	ctx->ctrl.ops = &fake_ops;
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fn);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &saving), 0);
+	f->ncalls = 0;
+	f->calls[0] = 0;
 	kunit_device_unregister(test, dev);
 	KUNIT_EXPECT_TRUE(test, lm_function_removed(fn));
+	/* nothing of the driver's ran from device_del() */
+	KUNIT_EXPECT_STREQ(test, f->calls, "");
+	KUNIT_EXPECT_EQ(test, f->open_saves, 1);
 	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file),
 			-ENODEV);
+	fput_now(saving);
 
 	dev = kunit_device_register(test, "lm-test-vf");
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
@@ -2077,7 +2102,11 @@ static void lm_test_device_deleted_added(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, again);
 	KUNIT_EXPECT_EQ(test, lm_set_state(again, LM_STATE_STOP, NULL, &file),
 			0);
+	f->ncalls = 0;		/* "again" shares the fake */
+	f->calls[0] = 0;
 	lm_function_remove(fn);		/* KASAN: still valid */
+	/* release came now, once */
+	KUNIT_EXPECT_STREQ(test, f->calls, "X");
 	lm_function_remove(again);
 	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_functions), fns);
 }
@@ -2486,6 +2515,15 @@ static void lm_test_log_granularity(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, d.len[0], 0x4000UL);
 	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
 
+	/* the range is 4K aligned only: a 2M grant would straddle it */
+	r.iova = 0x101000;
+	f->log_granted = SZ_2M;
+	f->ncalls = 0;
+	ps = 4096;
+	KUNIT_EXPECT_EQ(test, lm_log_start(fn, &r, 1, &ps), -EINVAL);
+	KUNIT_EXPECT_STREQ(test, f->calls, "Dd");
+	r.iova = 0x100000;
+
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		f->log_granted = bad[i];
 		f->ncalls = 0;
@@ -2498,6 +2536,56 @@ static void lm_test_log_granularity(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, lm_log_report(fn, 0x100000, 0x100000,
 						    record_runs, &d), -EINVAL);
 	}
+}
+
+struct restarter {
+	struct dirty_seen d;
+	struct lm_log_range r;
+	int ret;
+};
+
+/* Stops and starts logging again, fewer ranges, from the consumer. */
+static void restart_logging(void *opaque, unsigned long iova,
+			    unsigned long len)
+{
+	struct restarter *rs = opaque;
+
+	record_runs(&rs->d, iova, len);
+	if (rs->d.calls == 1) {
+		lm_log_stop(rs->d.fn);
+		rs->ret = log_start(rs->d.fn, &rs->r, 1, 4096);
+	}
+}
+
+/* A report whose logging session is restarted under it ends, -EINVAL. */
+static void lm_test_dirty_report_restarted(struct kunit *test)
+{
+	const unsigned long win = (unsigned long)PAGE_SIZE * BITS_PER_BYTE *
+				  4096;
+	struct lm_log_range r[3] = {
+		{ .iova = 0, .length = win },
+		{ .iova = 2 * win, .length = win },
+		{ .iova = 4 * win, .length = win },
+	};
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct restarter rs = { .r = { .iova = 0, .length = 0x1000 } };
+	struct lm_function *fn;
+	struct fake_fn *f;
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	rs.d.fn = fn;
+	KUNIT_ASSERT_EQ(test, log_start(fn, r, 3, 4096), 0);
+	f->nrep = 2;
+	f->rep_iova[0] = 0;
+	f->rep_len[0] = 0x1000;
+	f->rep_iova[1] = 4 * win;
+	f->rep_len[1] = 0x1000;
+	KUNIT_EXPECT_EQ(test, lm_log_report(fn, 0, 5 * win, restart_logging,
+					    &rs), -EINVAL);
+	KUNIT_EXPECT_EQ(test, rs.ret, 0);
+	/* the first window's page only, nothing of the new session's */
+	KUNIT_EXPECT_EQ(test, rs.d.calls, 1);
+	KUNIT_EXPECT_EQ(test, lm_log_stop(fn), 0);
 }
 
 /* Without a reset op, the arcs back: restart, then p2p_resume. */
@@ -2524,6 +2612,21 @@ static void lm_test_unregister_restarts_no_reset(struct kunit *test)
 	lm_controller_unregister(&ctrl);
 	KUNIT_ASSERT_NOT_NULL(test, fake_claim_seen);
 	KUNIT_EXPECT_STREQ(test, fake_claim_seen, "RU");
+	lm_function_put(fn);
+
+	/* a restart that fails: nothing more is tried */
+	KUNIT_ASSERT_EQ(test, lm_controller_register(&ctrl), 0);
+	fn = lm_function_get(vf);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fn);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
+	fake(fn)->ncalls = 0;
+	fake(fn)->fail_nth = 1;
+	fake(fn)->counted = 0;
+	fake(fn)->fail_err = -EIO;
+	fake_claim_seen = NULL;
+	lm_controller_unregister(&ctrl);
+	KUNIT_ASSERT_NOT_NULL(test, fake_claim_seen);
+	KUNIT_EXPECT_STREQ(test, fake_claim_seen, "R");
 	lm_function_put(fn);
 	device_unregister(vf);
 }
@@ -2987,6 +3090,7 @@ static struct kunit_case lm_hardening_cases[] = {
 	KUNIT_CASE(lm_test_dirty_report),
 	KUNIT_CASE(lm_test_dirty_report_windows),
 	KUNIT_CASE(lm_test_log_granularity),
+	KUNIT_CASE(lm_test_dirty_report_restarted),
 	KUNIT_CASE(lm_test_unregister_restarts_no_reset),
 #ifdef CONFIG_LIVE_MIGRATION_FAULT_INJECTION
 	KUNIT_CASE(lm_test_fail_nth),

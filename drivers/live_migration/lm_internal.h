@@ -61,7 +61,7 @@ struct lm_stats {
  *
  * @lock (the "state lock") protects @state, @dead, @released, @file, the
  * logging fields, @stats and the data file fields marked so; every driver
- * op is called under it.
+ * op that has a function is called under it (lm_ops.claim has none yet).
  * It is never held across copy_to_user()/copy_from_user(): data files copy
  * through their own buffers and take @lock only around driver calls.
  * lm_registry_lock nests outside @lock.
@@ -85,6 +85,7 @@ struct lm_function {
 	bool dead;
 	bool logging;
 	u8 log_shift;			/* log2 of the logging page size */
+	unsigned int log_gen;		/* logging sessions started */
 	unsigned int log_nr;		/* the logged ranges, sorted */
 	struct lm_log_range *log_ranges;
 	struct lm_file *file;		/* the session's data file, if any */

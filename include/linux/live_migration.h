@@ -178,7 +178,10 @@ struct lm_function_info {
  *	deleted it runs, after @save_end and @log_stop, from that device's
  *	deletion (a bus notifier, inside device_del(), for a VF with the PF's
  *	device lock held by sriov_numvfs): it must not take locks held around
- *	pci_disable_sriov().
+ *	pci_disable_sriov().  For a function added with lm_function_add()
+ *	whose device was deleted, no op runs at the deletion and @release
+ *	comes from lm_function_remove() without @save_end or @log_stop
+ *	before it: it ends a session and logging still under way itself.
  * @stop: stop the function completely: no DMA, no interrupts, no internal
  *	state change.  With %LM_CAP_P2P it is already quiesced by @p2p_quiesce.
  * @restart: undo @stop.  With %LM_CAP_P2P the function comes back quiesced

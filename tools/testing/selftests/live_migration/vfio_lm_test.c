@@ -145,8 +145,11 @@ FIXTURE_SETUP(mig)
 	write_file(DBG "/registered", "1");
 	ASSERT_EQ(0, vfio_fn_open(&self->src, src));
 	ASSERT_EQ(0, vfio_fn_open(&self->dst, dst));
+	/* knobs a failed test may have left set */
 	dbg_write(src, "fail_nth", "0");
 	dbg_write(dst, "fail_nth", "0");
+	dbg_write(src, "dirty_len", "0");
+	dbg_write(src, "log_page_min", "0");
 }
 
 FIXTURE_TEARDOWN(mig)
@@ -753,6 +756,18 @@ TEST_F(mig, lock_order_report_reset_bar)
 	EXPECT_EQ(1, lockdep_on());
 }
 
+/* The state letter of a process, as /proc/PID/stat shows it. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[256], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_file(path, buf, sizeof(buf)))
+		return 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
 struct stuck_reader {
 	int fd;
 	void *buf;
@@ -815,14 +830,18 @@ TEST_F(mig, blocked_reader_killable)
 
 		_exit(read(r.fd, &byte, 1) < 0);
 	}
-	usleep(200000);
+	/* the second reader sleeps on the file's lock (shown as D) */
+	for (i = 0; i < 1000 && proc_state(child) != 'D'; i++)
+		usleep(10000);
+	ASSERT_EQ('D', proc_state(child));
 	kill(child, SIGKILL);
-	for (i = 0; i < 300; i++) {
+	/* killable, it is gone at once; 10 s is plenty even under TCG */
+	for (i = 0; i < 1000; i++) {
 		if (waitpid(child, &status, WNOHANG) == child)
 			break;
 		usleep(10000);
 	}
-	EXPECT_LT(i, 300) TH_LOG("the waiting reader did not die");
+	EXPECT_LT(i, 1000) TH_LOG("the waiting reader did not die");
 
 	/* the session ends under the stuck read: its buffers wait for it */
 	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_STOP,
@@ -839,7 +858,7 @@ TEST_F(mig, blocked_reader_killable)
 	EXPECT_GT(4096, r.ret);
 	ASSERT_EQ(0, read_file(LMDBG "/file_mem", mem, sizeof(mem)));
 	EXPECT_STREQ(base, mem);
-	if (i == 300)
+	if (i == 1000)
 		waitpid(child, &status, 0);
 	EXPECT_TRUE(WIFSIGNALED(status));
 	close(r.fd);
@@ -965,17 +984,18 @@ static const char * const sweep_names[OP_NR] = {
 };
 
 /* Brings dev to where op starts; the fd of a resuming session, or -1. */
-static int sweep_prepare(int op, int dev)
+static int sweep_prepare(int op, int dev, int *fd)
 {
-	int fd = -1;
+	int ret = 0;
 
+	*fd = -1;
 	if (op == OP_STOP_COPY || op == OP_RESUMING || op == OP_RESUME_DATA)
-		vfio_mig_set(dev, VFIO_DEVICE_STATE_STOP, NULL);
-	if (op == OP_RESUME_DATA)
-		vfio_mig_set(dev, VFIO_DEVICE_STATE_RESUMING, &fd);
-	if (op == OP_DIRTY_REPORT)
-		dma_log_start(dev, 1 << 20, 1 << 20);
-	return fd;
+		ret = vfio_mig_set(dev, VFIO_DEVICE_STATE_STOP, NULL);
+	if (!ret && op == OP_RESUME_DATA)
+		ret = vfio_mig_set(dev, VFIO_DEVICE_STATE_RESUMING, fd);
+	if (!ret && op == OP_DIRTY_REPORT)
+		ret = dma_log_start(dev, 1 << 20, 1 << 20);
+	return ret;
 }
 
 static long sweep_call(int op, int dev, int *fd, const struct stream *big)
@@ -1031,7 +1051,8 @@ TEST_F(mig, fail_nth_sweep)
 		bool hit = true;
 
 		for (n = 1; hit && n < 64; n++) {
-			fd = sweep_prepare(op, dev);
+			ASSERT_EQ(0, sweep_prepare(op, dev, &fd))
+				TH_LOG("%s: preparing", sweep_names[op]);
 			prev = vfio_mig_get(dev);
 			ASSERT_EQ(0, fail_nth(n));
 			ret = sweep_call(op, dev, &fd, &big);
@@ -1171,7 +1192,7 @@ TEST_F(mig, read_faults_part_way)
 }
 
 /* A 64 MiB state goes in with one write() and comes out in 1 MiB reads. */
-TEST_F(mig, very_large_write)
+TEST_F_TIMEOUT(mig, very_large_write, 300)
 {
 	struct stream s;
 	int fd;
