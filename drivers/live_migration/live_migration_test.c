@@ -1308,6 +1308,115 @@ static void lm_test_precopy_info(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->open_saves, 0);
 }
 
+struct file_reader {
+	struct file *file;
+	struct completion done;
+	size_t bytes;
+	int calls;
+	int err;
+};
+
+/* Reads in small steps until the end, an error or ENODEV. */
+static int file_reader_fn(void *data)
+{
+	struct file_reader *r = data;
+	u8 buf[512];
+
+	for (;;) {
+		ssize_t n = kernel_read(r->file, buf, sizeof(buf),
+					&(loff_t){0});
+
+		if (n <= 0) {
+			r->err = n;
+			break;
+		}
+		r->bytes += n;
+		r->calls++;
+		cond_resched();
+	}
+	complete(&r->done);
+	return 0;
+}
+
+/*
+ * Two readers share one saving file (on SMP at once): together they read
+ * the whole stream once, no byte twice, and neither fails.
+ */
+static void lm_test_two_readers(struct kunit *test)
+{
+	const size_t size = 2 << 20;
+	const size_t framing = sizeof(struct lm_stream_header) +
+			       2 * sizeof(struct lm_stream_record);
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct file_reader r[2] = {};
+	struct lm_function *fn;
+	struct file *file;
+	struct fake_fn *f;
+	int i;
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &f);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &file), 0);
+	for (i = 0; i < ARRAY_SIZE(r); i++) {
+		r[i].file = file;
+		init_completion(&r[i].done);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(file_reader_fn,
+							    &r[i],
+							    "lm-reader-%d",
+							    i)));
+	}
+	for (i = 0; i < ARRAY_SIZE(r); i++) {
+		KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&r[i].done,
+								  30 * HZ),
+				0UL);
+		KUNIT_EXPECT_EQ(test, r[i].err, 0);
+	}
+	KUNIT_EXPECT_EQ(test, r[0].bytes + r[1].bytes, size + framing);
+	kunit_info(test, "reads: %d and %d\n", r[0].calls, r[1].calls);
+	fput_now(file);
+}
+
+/*
+ * A reader streams while resets end its session again and again: it ends
+ * with -ENODEV at some read, never with anything else, and every session
+ * frees what it held.
+ */
+static void lm_test_read_vs_reset(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	int round, ended = 0;
+	struct lm_function *fn;
+	struct fake_fn *f;
+	long mem;
+
+	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_PRE_COPY, 4 << 20, &f);
+	flush_delayed_fput();
+	mem = atomic_long_read(&lm_file_mem);
+	for (round = 0; round < 10; round++) {
+		struct file_reader r = {};
+		struct file *file;
+
+		KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+						   &file), 0);
+		r.file = file;
+		init_completion(&r.done);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(file_reader_fn, &r,
+							    "lm-reader")));
+		usleep_range(100, 1000 * (round + 1));
+		KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+		KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&r.done,
+								  30 * HZ),
+				0UL);
+		/* the whole stream if it was quicker than the reset */
+		KUNIT_EXPECT_TRUE(test, r.err == -ENODEV || r.err == 0);
+		ended += r.err == -ENODEV;
+		fput_now(file);
+		KUNIT_EXPECT_EQ(test, atomic_long_read(&lm_file_mem), mem);
+	}
+	kunit_info(test, "%d of 10 sessions ended under the reader\n", ended);
+	KUNIT_EXPECT_GT(test, ended, 0);
+}
+
 /* ---- lifetime ---- */
 
 static void lm_test_unregister_with_users(struct kunit *test)
@@ -3050,6 +3159,8 @@ static struct kunit_case lm_stream_cases[] = {
 	KUNIT_CASE(lm_test_precopy_enomsg_rules),
 	KUNIT_CASE(lm_test_data_size_states),
 	KUNIT_CASE(lm_test_write_after_end),
+	KUNIT_CASE(lm_test_two_readers),
+	KUNIT_CASE(lm_test_read_vs_reset),
 	{}
 };
 
