@@ -21,6 +21,8 @@ struct fake_aq {
 	u32 state_len;
 	u8 *loaded;			/* what Set Controller State received */
 	u32 loaded_len;
+	u32 loaded_next;		/* the offset the next piece must have */
+	int send_cntlid;		/* Migration Send must name it, if >= 0 */
 	u16 map[4];			/* CNTLID of VF 0..3 in the list */
 	u16 foreign_scid;		/* a VF 1 of another primary, if set */
 	int identifies;
@@ -97,14 +99,29 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 		memcpy(buf, aq->state + off, len);
 		*result = aq->running ? 0 : NVME_MIGRECV_CSUP;
 		return 0;
-	case nvme_admin_migrate_send:
-		if ((le32_to_cpu(cmd->common.cdw10) & 0xff) ==
-		    NVME_MIGSEND_SET_STATE) {
-			if (off + len > aq->loaded_len)
-				return NVME_SC_INVALID_FIELD;
-			memcpy(aq->loaded + off, buf, len);
-		}
+	case nvme_admin_migrate_send: {
+		u32 seq = le32_to_cpu(cmd->common.cdw10) >> 16 & 3;
+		/* NUMD is not 0's based (libnvme, libvfn) */
+		u64 bytes = (u64)le32_to_cpu(cmd->common.cdw15) * 4;
+
+		if ((le32_to_cpu(cmd->common.cdw10) & 0xff) !=
+		    NVME_MIGSEND_SET_STATE)
+			return 0;
+		/* as a device: it moves NUMD dwords, for the named CNTLID */
+		if (aq->send_cntlid >= 0 &&
+		    (le32_to_cpu(cmd->common.cdw11) & 0xffff) != aq->send_cntlid)
+			return NVME_SC_INVALID_FIELD;
+		if (bytes != len || off + bytes > aq->loaded_len)
+			return NVME_SC_INVALID_FIELD;
+		/* first or entire at 0, then in order without gaps */
+		if ((seq == NVME_MIG_SEQ_FIRST || seq == NVME_MIG_SEQ_ENTIRE) !=
+		    !off || off != aq->loaded_next)
+			return NVME_SC_INVALID_FIELD;
+		memcpy(aq->loaded + off, buf, bytes);
+		aq->loaded_next = seq == NVME_MIG_SEQ_LAST ||
+				  seq == NVME_MIG_SEQ_ENTIRE ? 0 : off + bytes;
 		return 0;
+	}
 	}
 	return NVME_SC_INVALID_OPCODE;
 }
@@ -129,6 +146,7 @@ static struct fake_aq *fake_aq_new(struct kunit *test, u32 max_xfer)
 	static const char model[40] = "fake nvme", fw[8] = "1.0";
 
 	KUNIT_ASSERT_NOT_NULL(test, aq);
+	aq->send_cntlid = -1;
 	nvme_lm_init(&aq->lm, nvme_lm_test_dev(test, "pf"), fake_submit,
 		     max_xfer, FAKE_PRIMARY, 0x1b36, model, fw);
 	aq->map[0] = 0x21;
@@ -303,6 +321,7 @@ static void nvme_lm_test_chunking(struct kunit *test)
 		aq->loaded_len = aq->state_len;
 		aq->loaded = kunit_kzalloc(test, aq->loaded_len, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, aq->loaded);
+		aq->send_cntlid = nvme_lm_fn(fn)->cntlid;
 		aq->ncmds = 0;
 		KUNIT_ASSERT_EQ(test, nvme_lm_load(fn, aq->state,
 						   aq->state_len, 0,
@@ -563,7 +582,50 @@ static void nvme_lm_test_formats(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&other->lm), -EOPNOTSUPP);
 }
 
+/*
+ * A state the core loads in its 1 MiB pieces: SEQIND runs first, middle
+ * ... last across the calls, offsets follow each other, every command names
+ * the VF's CNTLID and moves NUMD dwords, as a device checks.
+ */
+static void nvme_lm_test_load_pieces(struct kunit *test)
+{
+	const u32 max_xfer = 256 * 1024, piece = 1 << 20;
+	const u32 vss = 3 * piece;
+	struct fake_aq *aq = fake_registered(test, max_xfer);
+	struct lm_function *fn = nvme_lm_test_fn(test, aq, 1);
+	u32 off, j, len;
+
+	aq->state = fake_state(test, 1, 0, vss);
+	aq->state_len = NVME_LM_HDR_LEN + sizeof(struct nvme_ctrl_state_nvme) +
+			sizeof(struct nvme_ctrl_state_sq) + vss;
+	aq->loaded_len = aq->state_len;
+	aq->loaded = kunit_kzalloc(test, aq->loaded_len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, aq->loaded);
+	aq->send_cntlid = nvme_lm_fn(fn)->cntlid;
+	aq->ncmds = 0;
+	for (off = 0; off < aq->state_len; off += len) {
+		len = min(aq->state_len - off, piece);
+		KUNIT_ASSERT_EQ(test, nvme_lm_load(fn, aq->state + off, len,
+						   off, aq->state_len), 0);
+	}
+	KUNIT_EXPECT_EQ(test, memcmp(aq->loaded, aq->state, aq->state_len), 0);
+	KUNIT_EXPECT_EQ(test, aq->loaded_next, 0U);
+	/* the fake keeps the first FAKE_CMDS: first, then middles */
+	KUNIT_EXPECT_EQ(test, dw(&aq->cmds[0], 10) >> 16, 1U);
+	for (j = 1; j < min_t(int, aq->ncmds, FAKE_CMDS) - 1; j++)
+		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 10) >> 16, 0U);
+	KUNIT_EXPECT_EQ(test, aq->ncmds,
+			(int)(DIV_ROUND_UP(aq->state_len - 3 * piece, max_xfer) +
+			      3 * (piece / max_xfer)));
+
+	/* a CNTLID the device does not expect: its status, not a load */
+	aq->send_cntlid = nvme_lm_fn(fn)->cntlid + 1;
+	KUNIT_EXPECT_NE(test, nvme_lm_load(fn, aq->state, piece, 0,
+					   aq->state_len), 0);
+}
+
 static struct kunit_case nvme_lm_cases[] = {
+	KUNIT_CASE(nvme_lm_test_load_pieces),
 	KUNIT_CASE(nvme_lm_test_encoding),
 	KUNIT_CASE(nvme_lm_test_chunking),
 	KUNIT_CASE(nvme_lm_test_status),
