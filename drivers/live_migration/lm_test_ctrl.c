@@ -30,6 +30,7 @@
  * from dirty_iova, dirty_len bytes or else one logging page, as it is,
  * even where it lies outside what was asked), "log_page_min" (the finest
  * logging granularity it tracks: a finer one asked is raised to it),
+ * "log_reports" (dirty reports asked for),
  * "refuse_streams" (the function refuses every incoming stream as
  * incompatible) and "copy_out" (see above).
  */
@@ -92,6 +93,7 @@ struct lmt_fn {
 	u64 dirty_iova;
 	u64 dirty_len;
 	u64 log_page_min;
+	u64 log_reports;		/* log_report calls: a VMM used logging */
 	bool dirty_pending;
 	bool refuse_streams;		/* compat_check says -EXDEV */
 	bool copy_out;			/* save_read, not lm_save_attach() */
@@ -397,6 +399,7 @@ static int lmt_log_report(struct lm_function *fn, unsigned long iova,
 
 	if (ret)
 		return ret;
+	t->log_reports++;
 	if (t->dirty_pending && t->dirty_len) {
 		/* as a device may: the core clips to the range asked */
 		fn_dirty(opaque, t->dirty_iova, t->dirty_len);
@@ -457,6 +460,7 @@ static int lmt_claim(struct lm_controller *ctrl, struct device *dev,
 	debugfs_create_x64("dirty_iova", 0600, t->dir, &t->dirty_iova);
 	debugfs_create_x64("dirty_len", 0600, t->dir, &t->dirty_len);
 	debugfs_create_u64("log_page_min", 0600, t->dir, &t->log_page_min);
+	debugfs_create_u64("log_reports", 0400, t->dir, &t->log_reports);
 	debugfs_create_bool("dirty_pending", 0600, t->dir, &t->dirty_pending);
 	debugfs_create_bool("refuse_streams", 0600, t->dir,
 			    &t->refuse_streams);
