@@ -957,7 +957,8 @@ def vmm(res):
                                 os.path.join(CACHE, "initramfs-vmm.cpio.gz"))
     log("vmm: booting the guest; QEMU 10 inside migrates an L2 VF0 -> VF1")
     logf = os.path.join(CACHE, "vmm-console.log")
-    out = boot(bdir, initrd, logf, timeout=1500)
+    # about a minute; a hang must not eat CI's time
+    out = boot(bdir, initrd, logf, timeout=600)
     shown = False
     for line in out.split("==TAP-BEGIN==")[0].splitlines():
         shown = shown or line.startswith(">>>")
