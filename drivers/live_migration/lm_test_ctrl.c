@@ -21,7 +21,7 @@
  *   lm_test_ctrl.state_size=N	initial state size of each function
  *
  * debugfs lm_test_ctrl/: "registered" (write 0/1 to unregister/register the
- * controller), "bench_functions" (write N: register N functions of a
+ * controller), "caps" (what the next registration offers), "bench_functions" (write N: register N functions of a
  * second controller, measure memory per function and lookup time, remove
  * them; read the figures back) and one directory per claimed function with "seed", "size",
  * "fail_nth" and "fail_errno" (fail the N-th primitive from now), "calls"
@@ -736,6 +736,8 @@ static int __init lmt_init(void)
 	lmt_root = debugfs_create_dir("lm_test_ctrl", NULL);
 	debugfs_create_file("registered", 0600, lmt_root, NULL,
 			    &lmt_registered_fops);
+	/* the next registration offers these */
+	debugfs_create_u32("caps", 0600, lmt_root, &caps);
 	debugfs_create_file("bench_functions", 0600, lmt_root, NULL,
 			    &lmt_bench_fops);
 	mutex_lock(&lmt_reg_lock);
