@@ -21,9 +21,10 @@
  *   lm_test_ctrl.state_size=N	initial state size of each function
  *
  * debugfs lm_test_ctrl/: "registered" (write 0/1 to unregister/register the
- * controller), "caps" (what the next registration offers), "bench_functions" (write N: register N functions of a
- * second controller, measure memory per function and lookup time, remove
- * them; read the figures back) and one directory per claimed function with "seed", "size",
+ * controller), "caps" (what the next registration offers),
+ * "bench_functions" (write N: register N functions of a second controller,
+ * measure memory per function and lookup time, remove them; read the
+ * figures back) and one directory per claimed function with "seed", "size",
  * "fail_nth" and "fail_errno" (fail the N-th primitive from now), "calls"
  * (primitives called), "loaded" (bytes verified by the last load),
  * "dirty_iova" and "dirty_len" (the next dirty report gives the range
