@@ -49,6 +49,8 @@ KUNIT_RUNS = {
 # Two vCPUs (and a preemptible kernel, see the .kunitconfig) so that the
 # concurrency cases really interleave.
 KUNIT_QEMU_ARGS = {"x86_64": ["--qemu_args=-smp 2"]}
+# The harness's own C, held to the kernel's style too.
+HARNESS_C = ["harness/guest/l2/counter.c"]
 # Objects built with W=1 and sparse, per KUnit build.
 STATIC_TARGETS = {
     "um": ["drivers/live_migration/"],
@@ -375,6 +377,9 @@ def static_checks(res, overlay, patches, builds):
     # must then carry no trailing space (GNU patch and git apply take both)
     jobs += [(f"{os.path.basename(p)} (as a file)", cp + ["-f", p])
              for p in patches]
+    # C of our own outside the kernel tree: the L2 guest
+    jobs += [(rel, cp + ["-f", os.path.join(REPO, rel)])
+             for rel in HARNESS_C]
     with concurrent.futures.ThreadPoolExecutor(int(JOBS)) as pool:
         outs = list(pool.map(lambda j: run(j[1], cwd=TREE, check=False)[1],
                              jobs))
@@ -1013,15 +1018,20 @@ def cmd_test(args):
     return 1 if res.failed else 0
 
 
-def cmd_e2e(args):
+def run_alone(source, fn):
+    """One source's steps on their own, with its own summary."""
     res = Results()
     try:
         prepare()
-        e2e(res)
+        fn(res)
     except HarnessError as e:
-        res.add("e2e", "did not finish", False, str(e))
-    res.summary(["e2e"])
+        res.add(source, "did not finish", False, str(e))
+    res.summary([source])
     return 1 if res.failed else 0
+
+
+def cmd_e2e(args):
+    return run_alone("e2e", e2e)
 
 
 def e2e_and_vmm(res):
@@ -1034,14 +1044,7 @@ def e2e_and_vmm(res):
 
 
 def cmd_vmm(args):
-    res = Results()
-    try:
-        prepare()
-        vmm(res)
-    except HarnessError as e:
-        res.add("vmm", "did not finish", False, str(e))
-    res.summary(["vmm"])
-    return 1 if res.failed else 0
+    return run_alone("vmm", vmm)
 
 
 def cmd_bench(args):

@@ -142,6 +142,13 @@ static int lm_file_usable(struct lm_file *migf)
 	return 0;
 }
 
+/* The last chunk holds only what max_payload leaves of it. */
+static size_t lm_chunk_len(const struct lm_file *migf, unsigned long idx)
+{
+	return min_t(u64, LM_CHUNK_SIZE,
+		     migf->max_payload - ((u64)idx << LM_CHUNK_SHIFT));
+}
+
 /*
  * io_lock held, or the file unpublished.  Let go of every buffer: the
  * session ended, so no byte of it is read or written again.
@@ -162,7 +169,7 @@ static void lm_file_trim(struct lm_file *migf)
 	for (i = 0; migf->chunks && i < migf->nr_chunks; i++)
 		if (migf->chunks[i]) {
 			kvfree(migf->chunks[i]);
-			atomic_long_sub(LM_CHUNK_SIZE, &lm_file_mem);
+			atomic_long_sub(lm_chunk_len(migf, i), &lm_file_mem);
 		}
 	kvfree(migf->chunks);
 	migf->chunks = NULL;
@@ -917,14 +924,13 @@ static ssize_t lm_resume_payload(struct lm_file *migf, struct iov_iter *from)
 	size_t off = pos & (LM_CHUNK_SIZE - 1);
 	size_t chunk_len, n;
 
-	chunk_len = min_t(u64, LM_CHUNK_SIZE,
-			  migf->max_payload - ((u64)idx << LM_CHUNK_SHIFT));
+	chunk_len = lm_chunk_len(migf, idx);
 	if (!migf->chunks[idx]) {
 		migf->chunks[idx] = lm_should_fail() ? NULL :
 				    kvmalloc(chunk_len, GFP_KERNEL_ACCOUNT);
 		if (!migf->chunks[idx])
 			return -ENOMEM;
-		atomic_long_add(LM_CHUNK_SIZE, &lm_file_mem);
+		atomic_long_add(chunk_len, &lm_file_mem);
 	}
 	n = min_t(u64, migf->rec_left, chunk_len - off);
 	n = min3(n, iov_iter_count(from), LM_RESUME_STEP);

@@ -7,22 +7,16 @@
  */
 
 #define COM1		0x3f8
-#define MB_MAGIC	0x1badb002
-
-__attribute__((section(".multiboot"), used, aligned(4)))
-static const unsigned int multiboot[3] = { MB_MAGIC, 0, -MB_MAGIC };
-
-static unsigned char stack[4096] __attribute__((used, aligned(16)));
 
 /* the state that migrates: a counter in RAM */
-static volatile unsigned int ticks;
+static unsigned int ticks;
 
-static void outb(unsigned short port, unsigned char v)
+static void port_write(unsigned short port, unsigned char v)
 {
 	asm volatile("outb %0, %1" : : "a"(v), "Nd"(port));
 }
 
-static unsigned char inb(unsigned short port)
+static unsigned char port_read(unsigned short port)
 {
 	unsigned char v;
 
@@ -30,15 +24,16 @@ static unsigned char inb(unsigned short port)
 	return v;
 }
 
-static void putc_serial(char c)
+static void serial_putc(char c)
 {
-	while (!(inb(COM1 + 5) & 0x20))
+	while (!(port_read(COM1 + 5) & 0x20))
 		;
-	outb(COM1, c);
+	port_write(COM1, c);
 }
 
 static void print_tick(unsigned int n)
 {
+	const char *prefix = "tick ";
 	char buf[16];
 	int i = 0;
 
@@ -46,30 +41,37 @@ static void print_tick(unsigned int n)
 		buf[i++] = '0' + n % 10;
 		n /= 10;
 	} while (n);
-	putc_serial('t');
-	putc_serial('i');
-	putc_serial('c');
-	putc_serial('k');
-	putc_serial(' ');
+	while (*prefix)
+		serial_putc(*prefix++);
 	while (i)
-		putc_serial(buf[--i]);
-	putc_serial('\n');
+		serial_putc(buf[--i]);
+	serial_putc('\n');
 }
 
 void l2_main(void)
 {
-	volatile unsigned int spin;
+	unsigned int spin;
 
 	for (;;) {
 		print_tick(++ticks);
+		/* a delay the compiler keeps: the asm may touch memory */
 		for (spin = 0; spin < 2000000; spin++)
-			;
+			asm volatile("" : : : "memory");
 	}
 }
 
-asm(".globl _start\n"
-    "_start:\n"
-    "	mov $stack + 4096, %esp\n"
-    "	call l2_main\n"
-    "1:	hlt\n"
-    "	jmp 1b\n");
+/* the multiboot header (magic, flags 0, checksum), a stack, the entry */
+asm(".section .multiboot, \"a\"\n"
+	"	.balign 4\n"
+	"	.long 0x1badb002, 0, -0x1badb002\n"
+	".bss\n"
+	"	.balign 16\n"
+	"l2_stack:\n"
+	"	.skip 4096\n"
+	".text\n"
+	".globl _start\n"
+	"_start:\n"
+	"	mov $l2_stack + 4096, %esp\n"
+	"	call l2_main\n"
+	"1:	hlt\n"
+	"	jmp 1b\n");

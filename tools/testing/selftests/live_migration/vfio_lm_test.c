@@ -473,23 +473,46 @@ TEST_F(mig, sysfs_attributes)
 	EXPECT_EQ(1, i);
 }
 
-static int dma_log_start(int dev, uint64_t iova, uint64_t len)
+static int dma_log_start_ps(int dev, const uint64_t (*r)[2], int nr,
+			    uint64_t *page_size)
 {
-	struct vfio_device_feature_dma_logging_range range = {
-		.iova = iova, .length = len,
-	};
+	struct vfio_device_feature_dma_logging_range ranges[300];
 	struct {
 		struct vfio_device_feature feature;
 		struct vfio_device_feature_dma_logging_control ctl;
 	} buf = {};
+	int i;
 
+	if (nr > (int)(sizeof(ranges) / sizeof(ranges[0])))
+		return -E2BIG;
+	for (i = 0; i < nr; i++) {
+		ranges[i].iova = r[i][0];
+		ranges[i].length = r[i][1];
+	}
 	buf.feature.argsz = sizeof(buf);
 	buf.feature.flags = VFIO_DEVICE_FEATURE_SET |
 			    VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
-	buf.ctl.page_size = 4096;
-	buf.ctl.num_ranges = 1;
-	buf.ctl.ranges = (uintptr_t)&range;
-	return ioctl(dev, VFIO_DEVICE_FEATURE, &buf) ? -errno : 0;
+	buf.ctl.page_size = *page_size;
+	buf.ctl.num_ranges = nr;
+	buf.ctl.ranges = (uintptr_t)ranges;
+	if (ioctl(dev, VFIO_DEVICE_FEATURE, &buf))
+		return -errno;
+	*page_size = buf.ctl.page_size;
+	return 0;
+}
+
+static int dma_log_start_ranges(int dev, const uint64_t (*r)[2], int nr,
+				uint64_t page_size)
+{
+	return dma_log_start_ps(dev, r, nr, &page_size);
+}
+
+/* One range at 4 KiB, as most cases want. */
+static int dma_log_start(int dev, uint64_t iova, uint64_t len)
+{
+	const uint64_t r[1][2] = { { iova, len } };
+
+	return dma_log_start_ranges(dev, r, 1, 4096);
 }
 
 static int dma_log_stop(int dev)
@@ -503,8 +526,8 @@ static int dma_log_stop(int dev)
 	return ioctl(dev, VFIO_DEVICE_FEATURE, &feature) ? -errno : 0;
 }
 
-static int dma_log_report(int dev, uint64_t iova, uint64_t len,
-			  uint64_t *bitmap)
+static int dma_log_report_ps(int dev, uint64_t iova, uint64_t len,
+			     uint64_t page_size, uint64_t *bitmap)
 {
 	struct {
 		struct vfio_device_feature feature;
@@ -516,9 +539,15 @@ static int dma_log_report(int dev, uint64_t iova, uint64_t len,
 			    VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
 	buf.rep.iova = iova;
 	buf.rep.length = len;
-	buf.rep.page_size = 4096;
+	buf.rep.page_size = page_size;
 	buf.rep.bitmap = (uintptr_t)bitmap;
 	return ioctl(dev, VFIO_DEVICE_FEATURE, &buf) ? -errno : 0;
+}
+
+static int dma_log_report(int dev, uint64_t iova, uint64_t len,
+			  uint64_t *bitmap)
+{
+	return dma_log_report_ps(dev, iova, len, 4096, bitmap);
 }
 
 TEST_F(mig, dma_logging)
@@ -551,56 +580,6 @@ TEST_F(mig, dma_logging)
 					  bitmap));
 	ASSERT_EQ(0, dma_log_start(self->src.device, iova, len));
 	ASSERT_EQ(0, dma_log_stop(self->src.device));
-}
-
-static int dma_log_start_ps(int dev, const uint64_t (*r)[2], int nr,
-			    uint64_t *page_size)
-{
-	struct vfio_device_feature_dma_logging_range ranges[300];
-	struct {
-		struct vfio_device_feature feature;
-		struct vfio_device_feature_dma_logging_control ctl;
-	} buf = {};
-	int i;
-
-	for (i = 0; i < nr; i++) {
-		ranges[i].iova = r[i][0];
-		ranges[i].length = r[i][1];
-	}
-	buf.feature.argsz = sizeof(buf);
-	buf.feature.flags = VFIO_DEVICE_FEATURE_SET |
-			    VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
-	buf.ctl.page_size = *page_size;
-	buf.ctl.num_ranges = nr;
-	buf.ctl.ranges = (uintptr_t)ranges;
-	if (ioctl(dev, VFIO_DEVICE_FEATURE, &buf))
-		return -errno;
-	*page_size = buf.ctl.page_size;
-	return 0;
-}
-
-static int dma_log_start_ranges(int dev, const uint64_t (*r)[2], int nr,
-				uint64_t page_size)
-{
-	return dma_log_start_ps(dev, r, nr, &page_size);
-}
-
-static int dma_log_report_ps(int dev, uint64_t iova, uint64_t len,
-			     uint64_t page_size, uint64_t *bitmap)
-{
-	struct {
-		struct vfio_device_feature feature;
-		struct vfio_device_feature_dma_logging_report rep;
-	} buf = {};
-
-	buf.feature.argsz = sizeof(buf);
-	buf.feature.flags = VFIO_DEVICE_FEATURE_GET |
-			    VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
-	buf.rep.iova = iova;
-	buf.rep.length = len;
-	buf.rep.page_size = page_size;
-	buf.rep.bitmap = (uintptr_t)bitmap;
-	return ioctl(dev, VFIO_DEVICE_FEATURE, &buf) ? -errno : 0;
 }
 
 /*
