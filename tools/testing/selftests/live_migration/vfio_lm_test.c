@@ -483,7 +483,7 @@ static int dma_log_start_ps(int dev, const uint64_t (*r)[2], int nr,
 	} buf = {};
 	int i;
 
-	if (nr > (int)(sizeof(ranges) / sizeof(ranges[0])))
+	if (nr > (int)ARRAY_SIZE(ranges))
 		return -E2BIG;
 	for (i = 0; i < nr; i++) {
 		ranges[i].iova = r[i][0];
