@@ -129,6 +129,7 @@ static const struct file_operations lm_file_fops;
 
 atomic_t lm_live_files = ATOMIC_INIT(0);
 atomic_long_t lm_file_mem = ATOMIC_LONG_INIT(0);
+atomic_long_t lm_worker_pieces = ATOMIC_LONG_INIT(0);
 
 /* fn->lock held.  Why this file cannot be used any more, or 0. */
 static int lm_file_usable(struct lm_file *migf)
@@ -381,16 +382,20 @@ static bool lm_hash_claimable(struct lm_file *migf)
 	       migf->claim_next < migf->folded + LM_HASH_WINDOW;
 }
 
-/* Hash claimable pieces, one after the other, until none is left. */
-static void lm_hash_claimed(struct lm_file *migf)
+/*
+ * Hash claimable pieces, one after the other, until none is left; returns
+ * how many it hashed.
+ */
+static unsigned int lm_hash_claimed(struct lm_file *migf)
 {
+	unsigned int hashed = 0;
 	u64 idx;
 
-	for (;;) {
+	for (;; hashed++) {
 		spin_lock(&migf->hash_lock);
 		if (!lm_hash_claimable(migf)) {
 			spin_unlock(&migf->hash_lock);
-			return;
+			return hashed;
 		}
 		idx = migf->claim_next++;
 		spin_unlock(&migf->hash_lock);
@@ -406,7 +411,7 @@ static void lm_hash_work(struct work_struct *work)
 	bool more;
 
 	do {
-		lm_hash_claimed(migf);
+		atomic_long_add(lm_hash_claimed(migf), &lm_worker_pieces);
 		spin_lock(&migf->hash_lock);
 		more = lm_hash_claimable(migf);
 		if (!more)

@@ -1494,6 +1494,8 @@ static void lm_test_attach(struct kunit *test)
 	struct lm_buffer *mem;
 	struct fake_fn *f;
 	enum lm_state st;
+	long pieces;
+	int i;
 	u8 *buf;
 
 	buf = kunit_kmalloc(test, 4096, GFP_KERNEL);
@@ -1518,9 +1520,16 @@ static void lm_test_attach(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
 	f->attach_skew = 0;
 
-	/* closed at once, while the worker hashes 8 MiB */
+	/* closed once the worker has begun on the 8 MiB */
+	pieces = atomic_long_read(&lm_worker_pieces);
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
 					   &file), 0);
+	for (i = 0; i < 2000; i++) {
+		if (atomic_long_read(&lm_worker_pieces) != pieces)
+			break;
+		usleep_range(500, 1000);
+	}
+	KUNIT_EXPECT_NE(test, atomic_long_read(&lm_worker_pieces), pieces);
 	fput_now(file);
 	KUNIT_EXPECT_EQ(test, kref_read(&mem->ref), 1);
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_RUNNING, NULL, &file),
@@ -1561,6 +1570,7 @@ static void lm_test_hash_mixed(struct kunit *test)
 	struct fake_fn *fs, *fd;
 	size_t len = 0, off;
 	loff_t pos = 0;
+	long pieces;
 	int i = 0;
 	ssize_t n;
 	u8 *buf;
@@ -1574,6 +1584,7 @@ static void lm_test_hash_mixed(struct kunit *test)
 	fake_attach(test, fs);
 	fs->attach_min = 64 * 1024;
 	fs->precopy_step = 5000;
+	pieces = atomic_long_read(&lm_worker_pieces);
 
 	KUNIT_ASSERT_EQ(test, lm_set_state(src, LM_STATE_PRE_COPY, NULL,
 					   &file), 0);
@@ -1587,6 +1598,9 @@ static void lm_test_hash_mixed(struct kunit *test)
 	len += n;
 	fput_now(file);
 	expect_format_hash(test, buf, len);
+	/* the attached segment went to the worker */
+	KUNIT_EXPECT_GT(test, atomic_long_read(&lm_worker_pieces), pieces);
+	pieces = atomic_long_read(&lm_worker_pieces);
 
 	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL, &file),
 			0);
@@ -1604,6 +1618,8 @@ static void lm_test_hash_mixed(struct kunit *test)
 					   &none), 0);
 	KUNIT_EXPECT_EQ(test, fd->loaded, size);
 	KUNIT_EXPECT_FALSE(test, fd->load_bad);
+	/* and so did the large writes */
+	KUNIT_EXPECT_GT(test, atomic_long_read(&lm_worker_pieces), pieces);
 	fput_now(file);
 }
 

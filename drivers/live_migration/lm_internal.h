@@ -105,6 +105,8 @@ extern const struct class lm_class;
 extern atomic_t lm_live_functions;
 extern atomic_t lm_live_files;
 extern atomic_long_t lm_file_mem;	/* bytes data files hold */
+/* payload pieces the hash worker (not the reader or writer) hashed */
+extern atomic_long_t lm_worker_pieces;
 extern const struct attribute_group *lm_function_groups[];
 
 static inline struct lm_function *to_lm_function(struct device *dev)

@@ -1303,6 +1303,52 @@ TEST_F(mig, precopy_info_bad_args)
 				  NULL));
 }
 
+/*
+ * A 32-bit VMM on a 64-bit kernel: its PRECOPY_INFO reaches the data fd
+ * through compat_ioctl and must get the answers a 64-bit one gets.
+ */
+TEST_F(mig, precopy_info_compat)
+{
+	struct vfio_precopy_info info = { .argsz = sizeof(info) };
+	unsigned long long initial, dirty;
+	int fd, out[2], status, ret, err, short_ret, short_err;
+	char arg[16];
+	pid_t pid;
+	FILE *f;
+
+	dbg_write(self->src.bdf, "size", "8192");
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_PRE_COPY,
+				  &fd));
+	ASSERT_EQ(0, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+	ASSERT_EQ(0, pipe(out));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		dup2(out[1], 1);
+		fcntl(fd, F_SETFD, 0);
+		snprintf(arg, sizeof(arg), "%d", fd);
+		execl("/bin/lm_compat32", "lm_compat32", arg, NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(6, fscanf(f, "%d %d %llu %llu %d %d", &ret, &err, &initial,
+			    &dirty, &short_ret, &short_err));
+	fclose(f);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(info.initial_bytes, initial);
+	EXPECT_EQ(info.dirty_bytes, dirty);
+	EXPECT_EQ(-1, short_ret);
+	EXPECT_EQ(EINVAL, short_err);
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+}
+
 TEST_F(mig, controller_goes_away_while_open)
 {
 	unsigned char byte;
