@@ -977,7 +977,8 @@ def vmm(res):
                                 os.path.join(CACHE, "initramfs-vmm.cpio.gz"))
     log("vmm: booting the guest; QEMU 10 inside migrates an L2 VF0 -> VF1")
     logf = os.path.join(CACHE, "vmm-console.log")
-    # about a minute; a hang must not eat CI's time
+    # about 4 minutes under TCG; a hang must not eat CI's time, and what
+    # was printed before it still counts
     out = boot(bdir, initrd, logf, timeout=600)
     shown = False
     for line in out.split("==TAP-END==")[0].splitlines():
@@ -1104,9 +1105,9 @@ def vmm_bench(bdir):
         f = line.split()
         if len(f) == 3 and f[1].isdigit() and f[2].isdigit():
             runs.setdefault(f[0], []).append((int(f[1]), int(f[2])))
-        elif len(f) == 2 and f[1] == "failed":
+        elif f:
             failed += 1
-            print(f"bench: a migration failed: {line}")
+            print(f"bench: a migration failed or said nothing: {line}")
     if "none" not in runs:
         print("bench: no device-less migration completed")
         return 1

@@ -129,6 +129,7 @@ static const struct file_operations lm_file_fops;
 
 atomic_t lm_live_files = ATOMIC_INIT(0);
 atomic_long_t lm_file_mem = ATOMIC_LONG_INIT(0);
+/* counted for the KUnit suites only */
 atomic_long_t lm_worker_pieces = ATOMIC_LONG_INIT(0);
 
 /* fn->lock held.  Why this file cannot be used any more, or 0. */
@@ -382,26 +383,24 @@ static bool lm_hash_claimable(struct lm_file *migf)
 	       migf->claim_next < migf->folded + LM_HASH_WINDOW;
 }
 
-/*
- * Hash claimable pieces, one after the other, until none is left; returns
- * how many it hashed.
- */
-static unsigned int lm_hash_claimed(struct lm_file *migf)
+/* Hash claimable pieces, one after the other, until none is left. */
+static void lm_hash_claimed(struct lm_file *migf, bool worker)
 {
-	unsigned int hashed = 0;
 	u64 idx;
 
-	for (;; hashed++) {
+	for (;;) {
 		spin_lock(&migf->hash_lock);
 		if (!lm_hash_claimable(migf)) {
 			spin_unlock(&migf->hash_lock);
-			return hashed;
+			return;
 		}
 		idx = migf->claim_next++;
 		spin_unlock(&migf->hash_lock);
 		lm_hash_finish(migf, idx,
 			       lm_hash_range(migf, idx << LM_PIECE_SHIFT,
 					     LM_PIECE_SIZE));
+		if (IS_ENABLED(CONFIG_LIVE_MIGRATION_KUNIT_TEST) && worker)
+			atomic_long_inc(&lm_worker_pieces);
 	}
 }
 
@@ -411,7 +410,7 @@ static void lm_hash_work(struct work_struct *work)
 	bool more;
 
 	do {
-		atomic_long_add(lm_hash_claimed(migf), &lm_worker_pieces);
+		lm_hash_claimed(migf, true);
 		spin_lock(&migf->hash_lock);
 		more = lm_hash_claimable(migf);
 		if (!more)
@@ -463,7 +462,7 @@ static void lm_hash_wait(struct lm_file *migf, u64 pieces)
 	for (;;) {
 		u64 t0;
 
-		lm_hash_claimed(migf);
+		lm_hash_claimed(migf, false);
 		/*
 		 * Nothing is left to claim, so the worker is inside a piece:
 		 * spin briefly, a sleep and wake-up can cost more than that.

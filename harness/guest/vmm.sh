@@ -30,12 +30,11 @@ mig_start() {
 	off=$(wc -c < /tmp/vm$1.mon)
 	mon $1 "migrate -d \"exec:cat > /tmp/mig$2\""
 }
-# mig_wait SRC STATUS SECONDS: SRC's migration status matches STATUS
+# mig_wait SRC STATUS SECONDS: SRC's latest migration status is STATUS
 mig_wait() {
 	local i=0
 	while :; do
-		tail -c +$((off + 1)) /tmp/vm$1.mon | tr -d '\r' |
-			grep -qi "status:[[:space:]]*\($2\)\b" && return 0
+		mig_said $1 | grep -qi "status:[[:space:]]*\($2\)\b" && return 0
 		[ $i -ge "$3" ] && return 1
 		mon $1 "info migrate"
 		sleep 1
@@ -47,6 +46,23 @@ mig_said() {
 	tail -c +$((off + 1)) /tmp/vm$1.mon | tr -d '\r' |
 		grep -i "status:" | grep -vi "vm status" | tail -n 1 |
 		tr -s '\t' ' '
+}
+# mig_times SRC: "TOTAL_MS DOWNTIME_MS" of SRC's last migration, as QEMU
+# 10.0 ("total time: N ms", "downtime: N ms") or 10.1 and later
+# ("Time (ms): total=N, down=N") print them
+mig_times() {
+	tr -d '\r' < /tmp/vm$1.mon | awk '
+		/^total time:/ { t = $3 }
+		/^downtime:/ { d = $2 }
+		/Time \(ms\):/ {
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^total=/)
+					t = substr($i, 7)
+				if ($i ~ /^down=/)
+					d = substr($i, 6)
+			}
+		}
+		END { printf "%d %d\n", t, d }'
 }
 # read-write: never blocks, even once that QEMU has gone
 mon() { echo "$2" 1<> /tmp/vm$1.in; }

@@ -12,6 +12,10 @@
 #include <sys/ioctl.h>
 #include <linux/vfio.h>
 
+#ifndef __i386__
+#error "lm_compat32 exists to be a 32-bit x86 program: build it with -m32"
+#endif
+
 int main(int argc, char **argv)
 {
 	struct vfio_precopy_info info = { .argsz = sizeof(info) };
