@@ -6,15 +6,15 @@
  *   "RET ERRNO INITIAL_BYTES DIRTY_BYTES SHORT_RET SHORT_ERRNO"
  * where SHORT_* are the answer to an argsz below the structure's size.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <linux/vfio.h>
 
-#ifndef __i386__
-#error "lm_compat32 exists to be a 32-bit x86 program: build it with -m32"
-#endif
+/* a 64-bit build would test nothing: it must be built with -m32 */
+static_assert(sizeof(void *) == 4, "lm_compat32 must be a 32-bit program");
 
 int main(int argc, char **argv)
 {

@@ -1327,7 +1327,7 @@ TEST_F(mig, precopy_info_compat)
 	snprintf(slash + 1, sizeof(helper) - (slash + 1 - helper),
 		 "lm_compat32");
 	if (access(helper, X_OK))
-		SKIP(return, "%s: not built (no 32-bit x86 compiler)", helper);
+		SKIP(return, "lm_compat32 not built (no 32-bit x86 compiler)");
 
 	dbg_write(self->src.bdf, "size", "8192");
 	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_PRE_COPY,
