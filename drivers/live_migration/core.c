@@ -764,50 +764,59 @@ static const struct attribute_group lm_function_group = {
 	.attrs = lm_function_attrs,
 };
 
-static ssize_t lm_stat_show(struct device *dev, struct device_attribute *attr,
-			    char *buf)
+/* The counters change under fn->lock: one consistent copy of them all. */
+static struct lm_stats lm_stats_of(struct device *dev)
 {
-	struct dev_ext_attribute *ea = container_of(attr,
-						    struct dev_ext_attribute,
-						    attr);
 	struct lm_function *fn = to_lm_function(dev);
-	u64 val;
+	struct lm_stats stats;
 
 	mutex_lock(&fn->lock);
-	val = *(u64 *)((u8 *)&fn->stats + (uintptr_t)ea->var);
+	stats = fn->stats;
 	mutex_unlock(&fn->lock);
-	return sysfs_emit(buf, "%llu\n", val);
+	return stats;
 }
 
-#define LM_STAT_OFF(f)	((void *)offsetof(struct lm_stats, f))
+static ssize_t transitions_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", lm_stats_of(dev).transitions);
+}
+static DEVICE_ATTR_RO(transitions);
 
-static struct dev_ext_attribute lm_stat_transitions = {
-	__ATTR(transitions, 0444, lm_stat_show, NULL), LM_STAT_OFF(transitions)
-};
+static ssize_t errors_show(struct device *dev,
+			   struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", lm_stats_of(dev).errors);
+}
+static DEVICE_ATTR_RO(errors);
 
-static struct dev_ext_attribute lm_stat_errors = {
-	__ATTR(errors, 0444, lm_stat_show, NULL), LM_STAT_OFF(errors)
-};
+static ssize_t bytes_saved_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", lm_stats_of(dev).bytes_saved);
+}
+static DEVICE_ATTR_RO(bytes_saved);
 
-static struct dev_ext_attribute lm_stat_bytes_saved = {
-	__ATTR(bytes_saved, 0444, lm_stat_show, NULL), LM_STAT_OFF(bytes_saved)
-};
+static ssize_t bytes_loaded_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", lm_stats_of(dev).bytes_loaded);
+}
+static DEVICE_ATTR_RO(bytes_loaded);
 
-static struct dev_ext_attribute lm_stat_bytes_loaded = {
-	__ATTR(bytes_loaded, 0444, lm_stat_show, NULL),
-	LM_STAT_OFF(bytes_loaded)
-};
-
-static struct dev_ext_attribute lm_stat_resets = {
-	__ATTR(resets, 0444, lm_stat_show, NULL), LM_STAT_OFF(resets)
-};
+static ssize_t resets_show(struct device *dev,
+			   struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", lm_stats_of(dev).resets);
+}
+static DEVICE_ATTR_RO(resets);
 
 static struct attribute *lm_stats_attrs[] = {
-	&lm_stat_transitions.attr.attr,
-	&lm_stat_errors.attr.attr,
-	&lm_stat_bytes_saved.attr.attr,
-	&lm_stat_bytes_loaded.attr.attr,
-	&lm_stat_resets.attr.attr,
+	&dev_attr_transitions.attr,
+	&dev_attr_errors.attr,
+	&dev_attr_bytes_saved.attr,
+	&dev_attr_bytes_loaded.attr,
+	&dev_attr_resets.attr,
 	NULL
 };
 

@@ -13,19 +13,170 @@
  * Exit codes: 0 done, 1 usage, 2 a function cannot be opened or is not
  * migratable, 3 the migration failed, 4 the destination refused the
  * source's state as incompatible.  On any failure both functions are
- * closed, which resets them to RUNNING with their own state.
+ * closed, which resets them to RUNNING with their own state.  Devices are
+ * opened through their VFIO cdev (/dev/vfio/devices/) and an iommufd.
  */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
-
-#include "../testing/selftests/live_migration/vfio_lm_util.h"
+#include <unistd.h>
+#include <linux/vfio.h>
 
 #define CLASS "/sys/class/live_migration"
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 
 static bool verbose;
 static bool quiet;
+
+/* A function opened through its VFIO device cdev, bound to an iommufd. */
+struct vdev {
+	char bdf[32];
+	int iommufd;
+	int fd;
+};
+
+static const char * const state_names[] = {
+	[VFIO_DEVICE_STATE_ERROR] = "ERROR",
+	[VFIO_DEVICE_STATE_STOP] = "STOP",
+	[VFIO_DEVICE_STATE_RUNNING] = "RUNNING",
+	[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
+	[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
+	[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
+	[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
+	[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
+};
+
+static const char *state_name(unsigned int state)
+{
+	if (state >= ARRAY_SIZE(state_names))
+		return "?";
+	return state_names[state];
+}
+
+static void vdev_close(struct vdev *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->iommufd >= 0)
+		close(d->iommufd);
+	d->fd = -1;
+	d->iommufd = -1;
+}
+
+/*
+ * vfio-pci gives each device it drives a cdev, named in the device's
+ * vfio-dev/ directory.  Binding it to an iommufd is all VFIO asks before
+ * the migration features: lmctl maps no memory.  Returns 0 or -errno.
+ */
+static int vdev_open(struct vdev *d, const char *bdf)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	char path[PATH_MAX], cdev[NAME_MAX + 1] = "";
+	struct dirent *de;
+	DIR *dir;
+	int ret;
+
+	d->fd = -1;
+	d->iommufd = -1;
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? -ENODEV : -errno;
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "vfio", 4))
+			snprintf(cdev, sizeof(cdev), "%s", de->d_name);
+	closedir(dir);
+	if (!cdev[0])
+		return -ENODEV;
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
+	d->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0)
+		return -errno;
+	d->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (d->iommufd < 0)
+		goto fail;
+	bind.iommufd = d->iommufd;
+	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		goto fail;
+	return 0;
+fail:
+	ret = -errno;
+	vdev_close(d);
+	return ret;
+}
+
+/* VFIO_MIGRATION_* of the device, or -errno. */
+static int64_t vdev_migration_flags(struct vdev *d)
+{
+	struct {
+		struct vfio_device_feature hdr;
+		struct vfio_device_feature_migration mig;
+	} req = {
+		.hdr.argsz = sizeof(req),
+		.hdr.flags = VFIO_DEVICE_FEATURE_GET |
+			     VFIO_DEVICE_FEATURE_MIGRATION,
+	};
+
+	return ioctl(d->fd, VFIO_DEVICE_FEATURE, &req) ? -errno :
+							  (int64_t)req.mig.flags;
+}
+
+/*
+ * Moves the device to @state.  The data fd the arc opens goes to *@data,
+ * or is closed when the caller has no use for it.  Returns 0 or -errno.
+ */
+static int vdev_set_state(struct vdev *d, unsigned int state, int *data)
+{
+	struct {
+		struct vfio_device_feature hdr;
+		struct vfio_device_feature_mig_state mig;
+	} req = {
+		.hdr.argsz = sizeof(req),
+		.hdr.flags = VFIO_DEVICE_FEATURE_SET |
+			     VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+		.mig.device_state = state,
+		.mig.data_fd = -1,
+	};
+
+	if (data)
+		*data = -1;
+	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &req))
+		return -errno;
+	if (data)
+		*data = req.mig.data_fd;
+	else if (req.mig.data_fd >= 0)
+		close(req.mig.data_fd);
+	return 0;
+}
+
+static int read_attr(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
 
 static void say(const char *fmt, ...)
 {
@@ -52,7 +203,7 @@ static void attr(const char *fn, const char *name, char *buf, size_t len)
 	char path[512];
 
 	snprintf(path, sizeof(path), CLASS "/%s/%s", fn, name);
-	if (read_file(path, buf, len))
+	if (read_attr(path, buf, len))
 		snprintf(buf, len, "?");
 }
 
@@ -104,16 +255,16 @@ static int cmd_list(void)
 	return 0;
 }
 
-static int set_state(struct vfio_fn *f, int state, int *fd)
+static int set_state(struct vdev *d, unsigned int state, int *fd)
 {
-	int ret = vfio_mig_set(f->device, state, fd);
+	int ret = vdev_set_state(d, state, fd);
 
 	if (verbose && !ret)
-		say("  %s: -> %s%s\n", f->bdf, vfio_state_name(state),
+		say("  %s: -> %s%s\n", d->bdf, state_name(state),
 		    fd && *fd >= 0 ? " (data fd opened)" : "");
 	if (ret)
-		fprintf(stderr, "lmctl: %s -> %s: %s\n", f->bdf,
-			vfio_state_name(state), strerror(-ret));
+		fprintf(stderr, "lmctl: %s -> %s: %s\n", d->bdf,
+			state_name(state), strerror(-ret));
 	return ret;
 }
 
@@ -154,7 +305,7 @@ static long long pump(int from, int to, char *buf, size_t len,
 static int cmd_migrate(const char *src_bdf, const char *dst_bdf)
 {
 	const size_t buflen = 4 << 20;
-	struct vfio_fn src, dst;
+	struct vdev src, dst;
 	int64_t sflags, dflags;
 	int sfd = -1, dfd = -1, ret, rc = 3;
 	double t0, t_pre = 0, t_stop, t_commit;
@@ -175,21 +326,21 @@ static int cmd_migrate(const char *src_bdf, const char *dst_bdf)
 	if (strcmp(compat_s, compat_d))
 		say("compatibility descriptors differ (%s, %s): %s decides\n",
 		    compat_s, compat_d, dst_bdf);
-	ret = vfio_fn_open(&src, src_bdf);
+	ret = vdev_open(&src, src_bdf);
 	if (ret) {
 		fprintf(stderr, "lmctl: open %s through VFIO: %s\n", src_bdf,
 			strerror(-ret));
 		return 2;
 	}
-	ret = vfio_fn_open(&dst, dst_bdf);
+	ret = vdev_open(&dst, dst_bdf);
 	if (ret) {
 		fprintf(stderr, "lmctl: open %s through VFIO: %s\n", dst_bdf,
 			strerror(-ret));
-		vfio_fn_close(&src);
+		vdev_close(&src);
 		return 2;
 	}
-	sflags = vfio_mig_flags(src.device);
-	dflags = vfio_mig_flags(dst.device);
+	sflags = vdev_migration_flags(&src);
+	dflags = vdev_migration_flags(&dst);
 	if (sflags < 0 || dflags < 0) {
 		fprintf(stderr, "lmctl: %s is not migratable: %s\n",
 			sflags < 0 ? src_bdf : dst_bdf,
@@ -209,6 +360,7 @@ static int cmd_migrate(const char *src_bdf, const char *dst_bdf)
 		goto out_free;
 	t0 = now();
 	if (precopy) {
+		struct vfio_precopy_info info = { .argsz = sizeof(info) };
 		uint64_t initial = 0, dirty = 0;
 
 		if (set_state(&src, VFIO_DEVICE_STATE_PRE_COPY, &sfd))
@@ -224,8 +376,10 @@ static int cmd_migrate(const char *src_bdf, const char *dst_bdf)
 			if (round && !bytes)
 				break;
 			pre_bytes += bytes;
-			if (vfio_precopy_info(sfd, &initial, &dirty))
+			if (ioctl(sfd, VFIO_MIG_GET_PRECOPY_INFO, &info))
 				break;
+			initial = info.initial_bytes;
+			dirty = info.dirty_bytes;
 			if (verbose)
 				say("  %s: PRE_COPY round %d: %lld bytes sent, ",
 				    src_bdf, round, bytes);
@@ -279,8 +433,8 @@ out:
 		close(sfd);
 	if (dfd >= 0)
 		close(dfd);
-	vfio_fn_close(&src);
-	vfio_fn_close(&dst);
+	vdev_close(&src);
+	vdev_close(&dst);
 	return rc;
 }
 
