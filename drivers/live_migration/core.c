@@ -764,7 +764,7 @@ static const struct attribute_group lm_function_group = {
 	.attrs = lm_function_attrs,
 };
 
-/* The counters change under fn->lock: one consistent copy of them all. */
+/* The counters change under fn->lock (no torn reads on 32-bit machines). */
 static struct lm_stats lm_stats_of(struct device *dev)
 {
 	struct lm_function *fn = to_lm_function(dev);

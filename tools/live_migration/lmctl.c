@@ -78,9 +78,10 @@ static void vdev_close(struct vdev *d)
 /*
  * vfio-pci gives each device it drives a cdev, named in the device's
  * vfio-dev/ directory.  Binding it to an iommufd is all VFIO asks before
- * the migration features: lmctl maps no memory.  Returns 0 or -errno.
+ * the migration features: lmctl maps no memory.  Returns 0, or -errno with
+ * *@why saying which step failed.
  */
-static int vdev_open(struct vdev *d, const char *bdf)
+static int vdev_open(struct vdev *d, const char *bdf, const char **why)
 {
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
 	char path[PATH_MAX], cdev[NAME_MAX + 1] = "";
@@ -92,6 +93,7 @@ static int vdev_open(struct vdev *d, const char *bdf)
 	d->iommufd = -1;
 	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	*why = "not a PCI device bound to vfio-pci";
 	dir = opendir(path);
 	if (!dir)
 		return errno == ENOENT ? -ENODEV : -errno;
@@ -102,12 +104,16 @@ static int vdev_open(struct vdev *d, const char *bdf)
 	if (!cdev[0])
 		return -ENODEV;
 	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
+	*why = "no VFIO device cdev (CONFIG_VFIO_DEVICE_CDEV, or noiommu)";
 	d->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (d->fd < 0)
 		return -errno;
+	*why = "no /dev/iommu (CONFIG_IOMMUFD)";
 	d->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	if (d->iommufd < 0)
 		goto fail;
+	/* EINVAL or EBUSY: another process has the device or its group */
+	*why = "binding to an iommufd (is the device in use?)";
 	bind.iommufd = d->iommufd;
 	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
 		goto fail;
@@ -310,7 +316,7 @@ static int cmd_migrate(const char *src_bdf, const char *dst_bdf)
 	int sfd = -1, dfd = -1, ret, rc = 3;
 	double t0, t_pre = 0, t_stop, t_commit;
 	long long pre_bytes = 0, bytes;
-	const char *which = "";
+	const char *which = "", *why;
 	char compat_s[300], compat_d[300];
 	bool precopy;
 	char *buf;
@@ -326,16 +332,16 @@ static int cmd_migrate(const char *src_bdf, const char *dst_bdf)
 	if (strcmp(compat_s, compat_d))
 		say("compatibility descriptors differ (%s, %s): %s decides\n",
 		    compat_s, compat_d, dst_bdf);
-	ret = vdev_open(&src, src_bdf);
+	ret = vdev_open(&src, src_bdf, &why);
 	if (ret) {
-		fprintf(stderr, "lmctl: open %s through VFIO: %s\n", src_bdf,
-			strerror(-ret));
+		fprintf(stderr, "lmctl: open %s through VFIO: %s: %s\n",
+			src_bdf, why, strerror(-ret));
 		return 2;
 	}
-	ret = vdev_open(&dst, dst_bdf);
+	ret = vdev_open(&dst, dst_bdf, &why);
 	if (ret) {
-		fprintf(stderr, "lmctl: open %s through VFIO: %s\n", dst_bdf,
-			strerror(-ret));
+		fprintf(stderr, "lmctl: open %s through VFIO: %s: %s\n",
+			dst_bdf, why, strerror(-ret));
 		vdev_close(&src);
 		return 2;
 	}

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Opening a PCI function through VFIO (group + type1 container) and the
- * migration v2 calls, shared by the selftests, the lmctl tool and the
- * benchmark.
+ * migration v2 calls, shared by the selftests and the benchmark.
  */
 #ifndef VFIO_LM_UTIL_H
 #define VFIO_LM_UTIL_H
