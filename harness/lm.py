@@ -1106,6 +1106,9 @@ def vmm_bench(bdir):
         return 1
     runs, failed = {}, 0
     for line in lines.split("\n"):
+        if line.startswith("#"):
+            print(line)
+            continue
         f = line.split()
         if len(f) == 3 and f[1].isdigit() and f[2].isdigit():
             runs.setdefault(f[0], []).append((int(f[1]), int(f[2])))

@@ -24,11 +24,12 @@ ticks_reach() {
 	done
 	return 1
 }
-# mig_start SRC DST: SRC migrates into DST's pipe; mig_wait reads only
-# what SRC says from here on (an earlier migration also had a status)
+# mig_start SRC DST [URI]: SRC migrates into DST's pipe (or to URI);
+# mig_wait reads only what SRC says from here on (an earlier migration
+# also had a status)
 mig_start() {
 	off=$(wc -c < /tmp/vm$1.mon)
-	mon $1 "migrate -d \"exec:cat > /tmp/mig$2\""
+	mon $1 "migrate -d \"${3:-exec:cat > /tmp/mig$2}\""
 }
 # mig_wait SRC STATUS SECONDS: SRC's latest migration status is STATUS
 mig_wait() {
@@ -64,8 +65,20 @@ mig_times() {
 		}
 		END { printf "%d %d\n", t, d }'
 }
-# read-write: never blocks, even once that QEMU has gone
+# read-write: never blocks, even once that QEMU has gone.  A FIFO drops
+# what is written while nobody reads it: see mon_ready.
 mon() { echo "$2" 1<> /tmp/vm$1.in; }
+# mon_ready ID: QEMU ID reads its monitor (it has printed the prompt)
+mon_ready() {
+	local i=0
+
+	while [ $i -lt 60 ]; do
+		grep -q "(qemu)" /tmp/vm$1.mon 2>/dev/null && return 0
+		sleep 1
+		i=$((i + 1))
+	done
+	return 1
+}
 monv() { tr -d '\r' < /tmp/vm$1.mon | grep "^$2" | tail -n 1; }
 # running STATE VF SECONDS: wait until VF's function is in STATE
 state_is() {
@@ -91,15 +104,18 @@ gone() {
 	[ ! -d /proc/$pid ]
 }
 
-# start_vm ID [VF] [incoming]: QEMU 10 with the L2 and VF assigned, HMP
-# on a pipe; VFIO_OPTS adds to the vfio-pci device's options
+# start_vm ID [VF] [incoming|defer]: QEMU 10 with the L2 and VF assigned,
+# HMP on a pipe; VFIO_OPTS adds to the vfio-pci device's options.  defer:
+# the incoming side waits for migrate_incoming.
 start_vm() {
 	local id=$1 vf=$2 incoming=$3
 	mkfifo /tmp/vm$id.in /tmp/vm$id.out
 	set --
 	[ -n "$vf" ] &&
 		set -- -device "vfio-pci,host=$vf,enable-migration=on$VFIO_OPTS"
-	if [ -n "$incoming" ]; then
+	if [ "$incoming" = defer ]; then
+		set -- "$@" -incoming defer
+	elif [ -n "$incoming" ]; then
 		mkfifo /tmp/mig$id
 		set -- "$@" -incoming "exec:cat /tmp/mig$id"
 	fi
