@@ -691,12 +691,20 @@ def build_x86(name, fragment):
             logfile=logf)
     log(f"{name}: building bzImage (first build about 5 minutes; log {logf})")
     t0 = time.time()
+    modular = "CONFIG_MODULES=y" in open(os.path.join(bdir, ".config")).read()
     rc, out = run(["make", "ARCH=x86_64", f"O={bdir}", f"-j{JOBS}",
-                   "bzImage"], cwd=TREE, logfile=logf, check=False)
+                   "bzImage"] + (["modules"] if modular else []),
+                  cwd=TREE, logfile=logf, check=False)
     if rc != 0:
         errs = [l for l in out.splitlines() if "error" in l.lower()][:20]
         raise HarnessError(f"{name}: kernel build failed:\n" +
                            "\n".join(errs or out.splitlines()[-20:]))
+    modroot = os.path.join(bdir, "modroot")
+    shutil.rmtree(modroot, ignore_errors=True)
+    if modular:
+        run(["make", "ARCH=x86_64", f"O={bdir}", f"INSTALL_MOD_PATH={modroot}",
+             "INSTALL_MOD_STRIP=1", "modules_install"], cwd=TREE,
+            logfile=logf + ".mod")
     hdr = os.path.join(bdir, "hdr")
     run(["make", "ARCH=x86_64", f"O={bdir}", f"INSTALL_HDR_PATH={hdr}",
          "headers_install"], cwd=TREE, logfile=logf + ".hdr")
@@ -728,9 +736,19 @@ def build_guest_tools(bdir, names):
     return out
 
 
-def make_initramfs(init_name, bindir, names, out):
+def add_modules(root, bdir):
+    """The guest kernel's modules, if it has any, under /lib/modules."""
+    src = os.path.join(bdir, "modroot", "lib")
+    if os.path.isdir(src):
+        shutil.copytree(src, os.path.join(root, "lib"), symlinks=True,
+                        dirs_exist_ok=True)
+
+
+def make_initramfs(init_name, bindir, names, out, bdir=None):
     root = tempfile.mkdtemp(prefix="lm-initramfs-")
     try:
+        if bdir:
+            add_modules(root, bdir)
         os.makedirs(os.path.join(root, "bin"))
         shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
         for n in names:
@@ -787,7 +805,8 @@ def e2e(res):
     names = ["vfio_lm_test", "lmctl", "lm_compat32"]
     bindir = build_guest_tools(bdir, names)
     initrd = make_initramfs("init-e2e", bindir, names,
-                            os.path.join(CACHE, "initramfs-e2e.cpio.gz"))
+                            os.path.join(CACHE, "initramfs-e2e.cpio.gz"),
+                            bdir)
     log("e2e: booting the guest under QEMU (TCG) and running vfio_lm_test")
     logf = os.path.join(CACHE, "e2e-console.log")
     out = boot(bdir, initrd, logf)
@@ -934,11 +953,13 @@ def build_l2():
     return out
 
 
-def make_vmm_initramfs(qemu, l2, out, init="init-vmm"):
+def make_vmm_initramfs(qemu, l2, out, init="init-vmm", bdir=None):
     """init (init-vmm) with QEMU 10, the libraries ldd names, its firmware and the
     L2.  The libraries come from the host (the same bookworm ones)."""
     root = tempfile.mkdtemp(prefix="lm-vmm-")
     try:
+        if bdir:
+            add_modules(root, bdir)
         for d in ("bin", "qemu-lib", "qemu-fw", "lib64"):
             os.makedirs(os.path.join(root, d))
         shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
@@ -974,7 +995,8 @@ def vmm(res):
     l2 = build_l2()
     bdir = build_x86("e2e-x86", os.path.join(REPO, "harness", "e2e.config"))
     initrd = make_vmm_initramfs(qemu, l2,
-                                os.path.join(CACHE, "initramfs-vmm.cpio.gz"))
+                                os.path.join(CACHE, "initramfs-vmm.cpio.gz"),
+                                bdir=bdir)
     log("vmm: booting the guest; QEMU 10 inside migrates an L2 VF0 -> VF1")
     logf = os.path.join(CACHE, "vmm-console.log")
     # about 4 minutes under TCG; a hang must not eat CI's time, and what
@@ -1073,7 +1095,8 @@ def cmd_bench(args):
     names = ["lm_bench"]
     bindir = build_guest_tools(bdir, names)
     initrd = make_initramfs("init-bench", bindir, names,
-                            os.path.join(CACHE, "initramfs-bench.cpio.gz"))
+                            os.path.join(CACHE, "initramfs-bench.cpio.gz"),
+                            bdir)
     log("bench: booting the guest (no debug options) and running lm_bench")
     logf = os.path.join(CACHE, "bench-console.log")
     # a 1 GiB state three times over: the source's, the stream kept by
@@ -1095,7 +1118,7 @@ def vmm_bench(bdir):
     initrd = make_vmm_initramfs(ensure_qemu10(), build_l2(),
                                 os.path.join(CACHE,
                                              "initramfs-vmm-bench.cpio.gz"),
-                                init="init-vmm-bench")
+                                init="init-vmm-bench", bdir=bdir)
     log("bench: booting it again; QEMU 10 migrates an L2 with and without "
         "a VF, 7 rounds (about 5 minutes)")
     logf = os.path.join(CACHE, "vmm-bench-console.log")
@@ -1158,7 +1181,8 @@ def cmd_demo(args):
     names = ["lmctl"]
     bindir = build_guest_tools(bdir, names)
     initrd = make_initramfs("init-demo", bindir, names,
-                            os.path.join(CACHE, "initramfs-demo.cpio.gz"))
+                            os.path.join(CACHE, "initramfs-demo.cpio.gz"),
+                            bdir)
     log("demo: booting the guest (QEMU, TCG, emulated SR-IOV NVMe, vIOMMU)")
     logf = os.path.join(CACHE, "demo-console.log")
     out = boot(bdir, initrd, logf)

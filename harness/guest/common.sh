@@ -18,6 +18,8 @@ bind_vfio() {
 	echo $1 > /sys/bus/pci/drivers_probe
 }
 
+# vfio-pci may be a module (a data fd must outlive it)
+[ -d /lib/modules ] && modprobe vfio-pci
 echo 0 > /sys/bus/pci/devices/$PF/sriov_drivers_autoprobe
 echo 2 > /sys/bus/pci/devices/$PF/sriov_numvfs
 VF0=$(basename "$(readlink /sys/bus/pci/devices/$PF/virtfn0)")

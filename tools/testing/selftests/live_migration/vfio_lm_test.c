@@ -1581,4 +1581,48 @@ TEST_F(mig, vfs_recreated_migrate_again)
 	free(s.buf);
 }
 
+/*
+ * A data fd outlives the device and vfio-pci itself: the core owns the
+ * file, and the file pins its consumer's module (lm_file_ops.owner), so
+ * vfio-pci cannot go while the fd is open and goes once it is closed.
+ * Needs vfio-pci as a module; it unloads it, loads it again and binds the
+ * functions again, so the tests after it find things as they were.
+ */
+TEST(data_fd_outlives_vfio_pci_module)
+{
+	const char *src = env("LM_SRC"), *dst = env("LM_DST");
+	const char *plain = env("LM_PLAIN");
+	struct vfio_precopy_info info = { .argsz = sizeof(info) };
+	struct vfio_fn f;
+	unsigned char byte;
+	int fd;
+
+	if (access("/sys/module/vfio_pci/refcnt", F_OK))
+		SKIP(return, "vfio-pci is not a module in this kernel");
+	ASSERT_EQ(0, vfio_fn_open(&f, src));
+	ASSERT_EQ(0, vfio_mig_set(f.device, VFIO_DEVICE_STATE_STOP_COPY, &fd));
+	vfio_fn_close(&f);
+	write_file("/sys/bus/pci/drivers/vfio-pci/unbind", src);
+	write_file("/sys/bus/pci/drivers/vfio-pci/unbind", dst);
+	if (plain)
+		write_file("/sys/bus/pci/drivers/vfio-pci/unbind", plain);
+	/* no device left, but the open data fd holds the module */
+	EXPECT_EQ(-1, syscall(SYS_delete_module, "vfio_pci", O_NONBLOCK));
+	EXPECT_TRUE(errno == EWOULDBLOCK || errno == EBUSY);
+	/* the session ended with the device: every call says so */
+	EXPECT_EQ(-1, read(fd, &byte, 1));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+	close(fd);
+	EXPECT_EQ(0, syscall(SYS_delete_module, "vfio_pci", O_NONBLOCK));
+	EXPECT_EQ(0, system("modprobe vfio-pci"));
+	bind_vfio(src);
+	bind_vfio(dst);
+	if (plain)
+		bind_vfio(plain);
+	ASSERT_EQ(0, vfio_fn_open(&f, src));
+	EXPECT_LT(0, vfio_mig_flags(f.device));
+	vfio_fn_close(&f);
+}
+
 TEST_HARNESS_MAIN
