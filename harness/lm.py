@@ -15,6 +15,7 @@ never in the repository, and every step can be rerun:
 """
 
 import concurrent.futures
+import glob
 import json
 import os
 import re
@@ -705,6 +706,12 @@ def build_x86(name, fragment):
         run(["make", "ARCH=x86_64", f"O={bdir}", f"INSTALL_MOD_PATH={modroot}",
              "INSTALL_MOD_STRIP=1", "modules_install"], cwd=TREE,
             logfile=logf + ".mod")
+        # busybox modprobe reads modules.dep; without depmod (kmod) the
+        # install only warns
+        if not glob.glob(os.path.join(modroot, "lib", "modules", "*",
+                                      "modules.dep")):
+            raise HarnessError(f"{name}: no modules.dep (is kmod's depmod "
+                               f"installed?)")
     hdr = os.path.join(bdir, "hdr")
     run(["make", "ARCH=x86_64", f"O={bdir}", f"INSTALL_HDR_PATH={hdr}",
          "headers_install"], cwd=TREE, logfile=logf + ".hdr")

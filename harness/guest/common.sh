@@ -19,7 +19,7 @@ bind_vfio() {
 }
 
 # vfio-pci may be a module (a data fd must outlive it)
-[ -d /lib/modules ] && modprobe vfio-pci
+[ -d /lib/modules ] && { modprobe vfio-pci || echo "common.sh: modprobe vfio-pci failed"; }
 echo 0 > /sys/bus/pci/devices/$PF/sriov_drivers_autoprobe
 echo 2 > /sys/bus/pci/devices/$PF/sriov_numvfs
 VF0=$(basename "$(readlink /sys/bus/pci/devices/$PF/virtfn0)")
