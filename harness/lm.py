@@ -751,6 +751,18 @@ def add_modules(root, bdir):
                         dirs_exist_ok=True)
 
 
+def pack_initramfs(root, init_name, scripts, out):
+    """Adds harness/guest's init_name as /init and the scripts it sources
+    to root, and packs root into the gzipped cpio out."""
+    guest = os.path.join(REPO, "harness", "guest")
+    for name in scripts:
+        shutil.copy(os.path.join(guest, name), os.path.join(root, name))
+    shutil.copy(os.path.join(guest, init_name), os.path.join(root, "init"))
+    os.chmod(os.path.join(root, "init"), 0o755)
+    run(["sh", "-c", f"find . | cpio -o -H newc --quiet | gzip -1 > {out}"],
+        cwd=root)
+
+
 def make_initramfs(init_name, bindir, names, out, bdir=None):
     root = tempfile.mkdtemp(prefix="lm-initramfs-")
     try:
@@ -760,13 +772,7 @@ def make_initramfs(init_name, bindir, names, out, bdir=None):
         shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
         for n in names:
             shutil.copy(os.path.join(bindir, n), os.path.join(root, "bin", n))
-        guest = os.path.join(REPO, "harness", "guest")
-        shutil.copy(os.path.join(guest, "common.sh"),
-                    os.path.join(root, "common.sh"))
-        shutil.copy(os.path.join(guest, init_name), os.path.join(root, "init"))
-        os.chmod(os.path.join(root, "init"), 0o755)
-        run(["sh", "-c", f"find . | cpio -o -H newc --quiet | gzip -1 > {out}"],
-            cwd=root)
+        pack_initramfs(root, init_name, ["common.sh"], out)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return out
@@ -985,13 +991,7 @@ def make_vmm_initramfs(qemu, l2, out, init="init-vmm", bdir=None):
             src = os.path.join(QEMU10, "root", where, name)
             shutil.copy(os.path.realpath(src), os.path.join(root, "qemu-fw",
                                                             name))
-        guest = os.path.join(REPO, "harness", "guest")
-        for name in ("common.sh", "vmm.sh"):
-            shutil.copy(os.path.join(guest, name), os.path.join(root, name))
-        shutil.copy(os.path.join(guest, init), os.path.join(root, "init"))
-        os.chmod(os.path.join(root, "init"), 0o755)
-        run(["sh", "-c", f"find . | cpio -o -H newc --quiet | gzip -1 > {out}"],
-            cwd=root)
+        pack_initramfs(root, init, ["common.sh", "vmm.sh"], out)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return out

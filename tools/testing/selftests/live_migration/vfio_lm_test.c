@@ -1184,8 +1184,6 @@ TEST_F_TIMEOUT(mig, very_large_write, 300)
 	close(fd);
 	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
 				  NULL));
-	ASSERT_EQ(0, vfio_mig_set(self->dst.device, VFIO_DEVICE_STATE_STOP,
-				  NULL));
 	ASSERT_EQ(0, vfio_mig_set(self->dst.device, VFIO_DEVICE_STATE_RESUMING,
 				  &fd));
 	EXPECT_EQ((ssize_t)s.len, write(fd, s.buf, s.len));
@@ -1242,8 +1240,6 @@ TEST_F(mig, resets_end_sessions)
 				  NULL));
 
 	/* VFIO_DEVICE_RESET in the middle of RESUMING */
-	ASSERT_EQ(0, vfio_mig_set(self->dst.device, VFIO_DEVICE_STATE_STOP,
-				  NULL));
 	ASSERT_EQ(0, vfio_mig_set(self->dst.device, VFIO_DEVICE_STATE_RESUMING,
 				  &fd));
 	ASSERT_EQ(0, write_all(fd, s.buf, s.len / 2));
