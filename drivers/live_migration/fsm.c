@@ -303,7 +303,8 @@ int lm_get_data_size(struct lm_function *fn, u64 *size)
 		ret = fn->ops->state_size(fn, &len);
 		if (!ret)
 			*size = sizeof(struct lm_stream_header) +
-				2 * sizeof(struct lm_stream_record) + len;
+				lm_stream_framed(len) +
+				sizeof(struct lm_stream_record);
 	}
 	mutex_unlock(&fn->lock);
 	return ret;

@@ -6,6 +6,7 @@
 
 #include <kunit/device.h>
 #include <kunit/test.h>
+#include <linux/crc32c.h>
 #include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -47,9 +48,10 @@ struct fake_fn {
 	unsigned long rep_len[4];
 };
 
+/* No period of a power of two up to 64 KiB: two DATA records differ. */
 static u8 fake_byte(u32 seed, u64 off)
 {
-	return (u8)(seed * 131 + off * 7 + (off >> 9));
+	return (u8)(seed * 131 + off * 7 + (off >> 9) + (off >> 17));
 }
 
 /* Records op letter c; returns the injected error when it is due. */
@@ -383,14 +385,14 @@ static size_t empty_stream(struct lm_function *fn, u8 *buf)
 {
 	lm_stream_fill_header(fn, (struct lm_stream_header *)buf);
 	lm_stream_fill_record((void *)(buf + sizeof(struct lm_stream_header)),
-			      LM_REC_END, 0, xxh64(buf, 0, 0));
+			      LM_REC_END, 0, ~0U);
 	return sizeof(struct lm_stream_header) +
 	       sizeof(struct lm_stream_record);
 }
 
 /*
- * A complete stream of the fake's first @n (< 128 KiB) bytes, for leaving
- * RESUMING.  The hash of one piece is the xxh64 of its digest.
+ * A complete stream of the fake's first @n (<= 256 KiB) bytes in one
+ * record, for leaving RESUMING.
  */
 static size_t small_stream(struct lm_function *fn, u32 seed, size_t n,
 			   u8 *buf)
@@ -398,16 +400,15 @@ static size_t small_stream(struct lm_function *fn, u32 seed, size_t n,
 	const size_t hdr = sizeof(struct lm_stream_header);
 	const size_t rec = sizeof(struct lm_stream_record);
 	u8 *payload = buf + hdr + rec;
-	__le64 digest;
 	size_t i;
+	u32 crc;
 
 	lm_stream_fill_header(fn, (struct lm_stream_header *)buf);
-	lm_stream_fill_record((void *)(buf + hdr), LM_REC_DATA, n, 0);
 	for (i = 0; i < n; i++)
 		payload[i] = fake_byte(seed, i);
-	digest = cpu_to_le64(xxh64(payload, n, 0));
-	lm_stream_fill_record((void *)(payload + n), LM_REC_END, n,
-			      xxh64(&digest, sizeof(digest), 0));
+	crc = crc32c(~0U, payload, n);
+	lm_stream_fill_record((void *)(buf + hdr), LM_REC_DATA, n, crc);
+	lm_stream_fill_record((void *)(payload + n), LM_REC_END, n, crc);
 	return hdr + 2 * rec + n;
 }
 
@@ -828,7 +829,8 @@ static void free_saved(void *data)
 static struct saved save_stream(struct kunit *test, struct lm_function *fn,
 				struct fake_fn *f, size_t step)
 {
-	size_t cap = f->state_len + 4096;
+	/* framing: a 32-byte record per 256 KiB of payload, and the ends */
+	size_t cap = f->state_len + f->state_len / 8192 + 4096;
 	struct file *file = NULL;
 	struct saved s = {};
 	loff_t pos = 0;
@@ -879,19 +881,17 @@ static struct saved save_stream(struct kunit *test, struct lm_function *fn,
 }
 
 /*
- * The END record's hash checked against the format's definition, computed
- * here apart from the core: xxh64 of the xxh64 digests of 128 KiB pieces.
+ * The records checked against the format's definition, apart from the
+ * core: every DATA record holds 1 to 256 KiB and the crc32c of the payload
+ * from the first byte to its end; END has the length and crc of it all.
  */
-static void expect_format_hash(struct kunit *test, const u8 *buf, size_t len)
+static void expect_format_crc(struct kunit *test, const u8 *buf, size_t len)
 {
-	const size_t piece = 128 * 1024;
 	const struct lm_stream_record *rec;
-	size_t off = sizeof(struct lm_stream_header), have = 0;
-	struct xxh64_state fold, st;
-	__le64 d;
+	size_t off = sizeof(struct lm_stream_header);
+	u64 total = 0;
+	u32 crc = ~0U;
 
-	xxh64_reset(&fold, 0);
-	xxh64_reset(&st, 0);
 	for (;;) {
 		u64 n;
 
@@ -902,29 +902,16 @@ static void expect_format_hash(struct kunit *test, const u8 *buf, size_t len)
 		if (le32_to_cpu(rec->type) == LM_REC_END)
 			break;
 		KUNIT_ASSERT_LE(test, off + n, len);
-		/* pieces run across records */
-		while (n) {
-			size_t k = min_t(u64, n, piece - have);
-
-			xxh64_update(&st, buf + off, k);
-			have += k;
-			off += k;
-			n -= k;
-			if (have == piece) {
-				d = cpu_to_le64(xxh64_digest(&st));
-				xxh64_update(&fold, &d, sizeof(d));
-				xxh64_reset(&st, 0);
-				have = 0;
-			}
-		}
-	}
-	if (have) {
-		d = cpu_to_le64(xxh64_digest(&st));
-		xxh64_update(&fold, &d, sizeof(d));
+		KUNIT_EXPECT_GT(test, n, 0ULL);
+		KUNIT_EXPECT_LE(test, n, 256ULL * 1024);
+		crc = crc32c(crc, buf + off, n);
+		KUNIT_EXPECT_EQ(test, le32_to_cpu(rec->payload_crc), crc);
+		total += n;
+		off += n;
 	}
 	KUNIT_EXPECT_EQ(test, off, len);
-	KUNIT_EXPECT_EQ(test, le64_to_cpu(rec->payload_hash),
-			xxh64_digest(&fold));
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(rec->len), total);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(rec->payload_crc), crc);
 }
 
 static void lm_test_roundtrip(struct kunit *test)
@@ -948,7 +935,7 @@ static void lm_test_roundtrip(struct kunit *test)
 			fake_attach(test, fs);
 		s = save_stream(test, src, fs, size > 8192 ? 65536 + 3 : 777);
 		KUNIT_EXPECT_EQ(test, src->stats.bytes_saved, size);
-		expect_format_hash(test, s.buf, s.len);
+		expect_format_crc(test, s.buf, s.len);
 		/* the closed file dropped the core's references */
 		if (fs->mem)
 			KUNIT_EXPECT_EQ(test, kref_read(&fs->mem->ref), 1);
@@ -1345,16 +1332,20 @@ static int file_reader_fn(void *data)
 static void lm_test_two_readers(struct kunit *test)
 {
 	const size_t size = 2 << 20;
+	/* eight DATA records of 256 KiB and the END record */
 	const size_t framing = sizeof(struct lm_stream_header) +
-			       2 * sizeof(struct lm_stream_record);
+			       9 * sizeof(struct lm_stream_record);
 	struct lm_ctx *ctx = lm_ctx_new(test);
 	struct file_reader r[2] = {};
 	struct lm_function *fn;
 	struct file *file;
 	struct fake_fn *f;
+	u64 estimate;
 	int i;
 
 	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &f);
+	KUNIT_ASSERT_EQ(test, lm_get_data_size(fn, &estimate), 0);
+	KUNIT_EXPECT_EQ(test, estimate, size + framing);
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
 					   &file), 0);
 	for (i = 0; i < ARRAY_SIZE(r); i++) {
@@ -1481,25 +1472,9 @@ static void lm_test_unregister_with_users(struct kunit *test)
 /*
  * Attached segments: an attach outside save_begin and a driver's bad
  * offset fail cleanly; the core's reference keeps the bytes valid after the
- * driver dropped its own and the function went away; a file closed while
- * the worker still hashes its segment leaks nothing.
+ * driver dropped its own and the function went away; a file closed between
+ * a record and its attached payload leaks nothing.
  */
-/*
- * Sleeps (so that the hash worker runs even on one CPU without preemption)
- * until it has hashed a piece after @since, for at most two seconds.
- */
-static bool worker_hashed_since(long since)
-{
-	int i;
-
-	for (i = 0; i < 2000; i++) {
-		if (atomic_long_read(&lm_worker_pieces) != since)
-			return true;
-		usleep_range(500, 1000);
-	}
-	return false;
-}
-
 static void lm_test_attach(struct kunit *test)
 {
 	const size_t size = 8 << 20;
@@ -1510,7 +1485,6 @@ static void lm_test_attach(struct kunit *test)
 	struct lm_buffer *mem;
 	struct fake_fn *f;
 	enum lm_state st;
-	long pieces;
 	u8 *buf;
 
 	buf = kunit_kmalloc(test, 4096, GFP_KERNEL);
@@ -1535,11 +1509,15 @@ static void lm_test_attach(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
 	f->attach_skew = 0;
 
-	/* closed once the worker has begun on the 8 MiB */
-	pieces = atomic_long_read(&lm_worker_pieces);
+	/* header and first record read, its payload queued from the buffer */
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
 					   &file), 0);
-	KUNIT_EXPECT_TRUE(test, worker_hashed_since(pieces));
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf,
+					  sizeof(struct lm_stream_header) +
+					  sizeof(struct lm_stream_record),
+					  &(loff_t){0}),
+			(ssize_t)(sizeof(struct lm_stream_header) +
+				  sizeof(struct lm_stream_record)));
 	fput_now(file);
 	KUNIT_EXPECT_EQ(test, kref_read(&mem->ref), 1);
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_RUNNING, NULL, &file),
@@ -1564,13 +1542,11 @@ static void lm_test_attach(struct kunit *test)
 }
 
 /*
- * The payload hash, split between the worker and the caller: a small
- * segment copied out and hashed in place, then an attached one the worker
- * hashes; on the other side large writes the worker hashes, each followed,
- * once it is idle, by a small one hashed in place.  Every byte counts once,
- * in order, or the stream does not load.
+ * Copied and attached segments in one stream, written back in steps that
+ * cut records anywhere: every record is framed as the format says and the
+ * stream loads.
  */
-static void lm_test_hash_mixed(struct kunit *test)
+static void lm_test_records_mixed(struct kunit *test)
 {
 	const u32 caps = LM_CAP_STOP_COPY | LM_CAP_PRE_COPY;
 	const size_t size = (2 << 20) + 3, cap = size + 4096;
@@ -1580,7 +1556,6 @@ static void lm_test_hash_mixed(struct kunit *test)
 	struct fake_fn *fs, *fd;
 	size_t len = 0, off;
 	loff_t pos = 0;
-	long pieces;
 	int i = 0;
 	ssize_t n;
 	u8 *buf;
@@ -1594,7 +1569,6 @@ static void lm_test_hash_mixed(struct kunit *test)
 	fake_attach(test, fs);
 	fs->attach_min = 64 * 1024;
 	fs->precopy_step = 5000;
-	pieces = atomic_long_read(&lm_worker_pieces);
 
 	KUNIT_ASSERT_EQ(test, lm_set_state(src, LM_STATE_PRE_COPY, NULL,
 					   &file), 0);
@@ -1603,36 +1577,86 @@ static void lm_test_hash_mixed(struct kunit *test)
 	len = n;
 	KUNIT_ASSERT_EQ(test, lm_set_state(src, LM_STATE_STOP_COPY, NULL,
 					   &none), 0);
-	/* the first read makes the final segment; the worker takes it up */
-	n = kernel_read(file, buf + len, 4096, &pos);
-	KUNIT_ASSERT_EQ(test, n, 4096);
-	len += n;
-	KUNIT_EXPECT_TRUE(test, worker_hashed_since(pieces));
-	n = read_all(file, buf + len, cap - len, 1 << 20);
+	n = read_all(file, buf + len, cap - len, 100000);
 	KUNIT_ASSERT_GT(test, n, 0);
 	len += n;
 	fput_now(file);
-	expect_format_hash(test, buf, len);
-	pieces = atomic_long_read(&lm_worker_pieces);
+	expect_format_crc(test, buf, len);
 
-	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL, &file),
-			0);
 	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL,
 					   &file), 0);
 	for (off = 0; off < len; ) {
-		size_t step = min(len - off, i++ % 2 ? (size_t)1000 : 200000);
+		size_t step = min(len - off, i++ % 2 ? (size_t)1000 : 300000);
 
 		KUNIT_ASSERT_EQ(test, kernel_write(file, buf + off, step,
 						   &pos), (ssize_t)step);
 		off += step;
-		fsleep(1000);		/* lets the worker go idle */
 	}
 	KUNIT_EXPECT_EQ(test, lm_set_state(dst, LM_STATE_RUNNING, NULL,
 					   &none), 0);
 	KUNIT_EXPECT_EQ(test, fd->loaded, size);
 	KUNIT_EXPECT_FALSE(test, fd->load_bad);
-	/* and so did the large writes */
-	KUNIT_EXPECT_GT(test, atomic_long_read(&lm_worker_pieces), pieces);
+	fput_now(file);
+}
+
+/*
+ * A flipped bit fails the write that completes its record, before the rest
+ * of the stream is sent; two whole records swapped (each one intact) fail
+ * too, as each record's crc runs from the first payload byte.
+ */
+static void lm_test_record_crc(struct kunit *test)
+{
+	const size_t size = 3 * 256 * 1024, hlen = sizeof(struct lm_stream_header);
+	const size_t rlen = sizeof(struct lm_stream_record);
+	const size_t one = rlen + 256 * 1024;	/* a record and its payload */
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function *src, *dst;
+	struct fake_fn *fs, *fd;
+	struct file *file, *none;
+	enum lm_state got;
+	struct saved s;
+	u8 *buf;
+
+	src = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
+	dst = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fd);
+	s = save_stream(test, src, fs, 65536);
+	KUNIT_ASSERT_EQ(test, s.len, hlen + 3 * one + rlen);
+	buf = vmalloc(s.len);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, free_saved, buf),
+			0);
+
+	/* bit 3 of the first record's last payload byte */
+	memcpy(buf, s.buf, s.len);
+	buf[hlen + one - 1] ^= 8;
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL,
+					   &file), 0);
+	KUNIT_EXPECT_EQ(test, kernel_write(file, buf, hlen + one - 1,
+					   &(loff_t){0}),
+			(ssize_t)(hlen + one - 1));
+	KUNIT_EXPECT_EQ(test, kernel_write(file, buf + hlen + one - 1, 1,
+					   &(loff_t){0}), (ssize_t)-EBADMSG);
+	KUNIT_EXPECT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL, &none),
+			-EBADMSG);
+	KUNIT_EXPECT_EQ(test, fd->loads, 0);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(dst), 0);
+	fput_now(file);
+
+	/* records 1 and 2 swapped: the second record in place fails */
+	memcpy(buf, s.buf, s.len);
+	KUNIT_ASSERT_NE(test, memcmp(buf + hlen + one + rlen,
+				     buf + hlen + 2 * one + rlen, 256 * 1024), 0);
+	memcpy(buf + hlen + one, s.buf + hlen + 2 * one, one);
+	memcpy(buf + hlen + 2 * one, s.buf + hlen + one, one);
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL,
+					   &file), 0);
+	KUNIT_EXPECT_EQ(test, write_all(file, buf, s.len, one),
+			(ssize_t)-EBADMSG);
+	KUNIT_EXPECT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL, &none),
+			-EBADMSG);
+	KUNIT_EXPECT_EQ(test, lm_get_state(dst, &got), 0);
+	KUNIT_EXPECT_EQ(test, got, LM_STATE_RESUMING);
+	KUNIT_EXPECT_EQ(test, fd->loads, 0);
 	fput_now(file);
 }
 
@@ -2938,30 +2962,30 @@ static void lm_test_fail_nth_write_retry(struct kunit *test)
  * The wire format, frozen: the stream of the fake's 16 bytes (seed 7,
  * compatibility descriptor "fake\1"), written out byte by byte from the
  * format's description (Documentation/driver-api/live_migration.rst) with
- * crc32c and xxh64 computed apart from the kernel.  A change that breaks
+ * crc32c computed apart from the kernel, bit by bit.  A change that breaks
  * streams between kernel versions fails here, even if saving and loading
  * were changed alike.
  */
 static const u8 lm_ref_stream[232] = {
-	/* header: magic "LLIMSTRM", version 3, compat_len 5, flags 0 */
+	/* header: magic "LLIMSTRM", version 4, compat_len 5, flags 0 */
 	0x4c, 0x4c, 0x49, 0x4d, 0x53, 0x54, 0x52, 0x4d,
-	0x03, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x04, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00,
 	/* compat[128], then reserved and the crc32c of all before it */
 	0x66, 0x61, 0x6b, 0x65, 0x01,
-	[144] = 0x00, 0x00, 0x00, 0x00, 0x53, 0x2d, 0x5b, 0x0b,
-	/* DATA: type 1, len 16, no hash, crc32c */
-	0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	[144] = 0x00, 0x00, 0x00, 0x00, 0xd4, 0x2b, 0x37, 0x6c,
+	/* DATA: type 1, payload crc32c, len 16, reserved, crc32c */
+	0x01, 0x00, 0x00, 0x00, 0xed, 0x93, 0x3b, 0xa6,
 	0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x00, 0x00, 0x00, 0x00, 0x61, 0x53, 0x28, 0xd0,
+	0x00, 0x00, 0x00, 0x00, 0x49, 0x01, 0x29, 0xf9,
 	/* payload */
 	0x95, 0x9c, 0xa3, 0xaa, 0xb1, 0xb8, 0xbf, 0xc6,
 	0xcd, 0xd4, 0xdb, 0xe2, 0xe9, 0xf0, 0xf7, 0xfe,
-	/* END: type 2, len 16, xxh64 of the one piece's xxh64, crc32c */
-	0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* END: type 2, the same payload crc32c, len 16, reserved, crc32c */
+	0x02, 0x00, 0x00, 0x00, 0xed, 0x93, 0x3b, 0xa6,
 	0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x4e, 0x26, 0xb6, 0x6b, 0xad, 0x90, 0x34, 0xb5,
-	0x00, 0x00, 0x00, 0x00, 0x69, 0x68, 0x7c, 0xd4,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0xe4, 0xea, 0xfb, 0x1a,
 };
 
 static void lm_test_wire_format(struct kunit *test)
@@ -3181,7 +3205,8 @@ static struct kunit_case lm_stream_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_bad_stream, bad_gen),
 	KUNIT_CASE(lm_test_stream_damage),
 	KUNIT_CASE(lm_test_wire_format),
-	KUNIT_CASE(lm_test_hash_mixed),
+	KUNIT_CASE(lm_test_records_mixed),
+	KUNIT_CASE(lm_test_record_crc),
 	KUNIT_CASE(lm_test_file_misuse),
 	KUNIT_CASE(lm_test_precopy_info),
 	KUNIT_CASE(lm_test_save_fails_in_read),

@@ -8,23 +8,29 @@
 #include <linux/live_migration.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
-#include <linux/xxhash.h>
 
 #define LM_STREAM_MAGIC		0x4d5254534d494c4cULL	/* "LLIMSTRM" */
-#define LM_STREAM_VERSION	3	/* 3: payload hash over pieces */
+#define LM_STREAM_VERSION	4	/* 4: a crc32c in every DATA record */
+
+/*
+ * The longest DATA record saving makes: a bounce buffer's worth.  A
+ * destination takes any length up to its max_state_size.
+ */
+#define LM_RECORD_MAX		(256 * 1024)
 
 enum lm_record_type {
-	LM_REC_DATA = 1,	/* followed by len payload bytes */
-	LM_REC_END = 2,		/* len and hash cover all payload bytes */
+	LM_REC_DATA = 1,	/* followed by len (> 0) payload bytes */
+	LM_REC_END = 2,		/* len and crc cover all payload bytes */
 };
 
 /*
  * On the wire, little endian: one header, then DATA records, then one END
- * record.  Header and records carry a crc32c (seeded with ~0) of their own
- * bytes.  The payload, which is large, is cut into pieces of 128 KiB (the
- * last one may be shorter) whatever the records; the END record carries the
- * xxh64 (seed 0) of the pieces' xxh64 digests (seed 0, each as __le64), so
- * pieces can be hashed on several CPUs.
+ * record.  Header and records carry a crc32c (seeded with ~0, not
+ * inverted) of their own bytes.  Every record also carries the crc32c of
+ * the payload from the stream's first payload byte to the record's end
+ * (the same crc, continued across records), so a destination checks each
+ * DATA record as it completes, and the END record covers the whole payload
+ * and its order.
  */
 struct lm_stream_header {
 	__le64 magic;
@@ -38,9 +44,9 @@ struct lm_stream_header {
 
 struct lm_stream_record {
 	__le32 type;
-	__le32 reserved;
+	__le32 payload_crc;		/* of the payload up to here */
 	__le64 len;
-	__le64 payload_hash;		/* END: of all payload; DATA: 0 */
+	__le64 reserved;
 	__le32 reserved2;
 	__le32 rec_crc;			/* over all bytes before it */
 };
@@ -105,8 +111,6 @@ extern const struct class lm_class;
 extern atomic_t lm_live_functions;
 extern atomic_t lm_live_files;
 extern atomic_long_t lm_file_mem;	/* bytes data files hold */
-/* payload pieces the hash worker (not the reader or writer) hashed */
-extern atomic_long_t lm_worker_pieces;
 extern const struct attribute_group *lm_function_groups[];
 
 static inline struct lm_function *to_lm_function(struct device *dev)
@@ -131,7 +135,7 @@ void lm_fsm_fail(struct lm_function *fn);
 void lm_log_off(struct lm_function *fn);
 void lm_log_forget(struct lm_function *fn);
 
-/* file.c */
+/* file.c, save.c, resume.c */
 struct lm_file;
 struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
 				 const struct lm_file_ops *fops,
@@ -149,7 +153,8 @@ void lm_stream_fill_header(struct lm_function *fn,
 int lm_stream_check_header(struct lm_function *fn,
 			   const struct lm_stream_header *hdr);
 void lm_stream_fill_record(struct lm_stream_record *rec,
-			   enum lm_record_type type, u64 len, u64 payload_hash);
+			   enum lm_record_type type, u64 len, u32 payload_crc);
 int lm_stream_check_record(const struct lm_stream_record *rec);
+u64 lm_stream_framed(u64 payload);
 
 #endif /* _LM_INTERNAL_H */

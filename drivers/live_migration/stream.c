@@ -5,13 +5,13 @@
  * Every stream starts with a header naming the format and the source's
  * compatibility descriptor, so a destination refuses a foreign or
  * incompatible stream at the write that completes the header, before any
- * byte reaches its device.  The payload follows in DATA records, one per
- * segment the driver produced; an END record carries the total length and
- * a hash of the payload, so truncation and corruption are found before
- * loading.
+ * byte reaches its device.  The payload follows in DATA records, each with the crc32c of the payload up to
+ * its end; an END record carries the total length and the crc32c of all of
+ * it, so truncation and corruption are found before loading.
  */
 
 #include <linux/crc32c.h>
+#include <linux/math.h>
 #include <linux/string.h>
 
 #include "lm_internal.h"
@@ -66,11 +66,11 @@ int lm_stream_check_header(struct lm_function *fn,
 }
 
 void lm_stream_fill_record(struct lm_stream_record *rec,
-			   enum lm_record_type type, u64 len, u64 payload_hash)
+			   enum lm_record_type type, u64 len, u32 payload_crc)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->type = cpu_to_le32(type);
-	rec->payload_hash = cpu_to_le64(payload_hash);
+	rec->payload_crc = cpu_to_le32(payload_crc);
 	rec->len = cpu_to_le64(len);
 	rec->rec_crc = cpu_to_le32(lm_crc(~0U, rec,
 					  offsetof(struct lm_stream_record,
@@ -85,7 +85,14 @@ int lm_stream_check_record(const struct lm_stream_record *rec)
 	    lm_crc(~0U, rec, offsetof(struct lm_stream_record, rec_crc)))
 		return -EBADMSG;
 	if ((type != LM_REC_DATA && type != LM_REC_END) || rec->reserved ||
-	    rec->reserved2 || (type == LM_REC_DATA && rec->payload_hash))
+	    rec->reserved2)
 		return -EBADMSG;
 	return 0;
+}
+
+/* The bytes a segment of @payload bytes takes on the wire, its records too. */
+u64 lm_stream_framed(u64 payload)
+{
+	return payload + DIV_ROUND_UP_ULL(payload, LM_RECORD_MAX) *
+			 sizeof(struct lm_stream_record);
 }
