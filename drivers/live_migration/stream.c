@@ -5,9 +5,10 @@
  * Every stream starts with a header naming the format and the source's
  * compatibility descriptor, so a destination refuses a foreign or
  * incompatible stream at the write that completes the header, before any
- * byte reaches its device.  The payload follows in DATA records, each with the crc32c of the payload up to
- * its end; an END record carries the total length and the crc32c of all of
- * it, so truncation and corruption are found before loading.
+ * byte reaches its device.  The payload follows in DATA records, each with
+ * the crc32c of the payload up to its end; an END record carries the total
+ * length and the crc32c of all of it, so truncation, corruption and records
+ * out of order are found before loading.
  */
 
 #include <linux/crc32c.h>
