@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Live migration core: the buffers a driver hands over with
- * lm_save_attach().  Reference counted, because a data file may keep one
+ * Live migration core: the buffers a driver hands over with a segment
+ * (lm_segment.buf).  Reference counted, because a data file may keep one
  * after the driver and the function are gone.
  */
 
@@ -11,7 +11,7 @@
 #include <linux/vmalloc.h>
 
 /**
- * lm_buffer_alloc() - allocate a state buffer for lm_save_attach()
+ * lm_buffer_alloc() - allocate a state buffer for lm_segment.buf
  * @len: its size in bytes, not 0
  * @gfp: allocation flags, %GFP_KERNEL or stricter
  *

@@ -14,7 +14,7 @@
  * lm_function_add(), or on demand: when a consumer asks lm_function_get()
  * about a device the core does not know, the controller of that device's
  * controlling device (the PF of a PCI VF, otherwise the parent) is asked
- * through &lm_ops.claim.  So the order in which PF and VF drivers bind never
+ * through &lm_controller_ops.claim.  So the order in which PF and VF drivers bind never
  * matters, and a consumer such as vfio-pci can ask at its own probe.
  *
  * A *consumer* holds a reference to a &struct lm_function, drives the state
@@ -108,23 +108,25 @@ static struct lm_controller *lm_find_controller_locked(struct device *dev)
 	return NULL;
 }
 
+/* What a controller's functions may have: it follows from its tables. */
+static u32 lm_controller_caps(const struct lm_controller *ctrl)
+{
+	return LM_CAP_STOP_COPY | LM_CAP_PRE_COPY |
+	       (ctrl->p2p_ops ? LM_CAP_P2P : 0) |
+	       (ctrl->log_ops ? LM_CAP_DIRTY_LOG : 0);
+}
+
 static int lm_check_info(struct lm_controller *ctrl,
 			 const struct lm_function_info *info)
 {
-	const struct lm_ops *ops = ctrl->ops;
 	u32 caps = info->caps;
 
-	if (!(caps & LM_CAP_STOP_COPY) || (caps & ~ctrl->caps))
+	if (!(caps & LM_CAP_STOP_COPY) || (caps & ~lm_controller_caps(ctrl)))
 		return -EINVAL;
 	if (!info->max_state_size ||
 	    info->max_state_size > LM_MAX_STATE_SIZE ||
 	    info->compat_len > LM_COMPAT_MAX ||
 	    (info->compat_len && !info->compat))
-		return -EINVAL;
-	if ((caps & LM_CAP_P2P) && (!ops->p2p_quiesce || !ops->p2p_resume))
-		return -EINVAL;
-	if ((caps & LM_CAP_DIRTY_LOG) &&
-	    (!ops->log_start || !ops->log_stop || !ops->log_report))
 		return -EINVAL;
 	return 0;
 }
@@ -160,7 +162,9 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 	mutex_init(&fn->lock);
 	fn->controlled = get_device(dev);
 	fn->ctrl = ctrl;
-	fn->ops = ctrl->ops;
+	fn->mig = ctrl->mig_ops;
+	fn->p2p = info->caps & LM_CAP_P2P ? ctrl->p2p_ops : NULL;
+	fn->log = info->caps & LM_CAP_DIRTY_LOG ? ctrl->log_ops : NULL;
 	fn->drvdata = info->drvdata;
 	fn->caps = info->caps;
 	fn->max_state_size = info->max_state_size;
@@ -208,44 +212,11 @@ static void lm_unpublish_locked(struct lm_function *fn)
 }
 
 /*
- * State lock held.  A function its controller lets go of is left running,
- * as a reset leaves it: nobody will ever restart it otherwise.  The driver's
- * reset brings it back from any state; without one, the arcs back do.
- */
-static void lm_leave_running(struct lm_function *fn)
-{
-	const struct lm_ops *ops = fn->ops;
-	enum lm_state cur = fn->state;
-
-	int ret = 0;
-
-	if (cur == LM_STATE_RUNNING || cur == LM_STATE_PRE_COPY)
-		return;
-	if (ops->reset) {
-		ret = ops->reset(fn);
-	} else {
-		if (cur != LM_STATE_RUNNING_P2P && cur != LM_STATE_PRE_COPY_P2P)
-			ret = ops->restart(fn);
-		if (!ret && (fn->caps & LM_CAP_P2P))
-			ret = ops->p2p_resume(fn);
-	}
-	trace_lm_transition(fn, cur, LM_STATE_RUNNING, ret);
-	if (ret) {
-		/* nothing more can be done: the driver said why, if at all */
-		fn->state = LM_STATE_ERROR;
-		fn->stats.errors++;
-	} else {
-		fn->state = LM_STATE_RUNNING;
-		fn->stats.transitions++;
-	}
-}
-
-/*
  * Ends a function: consumers get -ENODEV from now on, and its class device
  * goes.  The driver's part ends too (its session and logging, then
- * &lm_ops.release; no op runs after that) except when @gone, the controlled
+ * &lm_controller_ops.release; no op runs after that) except when @gone, the controlled
  * device was deleted, and the driver added the function itself: that driver
- * still holds it and gets &lm_ops.release from lm_function_remove().  A
+ * still holds it and gets &lm_controller_ops.release from lm_function_remove().  A
  * stopped device the controller lets go of is restarted unless @gone.
  * Called again, it does what is left; callers hold a reference.
  */
@@ -265,11 +236,9 @@ static void lm_kill(struct lm_function *fn, bool gone)
 			lm_file_disable(fn);
 			lm_log_off(fn);
 			if (!gone)
-				lm_leave_running(fn);
+				lm_fsm_leave_running(fn);
 		}
-		if (fn->ops->release)
-			fn->ops->release(fn->ctrl, fn->controlled,
-					 fn->drvdata);
+		lm_op_release(fn);
 		fn->released = true;
 		/* lm_function_removed() reads it without the lock */
 		WRITE_ONCE(fn->dead, true);
@@ -368,23 +337,28 @@ static void lm_unwatch_buses(void)
 
 /**
  * lm_controller_register() - register a controlling function
- * @ctrl: the controller, with @dev, @ops and @caps filled in
+ * @ctrl: the controller, with @dev and its tables filled in
  *
  * Called from the controlling driver's probe.  Functions can be added or
- * claimed from the moment this returns.
+ * claimed from the moment this returns.  Every table given must be
+ * complete, but for the members said to be optional.
  *
  * Return: 0, -EINVAL for an incomplete @ctrl, -EEXIST if @ctrl->dev already
  * has a controller.
  */
 int lm_controller_register(struct lm_controller *ctrl)
 {
-	const struct lm_ops *ops = ctrl->ops;
+	const struct lm_migration_ops *mig = ctrl->mig_ops;
+	const struct lm_p2p_ops *p2p = ctrl->p2p_ops;
+	const struct lm_log_ops *log = ctrl->log_ops;
 	int ret = 0;
 
-	if (!ctrl->dev || !ops || !ops->stop || !ops->restart ||
-	    !ops->save_begin || !ops->load ||
-	    !ops->state_size || !(ctrl->caps & LM_CAP_STOP_COPY) ||
-	    (ctrl->caps & ~LM_CAP_ALL))
+	if (!ctrl->dev || !mig || !mig->stop || !mig->restart ||
+	    !mig->save_begin || !mig->load || !mig->state_size)
+		return -EINVAL;
+	if (p2p && (!p2p->quiesce || !p2p->resume))
+		return -EINVAL;
+	if (log && (!log->log_start || !log->log_stop || !log->log_report))
 		return -EINVAL;
 
 	mutex_lock(&lm_registry_lock);
@@ -407,8 +381,9 @@ EXPORT_SYMBOL_GPL(lm_controller_register);
  *
  * Called from the controlling driver's remove, while its primitives still
  * work.  Open data files are disabled, a function that is not running is
- * brought back to running (&lm_ops.reset, or &lm_ops.restart and
- * &lm_ops.p2p_resume) and &lm_ops.release is called for each function;
+ * brought back to running (&lm_migration_ops.reset, or
+ * &lm_migration_ops.restart and &lm_p2p_ops.resume) and
+ * &lm_controller_ops.release is called for each function;
  * when this returns no op of @ctrl runs or will run.  Consumers' handles
  * and files stay valid objects, failing every call with -ENODEV.
  */
@@ -447,7 +422,7 @@ EXPORT_SYMBOL_GPL(lm_controller_unregister);
  * @dev: the controlled device; a reference is held while the function lives
  * @info: capabilities, size bound, compatibility descriptor, driver data
  *
- * For functions that &lm_ops.claim cannot find on demand (non-PCI devices,
+ * For functions that &lm_controller_ops.claim cannot find on demand (non-PCI devices,
  * or drivers that prefer to create functions eagerly).  If @dev is deleted
  * first, the function stops working then (consumers see -ENODEV and
  * @dev's name can be added again) without any call to the driver, and
@@ -577,7 +552,7 @@ struct lm_function *lm_function_get(struct device *dev)
 	}
 	parent = lm_controlling_device(dev);
 	ctrl = parent ? lm_find_controller_locked(parent) : NULL;
-	if (!ctrl || !ctrl->ops->claim) {
+	if (!ctrl || !ctrl->ops || !ctrl->ops->claim) {
 		mutex_unlock(&lm_registry_lock);
 		return ERR_PTR(-ENODEV);
 	}

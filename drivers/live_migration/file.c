@@ -10,7 +10,7 @@
  * (it only tries it), so a transition, reset or unregister never waits for
  * a user copy.
  *
- * Buffers (the bounce buffer, attached segments, received chunks) are freed
+ * Buffers (the bounce buffer, segment buffers, received chunks) are freed
  * when the session ends, not when user space closes the file: the state
  * machine frees them if no read or write is under way (it only tries
  * io_lock), else that read or write does as it returns.
@@ -62,8 +62,8 @@ void lm_file_disable(struct lm_function *fn)
 		return;
 	migf->disabled = true;
 	fn->file = NULL;
-	if (migf->saving && fn->ops->save_end && !fn->dead)
-		fn->ops->save_end(fn);
+	if (migf->saving)
+		lm_op_save_end(fn);
 	/* a trylock adds no lock order: io_lock nests outside fn->lock */
 	if (mutex_trylock(&migf->io_lock)) {
 		lm_file_trim(migf);

@@ -21,9 +21,9 @@ struct lm_save {
 	const u8 *cur;			/* queued bytes: out or seg_data */
 	size_t out_len;
 	size_t out_pos;
-	const u8 *next;			/* attached payload after its record */
+	const u8 *next;			/* a buffer's payload after its record */
 	size_t next_len;
-	struct lm_buffer *seg_buf;	/* attached segment, if any */
+	struct lm_buffer *seg_buf;	/* the segment's buffer, if any */
 	const u8 *seg_data;		/* its first byte */
 	u64 seg_len;
 	u64 seg_pos;

@@ -99,7 +99,7 @@ static int fake_p2p_resume(struct lm_function *fn)
 }
 
 static int fake_save_begin(struct lm_function *fn, enum lm_save_phase phase,
-			   u64 *len, u64 *dirty)
+			   struct lm_segment *seg)
 {
 	struct fake_fn *f = fake(fn);
 	int ret = fake_call(f, phase == LM_SAVE_FINAL ? 'F' : 'B');
@@ -112,14 +112,16 @@ static int fake_save_begin(struct lm_function *fn, enum lm_save_phase phase,
 		f->produced = 0;
 	f->seg_start = f->produced;
 	if (phase == LM_SAVE_FINAL)
-		*len = f->state_len - f->produced;
+		seg->len = f->state_len - f->produced;
 	else
-		*len = min(f->precopy_step, f->state_len - f->produced);
-	f->produced += *len;
-	*dirty = f->state_len - f->produced;
-	if (f->attach && *len && *len >= f->attach_min)
-		return lm_save_attach(fn, f->mem,
-				      f->seg_start + f->attach_skew);
+		seg->len = min(f->precopy_step, f->state_len - f->produced);
+	f->produced += seg->len;
+	seg->dirty = f->state_len - f->produced;
+	if (f->attach && seg->len && seg->len >= f->attach_min) {
+		lm_buffer_get(f->mem);
+		seg->buf = f->mem;
+		seg->offset = f->seg_start + f->attach_skew;
+	}
 	return 0;
 }
 
@@ -227,17 +229,23 @@ static int fake_log_report(struct lm_function *fn, unsigned long iova,
 	return 0;
 }
 
-static const struct lm_ops fake_ops = {
+static const struct lm_migration_ops fake_mig_ops = {
 	.stop = fake_stop,
 	.restart = fake_restart,
-	.p2p_quiesce = fake_quiesce,
-	.p2p_resume = fake_p2p_resume,
 	.save_begin = fake_save_begin,
 	.save_read = fake_save_read,
 	.save_end = fake_save_end,
 	.load = fake_load,
 	.state_size = fake_state_size,
 	.reset = fake_reset,
+};
+
+static const struct lm_p2p_ops fake_p2p_ops = {
+	.quiesce = fake_quiesce,
+	.resume = fake_p2p_resume,
+};
+
+static const struct lm_log_ops fake_log_ops = {
 	.log_start = fake_log_start,
 	.log_stop = fake_log_stop,
 	.log_report = fake_log_report,
@@ -268,7 +276,9 @@ static void lm_ctx_unregister(void *data)
 	ctx->registered = false;
 }
 
-static struct lm_ctx *lm_ctx_new(struct kunit *test)
+/* A registered controller with every table; @ops: claim and release. */
+static struct lm_ctx *lm_ctx_new_ops(struct kunit *test,
+				     const struct lm_controller_ops *ops)
 {
 	struct lm_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
 	struct device *dev;
@@ -278,14 +288,21 @@ static struct lm_ctx *lm_ctx_new(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
 	ctx->test = test;
 	ctx->ctrl.dev = dev;
-	ctx->ctrl.ops = &fake_ops;
-	ctx->ctrl.caps = LM_CAP_ALL;
+	ctx->ctrl.ops = ops;
+	ctx->ctrl.mig_ops = &fake_mig_ops;
+	ctx->ctrl.p2p_ops = &fake_p2p_ops;
+	ctx->ctrl.log_ops = &fake_log_ops;
 	KUNIT_ASSERT_EQ(test, lm_controller_register(&ctx->ctrl), 0);
 	ctx->registered = true;
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
 							lm_ctx_unregister,
 							ctx), 0);
 	return ctx;
+}
+
+static struct lm_ctx *lm_ctx_new(struct kunit *test)
+{
+	return lm_ctx_new_ops(test, NULL);
 }
 
 static const u8 compat_a[] = { 'f', 'a', 'k', 'e', 1 };
@@ -747,6 +764,10 @@ static void lm_test_fault_each_step(struct kunit *test)
 			KUNIT_EXPECT_NULL(test, file);
 			KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
 			KUNIT_EXPECT_EQ_MSG(test, got, LM_STATE_ERROR,
+					    "to %s step %d", lm_state_name(to),
+					    k);
+			/* one failure, counted once */
+			KUNIT_EXPECT_EQ_MSG(test, fn->stats.errors, 1,
 					    "to %s step %d", lm_state_name(to),
 					    k);
 			/* the session is over: its file is disabled */
@@ -1493,12 +1514,14 @@ static void lm_test_attach(struct kunit *test)
 	fake_attach(test, f);
 	mem = f->mem;
 
-	/* only save_begin may attach */
-	mutex_lock(&fn->lock);
-	KUNIT_EXPECT_EQ(test, lm_save_attach(fn, mem, 0), -EINVAL);
-	mutex_unlock(&fn->lock);
+	/* an offset past the buffer's end: the reference given comes back */
+	f->attach_skew = size + 1;
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &file), -EINVAL);
 	KUNIT_EXPECT_EQ(test, kref_read(&mem->ref), 1);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
 
+	/* a segment longer than what follows the offset */
 	f->attach_skew = 1;
 	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
 					   &file), -EINVAL);
@@ -1694,13 +1717,15 @@ static void fake_release(struct lm_controller *ctrl, struct device *dev,
 	kfree(drvdata);
 }
 
-static const struct lm_ops fake_claim_ops = {
+static const struct lm_controller_ops fake_claim_ops = {
 	.claim = fake_claim,
 	.release = fake_release,
+};
+
+/* a plainer driver: no save_end, no reset, no logging */
+static const struct lm_migration_ops fake_claim_mig_ops = {
 	.stop = fake_stop,
 	.restart = fake_restart,
-	.p2p_quiesce = fake_quiesce,
-	.p2p_resume = fake_p2p_resume,
 	.save_begin = fake_save_begin,
 	.save_read = fake_save_read,
 	.load = fake_load,
@@ -1729,7 +1754,8 @@ static struct device *child_new(struct kunit *test, struct device *parent,
 static void lm_test_claim_on_demand(struct kunit *test)
 {
 	struct lm_controller ctrl = { .ops = &fake_claim_ops,
-				      .caps = LM_CAP_STOP_COPY | LM_CAP_P2P };
+				      .mig_ops = &fake_claim_mig_ops,
+				      .p2p_ops = &fake_p2p_ops };
 	struct device *pf, *yes, *no, *orphan;
 	struct lm_function *a, *b;
 	struct file *file;
@@ -1798,7 +1824,10 @@ static int slow_claim(struct lm_controller *ctrl, struct device *dev,
 	return 0;
 }
 
-static struct lm_ops slow_claim_ops;
+static const struct lm_controller_ops slow_claim_ops = {
+	.claim = slow_claim,
+	.release = fake_release,
+};
 
 struct getter {
 	struct device *dev;
@@ -1872,8 +1901,6 @@ static void lm_test_claim_outside_registry_lock(struct kunit *test)
 	enum lm_state state;
 	int fns = atomic_read(&lm_live_functions);
 
-	slow_claim_ops = fake_claim_ops;
-	slow_claim_ops.claim = slow_claim;
 	init_completion(&slow.entered);
 	init_completion(&slow.go);
 	atomic_set(&slow.claims, 0);
@@ -1885,7 +1912,7 @@ static void lm_test_claim_outside_registry_lock(struct kunit *test)
 	known = child_new(test, pf, "lm-slow-known");
 	KUNIT_ASSERT_NOT_NULL(test, u);
 	u->ctrl.ops = &slow_claim_ops;
-	u->ctrl.caps = LM_CAP_STOP_COPY;
+	u->ctrl.mig_ops = &fake_claim_mig_ops;
 	u->ctrl.dev = pf;
 	init_completion(&u->done);
 	KUNIT_ASSERT_EQ(test, lm_controller_register(&u->ctrl), 0);
@@ -1949,13 +1976,42 @@ static void lm_test_register_rejects(struct kunit *test)
 	struct lm_ctx *ctx = lm_ctx_new(test);
 	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
 					 .max_state_size = 8 };
-	struct lm_controller bad = { .dev = ctx->ctrl.dev, .ops = &fake_ops };
+	static const struct lm_migration_ops no_load = {
+		.stop = fake_stop, .restart = fake_restart,
+		.save_begin = fake_save_begin, .state_size = fake_state_size,
+	};
+	static const struct lm_p2p_ops half_p2p = { .quiesce = fake_quiesce };
+	static const struct lm_log_ops half_log = {
+		.log_start = fake_log_start, .log_stop = fake_log_stop,
+	};
+	struct lm_controller bad = { .dev = kunit_device_register(test,
+								  "lm-bad") };
 	struct device *dev = kunit_device_register(test, "lm-test-rej");
 	struct lm_function *fn;
 
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
-	/* no STOP_COPY */
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, bad.dev);
+	/* incomplete tables */
 	KUNIT_EXPECT_EQ(test, lm_controller_register(&bad), -EINVAL);
+	bad.mig_ops = &no_load;
+	KUNIT_EXPECT_EQ(test, lm_controller_register(&bad), -EINVAL);
+	bad.mig_ops = &fake_claim_mig_ops;
+	bad.p2p_ops = &half_p2p;
+	KUNIT_EXPECT_EQ(test, lm_controller_register(&bad), -EINVAL);
+	bad.p2p_ops = NULL;
+	bad.log_ops = &half_log;
+	KUNIT_EXPECT_EQ(test, lm_controller_register(&bad), -EINVAL);
+	/* no table for P2P nor logging: no function may have them */
+	bad.log_ops = NULL;
+	KUNIT_ASSERT_EQ(test, lm_controller_register(&bad), 0);
+	info.caps = LM_CAP_STOP_COPY | LM_CAP_P2P;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_add(&bad, dev, &info)),
+			-EINVAL);
+	info.caps = LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_add(&bad, dev, &info)),
+			-EINVAL);
+	lm_controller_unregister(&bad);
+	/* no STOP_COPY */
 	info.caps = LM_CAP_P2P;
 	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_add(&ctx->ctrl, dev, &info)),
 			-EINVAL);
@@ -2169,7 +2225,8 @@ static struct device *bus_child_new(struct kunit *test, struct device *parent,
 static void lm_test_device_deleted(struct kunit *test)
 {
 	struct lm_controller ctrl = { .ops = &fake_claim_ops,
-				      .caps = LM_CAP_STOP_COPY | LM_CAP_P2P };
+				      .mig_ops = &fake_claim_mig_ops,
+				      .p2p_ops = &fake_p2p_ops };
 	int fns = atomic_read(&lm_live_functions);
 	struct lm_function *h, *again;
 	struct device *pf, *vf, *cd;
@@ -2215,7 +2272,9 @@ static void fake_release_noted(struct lm_controller *ctrl, struct device *dev,
 	fake_call(drvdata, 'X');
 }
 
-static struct lm_ops fake_ops_rel;
+static const struct lm_controller_ops fake_ops_rel = {
+	.release = fake_release_noted,
+};
 
 /*
  * A function added explicitly stops working with its device, frees the
@@ -2223,7 +2282,7 @@ static struct lm_ops fake_ops_rel;
  */
 static void lm_test_device_deleted_added(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_ctx_new_ops(test, &fake_ops_rel);
 	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
 					 .max_state_size = 64 };
 	int fns = atomic_read(&lm_live_functions);
@@ -2238,12 +2297,7 @@ static void lm_test_device_deleted_added(struct kunit *test)
 	dev = kunit_device_register(test, "lm-test-vf");
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
 	f->state_len = 64;
-	/* a function's ops are its controller's when it is made */
-	fake_ops_rel = fake_ops;
-	fake_ops_rel.release = fake_release_noted;
-	ctx->ctrl.ops = &fake_ops_rel;
 	fn = lm_function_add(&ctx->ctrl, dev, &info);
-	ctx->ctrl.ops = &fake_ops;
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fn);
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
 					   &saving), 0);
@@ -2269,7 +2323,9 @@ static void lm_test_device_deleted_added(struct kunit *test)
 	lm_function_remove(fn);		/* KASAN: still valid */
 	/* release came now, once */
 	KUNIT_EXPECT_STREQ(test, f->calls, "X");
+	/* "again", stopped, is reset to running, then released */
 	lm_function_remove(again);
+	KUNIT_EXPECT_STREQ(test, f->calls, "XZX");
 	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_functions), fns);
 }
 
@@ -2318,7 +2374,8 @@ static void lm_test_unregister_restarts(struct kunit *test)
 static void lm_test_claim_pci_child(struct kunit *test)
 {
 	struct lm_controller ctrl = { .ops = &fake_claim_ops,
-				      .caps = LM_CAP_STOP_COPY | LM_CAP_P2P };
+				      .mig_ops = &fake_claim_mig_ops,
+				      .p2p_ops = &fake_p2p_ops };
 	struct pci_dev *pdev = NULL;
 	struct device *child;
 
@@ -2754,7 +2811,8 @@ static void lm_test_dirty_report_restarted(struct kunit *test)
 static void lm_test_unregister_restarts_no_reset(struct kunit *test)
 {
 	struct lm_controller ctrl = { .ops = &fake_claim_ops,
-				      .caps = LM_CAP_STOP_COPY | LM_CAP_P2P };
+				      .mig_ops = &fake_claim_mig_ops,
+				      .p2p_ops = &fake_p2p_ops };
 	struct device *pf, *vf;
 	struct lm_function *fn;
 	struct file *file;

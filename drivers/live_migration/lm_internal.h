@@ -67,7 +67,7 @@ struct lm_stats {
  *
  * @lock (the "state lock") protects @state, @dead, @released, @file, the
  * logging fields, @stats and the data file fields marked so; every driver
- * op that has a function is called under it (lm_ops.claim has none yet).
+ * op that has a function is called under it (a claim has none yet).
  * It is never held across copy_to_user()/copy_from_user(): data files copy
  * through their own buffers and take @lock only around driver calls.
  * lm_registry_lock nests outside @lock.
@@ -76,15 +76,17 @@ struct lm_function {
 	struct device dev;
 	struct device *controlled;	/* reference held until release */
 	struct lm_controller *ctrl;	/* NULL once removed */
-	const struct lm_ops *ops;
+	const struct lm_migration_ops *mig;
+	const struct lm_p2p_ops *p2p;	/* NULL without LM_CAP_P2P */
+	const struct lm_log_ops *log;	/* NULL without LM_CAP_DIRTY_LOG */
 	void *drvdata;
 	u32 caps;
 	u64 max_state_size;
 	u16 compat_len;
 	char ctrl_name[32];		/* survives the controller */
-	bool claimed;			/* made by lm_ops.claim: the core's */
+	bool claimed;			/* made by a claim: the core's */
 	bool listed;			/* registry lock: held by the list */
-	bool released;			/* lm_ops.release was called */
+	bool released;			/* the driver's release was called */
 
 	struct mutex lock;		/* the state lock, see above */
 	enum lm_state state;
@@ -95,9 +97,6 @@ struct lm_function {
 	unsigned int log_nr;		/* the logged ranges, sorted */
 	struct lm_log_range *log_ranges;
 	struct lm_file *file;		/* the session's data file, if any */
-	bool in_save_begin;		/* lm_save_attach() allowed */
-	struct lm_buffer *attach_buf;	/* what it attached */
-	size_t attach_off;
 	struct lm_stats stats;
 
 	struct hlist_node hnode;	/* registry hash, registry lock */
@@ -129,20 +128,44 @@ static inline bool lm_should_fail(void)
 #endif
 
 /* fsm.c */
-int lm_fsm_step(struct lm_function *fn, enum lm_state next,
-		const struct lm_file_ops *fops, struct file **filep);
-void lm_fsm_fail(struct lm_function *fn);
+void lm_fsm_error(struct lm_function *fn);
+void lm_fsm_leave_running(struct lm_function *fn);
+
+/* dirty.c */
 void lm_log_off(struct lm_function *fn);
 void lm_log_forget(struct lm_function *fn);
+
+/* ops.c: the driver's primitives, state lock held */
+int lm_op_stop(struct lm_function *fn);
+int lm_op_restart(struct lm_function *fn);
+int lm_op_p2p_quiesce(struct lm_function *fn);
+int lm_op_p2p_resume(struct lm_function *fn);
+int lm_op_save_begin(struct lm_function *fn, enum lm_save_phase phase,
+		     struct lm_segment *seg, const u8 **data);
+int lm_op_save_read(struct lm_function *fn, void *buf, size_t len,
+		    u64 offset);
+void lm_op_save_end(struct lm_function *fn);
+int lm_op_load(struct lm_function *fn, const void *buf, size_t len,
+	       u64 offset, u64 total);
+int lm_op_state_size(struct lm_function *fn, u64 *len);
+int lm_op_reset(struct lm_function *fn);
+int lm_op_leave_running(struct lm_function *fn);
+int lm_op_compat_check(struct lm_function *fn, const u8 *remote,
+		       size_t len);
+int lm_op_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
+		    unsigned int nr, u64 *page_size);
+int lm_op_log_stop(struct lm_function *fn);
+int lm_op_log_report(struct lm_function *fn, unsigned long iova,
+		     unsigned long length, lm_dirty_fn fn_dirty, void *opaque);
+void lm_op_release(struct lm_function *fn);
 
 /* file.c, save.c, resume.c */
 struct lm_file;
 struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
-				 const struct lm_file_ops *fops,
-				 bool *device_err);
+				 const struct lm_file_ops *fops);
 struct file *lm_file_create_resume(struct lm_function *fn,
 				   const struct lm_file_ops *fops);
-int lm_file_load(struct lm_function *fn, bool *device_err);
+int lm_file_load(struct lm_function *fn);
 void lm_file_disable(struct lm_function *fn);
 bool lm_file_is_lm(struct file *file);
 

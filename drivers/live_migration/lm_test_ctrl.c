@@ -13,7 +13,7 @@
  * byte breaks the template, a moved page its marker); debugfs shows seed
  * and size.  Like a device's memory, a buffer holds the state, rebuilt only
  * when seed or size changed, and each saved segment is attached to the core
- * from it (lm_save_attach()), so benchmarks measure the core; with
+ * from it (lm_segment.buf), so benchmarks measure the core; with
  * "copy_out" set, save_read copies segments out of it instead.
  *
  *   lm_test_ctrl.pf=0000:00:04.0	controlling PCI function
@@ -97,7 +97,7 @@ struct lmt_fn {
 	u64 log_reports;		/* log_report calls: a VMM used logging */
 	bool dirty_pending;
 	bool refuse_streams;		/* compat_check says -EXDEV */
-	bool copy_out;			/* save_read, not lm_save_attach() */
+	bool copy_out;			/* save_read, not lm_segment.buf */
 	struct lm_buffer *mem;		/* the state of mem_seed, mem->len */
 	u64 mem_seed;
 };
@@ -106,6 +106,7 @@ static DEFINE_MUTEX(lmt_lock);		/* lmt_fns */
 static DEFINE_MUTEX(lmt_reg_lock);	/* lmt_registered, lmt_ctrl */
 static LIST_HEAD(lmt_fns);
 static struct lm_controller lmt_ctrl;
+static u32 lmt_ctrl_caps;		/* what the registration offered */
 static struct pci_dev *lmt_pf;
 static bool lmt_registered;
 static struct dentry *lmt_root;
@@ -260,7 +261,7 @@ static int lmt_mem_update(struct lmt_fn *t)
 }
 
 static int lmt_save_begin(struct lm_function *fn, enum lm_save_phase phase,
-			  u64 *len, u64 *dirty)
+			  struct lm_segment *seg)
 {
 	struct lmt_fn *t = lmt(fn);
 	u64 quarter = max_t(u64, t->size / 4, 1), n;
@@ -279,15 +280,18 @@ static int lmt_save_begin(struct lm_function *fn, enum lm_save_phase phase,
 		n = 0;
 	if (n) {
 		ret = lmt_mem_update(t);
-		if (!ret && !t->copy_out)
-			ret = lm_save_attach(fn, t->mem, t->produced);
 		if (ret)
 			return ret;
+		if (!t->copy_out) {
+			lm_buffer_get(t->mem);
+			seg->buf = t->mem;
+			seg->offset = t->produced;
+		}
 	}
 	t->seg_start = t->produced;
 	t->produced += n;
-	*len = n;
-	*dirty = t->size - t->produced;
+	seg->len = n;
+	seg->dirty = t->size - t->produced;
 	return 0;
 }
 
@@ -446,7 +450,7 @@ static int lmt_claim(struct lm_controller *ctrl, struct device *dev,
 	t->seed = get_random_u64();
 	t->tpl_seed = ~t->seed;		/* not computed yet */
 	info->drvdata = t;
-	info->caps = lmt_ctrl.caps;
+	info->caps = lmt_ctrl_caps;
 	info->max_state_size = max_size;
 	info->compat = lmt_compat;
 	info->compat_len = sizeof(lmt_compat) - 1;
@@ -487,23 +491,32 @@ static void lmt_release(struct lm_controller *ctrl, struct device *dev,
 	kfree(t);
 }
 
-static const struct lm_ops lmt_ops = {
+static const struct lm_controller_ops lmt_ctrl_ops = {
 	.claim = lmt_claim,
 	.release = lmt_release,
+};
+
+static const struct lm_migration_ops lmt_mig_ops = {
 	.stop = lmt_stop,
 	.restart = lmt_restart,
-	.p2p_quiesce = lmt_p2p_quiesce,
-	.p2p_resume = lmt_p2p_resume,
 	.save_begin = lmt_save_begin,
 	.save_read = lmt_save_read,
 	.save_end = lmt_save_end,
 	.load = lmt_load,
 	.state_size = lmt_state_size,
 	.reset = lmt_reset,
+	.compat_check = lmt_compat_check,
+};
+
+static const struct lm_p2p_ops lmt_p2p_ops = {
+	.quiesce = lmt_p2p_quiesce,
+	.resume = lmt_p2p_resume,
+};
+
+static const struct lm_log_ops lmt_log_ops = {
 	.log_start = lmt_log_start,
 	.log_stop = lmt_log_stop,
 	.log_report = lmt_log_report,
-	.compat_check = lmt_compat_check,
 };
 
 /* lmt_reg_lock held */
@@ -516,8 +529,13 @@ static int lmt_set_registered(bool on)
 	if (on) {
 		lmt_ctrl.dev = &lmt_pf->dev;
 		lmt_ctrl.name = KBUILD_MODNAME;
-		lmt_ctrl.ops = &lmt_ops;
-		lmt_ctrl.caps = (caps & LM_CAP_ALL) | LM_CAP_STOP_COPY;
+		lmt_ctrl_caps = (caps & LM_CAP_ALL) | LM_CAP_STOP_COPY;
+		lmt_ctrl.ops = &lmt_ctrl_ops;
+		lmt_ctrl.mig_ops = &lmt_mig_ops;
+		lmt_ctrl.p2p_ops = lmt_ctrl_caps & LM_CAP_P2P ? &lmt_p2p_ops :
+				   NULL;
+		lmt_ctrl.log_ops = lmt_ctrl_caps & LM_CAP_DIRTY_LOG ?
+				   &lmt_log_ops : NULL;
 		ret = lm_controller_register(&lmt_ctrl);
 	} else {
 		lm_controller_unregister(&lmt_ctrl);
@@ -558,10 +576,8 @@ static int lmt_bench_stop(struct lm_function *fn)
 }
 
 static int lmt_bench_save_begin(struct lm_function *fn,
-				enum lm_save_phase phase, u64 *len, u64 *dirty)
+				enum lm_save_phase phase, struct lm_segment *seg)
 {
-	*len = 0;
-	*dirty = 0;
 	return 0;
 }
 
@@ -583,7 +599,7 @@ static int lmt_bench_size(struct lm_function *fn, u64 *len)
 	return 0;
 }
 
-static const struct lm_ops lmt_bench_ops = {
+static const struct lm_migration_ops lmt_bench_ops = {
 	.stop = lmt_bench_stop,
 	.restart = lmt_bench_stop,
 	.save_begin = lmt_bench_save_begin,
@@ -611,8 +627,8 @@ static int lmt_bench_run(u64 n)
 {
 	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
 					 .max_state_size = 4096 };
-	struct lm_controller ctrl = { .ops = &lmt_bench_ops, .name = "bench",
-				      .caps = LM_CAP_STOP_COPY };
+	struct lm_controller ctrl = { .mig_ops = &lmt_bench_ops,
+				      .name = "bench" };
 	u64 before = 0, after = 0, i, t0, t1, t2;
 	struct device **devs;
 	char mem[24];
@@ -750,7 +766,7 @@ static int __init lmt_init(void)
 		return ret;
 	}
 	pci_info(lmt_pf, "lm_test_ctrl: controlling its VFs (caps %#x)\n",
-		 lmt_ctrl.caps);
+		 lmt_ctrl_caps);
 	return 0;
 }
 

@@ -225,7 +225,11 @@ ssize_t lm_resume_write(struct lm_file *migf, struct iov_iter *from)
 	return done;
 }
 
-int lm_file_load(struct lm_function *fn, bool *device_err)
+/*
+ * fn->lock held.  Hands a complete, checked stream to the driver.  Errors
+ * of the stream leave the function as it was; the driver's move it to ERROR.
+ */
+int lm_file_load(struct lm_function *fn)
 {
 	struct lm_file *migf = fn->file;
 	struct lm_resume *r;
@@ -233,7 +237,6 @@ int lm_file_load(struct lm_function *fn, bool *device_err)
 	int ret;
 
 	lockdep_assert_held(&fn->lock);
-	*device_err = false;
 	if (!migf || migf->saving)
 		return -ENODATA;
 	if (migf->err)
@@ -246,12 +249,11 @@ int lm_file_load(struct lm_function *fn, bool *device_err)
 	/* a stream without payload is nobody's state: not for the device */
 	if (!total)
 		return -ENODATA;
-	*device_err = true;
 	for (off = 0; off < total; off += LM_CHUNK_SIZE) {
 		size_t n = min_t(u64, total - off, LM_CHUNK_SIZE);
 
-		ret = fn->ops->load(fn, r->chunks[off >> LM_CHUNK_SHIFT], n,
-				    off, total);
+		ret = lm_op_load(fn, r->chunks[off >> LM_CHUNK_SHIFT], n, off,
+				 total);
 		if (ret)
 			return ret;
 		trace_lm_data(fn, false, off, n);

@@ -2,9 +2,9 @@
 /*
  * Live migration core: the saving data file.
  *
- * The driver's state comes in segments (lm_ops.save_begin), each read into
- * the bounce buffer under fn->lock (lm_ops.save_read) or attached as a
- * buffer (lm_save_attach()) that the file holds a reference on.  Either way
+ * The driver's state comes in segments (lm_migration_ops.save_begin), each
+ * read into the bounce buffer under fn->lock (lm_migration_ops.save_read)
+ * or given in a buffer (lm_segment.buf) that the file holds a reference on.  Either way
  * it goes out as DATA records of at most LM_RECORD_MAX bytes, each
  * carrying the crc32c of the payload up to its end, computed before the
  * record is queued and without fn->lock; then one END record.
@@ -19,37 +19,6 @@
 
 #include "file.h"
 #include "trace.h"
-
-/**
- * lm_save_attach() - hand the segment being begun over as a buffer
- * @fn: the function whose lm_ops.save_begin is running
- * @buf: holds the segment's bytes, from @offset on
- * @offset: where the segment starts in @buf
- *
- * Only valid from lm_ops.save_begin.  The core takes its own reference and
- * copies the segment (the length save_begin reports) out of @buf instead of
- * calling lm_ops.save_read; a segment longer than what follows @offset fails
- * save_begin with -EINVAL.  @buf must stay unchanged while the core holds
- * its reference, which may outlive lm_ops.save_end and the function: a
- * data file keeps it until its session ends (a read under way when it
- * ends keeps it until that read returns).
- *
- * Return: 0, or -EINVAL if @offset lies beyond @buf or the caller is not
- * lm_ops.save_begin.
- */
-int lm_save_attach(struct lm_function *fn, struct lm_buffer *buf,
-		   size_t offset)
-{
-	lockdep_assert_held(&fn->lock);
-	if (!fn->in_save_begin || offset > buf->len)
-		return -EINVAL;
-	lm_buffer_get(buf);
-	lm_buffer_put(fn->attach_buf);
-	fn->attach_buf = buf;
-	fn->attach_off = offset;
-	return 0;
-}
-EXPORT_SYMBOL_GPL(lm_save_attach);
 
 int lm_save_init(struct lm_file *migf)
 {
@@ -91,74 +60,50 @@ static void lm_save_queue(struct lm_save *s, size_t len)
 	s->out_len = len;
 }
 
-/* fn->lock held; io_lock held or unpublished; the segment is consumed. */
+/*
+ * fn->lock held; io_lock held or unpublished; the segment is consumed.
+ * A failure is the driver's: the function is in ERROR, the file unusable.
+ */
 static int lm_save_begin(struct lm_file *migf, enum lm_save_phase phase)
 {
-	struct lm_function *fn = migf->fn;
 	struct lm_save *s = &migf->save;
-	u64 len = 0, dirty = 0;
-	struct lm_buffer *buf;
-	size_t off;
+	struct lm_segment seg;
+	const u8 *data;
 	int ret;
 
-	fn->in_save_begin = true;
-	ret = fn->ops->save_begin(fn, phase, &len, &dirty);
-	fn->in_save_begin = false;
-	buf = fn->attach_buf;
-	off = fn->attach_off;
-	fn->attach_buf = NULL;
-	/* the driver's bugs: fail the save, not the kernel */
-	if (!ret && buf && len > buf->len - off)
-		ret = -EINVAL;
-	if (!ret && len && !buf && !fn->ops->save_read)
-		ret = -EINVAL;
-	if (ret || !len) {
-		lm_buffer_put(buf);
-		buf = NULL;
-	}
-	if (ret)
+	ret = lm_op_save_begin(migf->fn, phase, &seg, &data);
+	if (ret) {
+		migf->err = ret;
 		return ret;
-	lm_buffer_put(s->seg_buf);
-	s->seg_buf = buf;
-	s->seg_data = buf ? (const u8 *)buf->data + off : NULL;
-	if (phase == LM_SAVE_FINAL) {
-		s->final_begun = true;
-		dirty = 0;
 	}
-	s->dirty_estimate = dirty;
-	s->seg_len = len;
+	lm_buffer_put(s->seg_buf);
+	s->seg_buf = seg.buf;
+	s->seg_data = data;
+	if (phase == LM_SAVE_FINAL)
+		s->final_begun = true;
+	s->dirty_estimate = seg.dirty;
+	s->seg_len = seg.len;
 	s->seg_pos = 0;
-	if (len)
+	if (seg.len)
 		s->segments++;
 	return 0;
 }
 
-/* fn->lock held; the driver failed while streaming. */
-static void lm_save_failed(struct lm_file *migf, int err)
-{
-	migf->err = err;
-	lm_fsm_fail(migf->fn);
-}
-
 struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
-				 const struct lm_file_ops *fops,
-				 bool *device_err)
+				 const struct lm_file_ops *fops)
 {
 	struct lm_file *migf;
 	struct file *file;
 	int ret;
 
 	lockdep_assert_held(&fn->lock);
-	*device_err = false;
 	migf = lm_file_alloc(fn, true);
 	if (!migf)
 		return ERR_PTR(-ENOMEM);
 
 	ret = lm_save_begin(migf, precopy ? LM_SAVE_PRECOPY : LM_SAVE_FINAL);
-	if (ret) {
-		*device_err = true;
+	if (ret)
 		goto fail;
-	}
 	lm_stream_fill_header(fn, (struct lm_stream_header *)migf->save.out);
 	lm_save_queue(&migf->save, sizeof(struct lm_stream_header));
 
@@ -166,8 +111,7 @@ struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
 	if (!IS_ERR(file))
 		return file;
 	ret = PTR_ERR(file);
-	if (fn->ops->save_end)
-		fn->ops->save_end(fn);
+	lm_op_save_end(fn);
 fail:
 	lm_file_free(migf);
 	return ERR_PTR(ret);
@@ -206,9 +150,9 @@ static int lm_save_refill(struct lm_file *migf)
 			payload = s->seg_data + pos;
 		} else {
 			payload = s->out + sizeof(struct lm_stream_record);
-			ret = fn->ops->save_read(fn, (u8 *)payload, n, pos);
+			ret = lm_op_save_read(fn, (u8 *)payload, n, pos);
 			if (ret) {
-				lm_save_failed(migf, ret);
+				migf->err = ret;
 				goto out;
 			}
 		}
@@ -234,8 +178,6 @@ static int lm_save_refill(struct lm_file *migf)
 		}
 	} else if (fn->state == LM_STATE_STOP_COPY) {
 		ret = lm_save_begin(migf, LM_SAVE_FINAL);
-		if (ret)
-			lm_save_failed(migf, ret);
 	} else {
 		ret = -ENOMSG;
 	}
@@ -335,10 +277,8 @@ int lm_file_precopy_info(struct file *file, u64 *initial_bytes,
 	if (s->out_pos == s->out_len && !s->next_len &&
 	    s->seg_pos == s->seg_len) {
 		ret = lm_save_begin(migf, LM_SAVE_PRECOPY);
-		if (ret) {
-			lm_save_failed(migf, ret);
+		if (ret)
 			goto out;
-		}
 	}
 	/* queued framing or payload, then what the segment still holds */
 	left = s->out_len - s->out_pos + s->next_len +

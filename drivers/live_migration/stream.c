@@ -58,8 +58,8 @@ int lm_stream_check_header(struct lm_function *fn,
 		return -EPROTONOSUPPORT;
 	if (compat_len > LM_COMPAT_MAX || hdr->reserved)
 		return -EBADMSG;
-	if (fn->ops->compat_check)
-		return fn->ops->compat_check(fn, hdr->compat, compat_len);
+	if (fn->mig->compat_check)
+		return lm_op_compat_check(fn, hdr->compat, compat_len);
 	if (compat_len != fn->compat_len ||
 	    memcmp(hdr->compat, fn->compat, compat_len))
 		return -EXDEV;

@@ -36,6 +36,19 @@ TRACE_EVENT(lm_transition,
 		      lm_show_state(__entry->to), __entry->ret)
 );
 
+TRACE_EVENT(lm_op,
+	    TP_PROTO(struct lm_function *fn, const char *op, int ret),
+	    TP_ARGS(fn, op, ret),
+	    TP_STRUCT__entry(__string(name, dev_name(&fn->dev))
+			     __string(op, op)
+			     __field(int, ret)),
+	    TP_fast_assign(__assign_str(name);
+			   __assign_str(op);
+			   __entry->ret = ret;),
+	    TP_printk("%s %s ret=%d", __get_str(name), __get_str(op),
+		      __entry->ret)
+);
+
 TRACE_EVENT(lm_data,
 	    TP_PROTO(struct lm_function *fn, bool saving, u64 offset, u64 len),
 	    TP_ARGS(fn, saving, offset, len),

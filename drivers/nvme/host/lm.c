@@ -438,7 +438,7 @@ int nvme_lm_check_state(struct nvme_lm *lm, const u8 *state, u32 len,
 }
 
 static int nvme_lm_save_begin(struct lm_function *fn,
-			      enum lm_save_phase phase, u64 *len, u64 *dirty)
+			      enum lm_save_phase phase, struct lm_segment *seg)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
 	struct nvme_ctrl_state_hdr hdr;
@@ -446,11 +446,8 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 	u32 total;
 	int ret;
 
-	*dirty = 0;
-	if (phase != LM_SAVE_FINAL) {
-		*len = 0;
+	if (phase != LM_SAVE_FINAL)
 		return 0;
-	}
 	ret = nvme_lm_get_state(f, &hdr, 0, sizeof(hdr), true);
 	if (ret)
 		return ret;
@@ -463,13 +460,14 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 	ret = nvme_lm_get_state(f, state->data, 0, total, true);
 	if (!ret)
 		ret = nvme_lm_check_state(f->lm, state->data, total, total);
+	if (ret) {
+		lm_buffer_put(state);
+		return ret;
+	}
 	/* the core copies out of the buffer the controller wrote, and frees it */
-	if (!ret)
-		ret = lm_save_attach(fn, state, 0);
-	lm_buffer_put(state);
-	if (!ret)
-		*len = total;
-	return ret;
+	seg->buf = state;
+	seg->len = total;
+	return 0;
 }
 
 static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
@@ -573,9 +571,12 @@ static void nvme_lm_release(struct lm_controller *ctrl, struct device *dev,
 	kfree(drvdata);
 }
 
-static const struct lm_ops nvme_lm_ops = {
+static const struct lm_controller_ops nvme_lm_ctrl_ops = {
 	.claim = nvme_lm_claim,
 	.release = nvme_lm_release,
+};
+
+static const struct lm_migration_ops nvme_lm_ops = {
 	.stop = nvme_lm_stop,
 	.restart = nvme_lm_restart,
 	.save_begin = nvme_lm_save_begin,
@@ -615,8 +616,8 @@ void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 	lm->compat_len = NVME_LM_COMPAT_FIXED;
 	lm->lm_ctrl.dev = dev;
 	lm->lm_ctrl.name = "nvme";
-	lm->lm_ctrl.ops = &nvme_lm_ops;
-	lm->lm_ctrl.caps = LM_CAP_STOP_COPY;
+	lm->lm_ctrl.ops = &nvme_lm_ctrl_ops;
+	lm->lm_ctrl.mig_ops = &nvme_lm_ops;
 }
 
 static int nvme_lm_submit_admin(struct nvme_lm *lm, struct nvme_command *cmd,

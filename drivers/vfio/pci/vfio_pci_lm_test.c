@@ -97,11 +97,10 @@ static int vfio_pci_lm_test_op(struct lm_function *fn)
 }
 
 static int vfio_pci_lm_test_save_begin(struct lm_function *fn,
-				       enum lm_save_phase phase, u64 *len,
-				       u64 *dirty)
+				       enum lm_save_phase phase,
+				       struct lm_segment *seg)
 {
-	*len = 100;
-	*dirty = 0;
+	seg->len = 100;
 	return 0;
 }
 
@@ -124,7 +123,7 @@ static int vfio_pci_lm_test_size(struct lm_function *fn, u64 *len)
 	return 0;
 }
 
-static const struct lm_ops vfio_pci_lm_test_ops = {
+static const struct lm_migration_ops vfio_pci_lm_test_ops = {
 	.stop = vfio_pci_lm_test_op,
 	.restart = vfio_pci_lm_test_op,
 	.save_begin = vfio_pci_lm_test_save_begin,
@@ -133,14 +132,16 @@ static const struct lm_ops vfio_pci_lm_test_ops = {
 	.state_size = vfio_pci_lm_test_size,
 };
 
-static struct lm_ops vfio_pci_lm_test_ops_p2p;
+static const struct lm_p2p_ops vfio_pci_lm_test_p2p_ops = {
+	.quiesce = vfio_pci_lm_test_op,
+	.resume = vfio_pci_lm_test_op,
+};
 
 static void vfio_pci_lm_test_errors(struct kunit *test)
 {
 	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
 					 .max_state_size = 4096 };
-	struct lm_controller ctrl = { .ops = &vfio_pci_lm_test_ops,
-				      .caps = LM_CAP_STOP_COPY };
+	struct lm_controller ctrl = { .mig_ops = &vfio_pci_lm_test_ops };
 	struct vfio_pci_lm_device *lmdev;
 	struct vfio_device *vdev;
 	enum vfio_device_mig_state state;
@@ -201,11 +202,7 @@ static void vfio_pci_lm_test_errors(struct kunit *test)
 
 	/* ... with others: VFIO's migration flags cannot change, so no */
 	info.caps = LM_CAP_STOP_COPY | LM_CAP_P2P;
-	ctrl.caps = info.caps;
-	vfio_pci_lm_test_ops_p2p = vfio_pci_lm_test_ops;
-	vfio_pci_lm_test_ops_p2p.p2p_quiesce = vfio_pci_lm_test_op;
-	vfio_pci_lm_test_ops_p2p.p2p_resume = vfio_pci_lm_test_op;
-	ctrl.ops = &vfio_pci_lm_test_ops_p2p;
+	ctrl.p2p_ops = &vfio_pci_lm_test_p2p_ops;
 	KUNIT_ASSERT_EQ(test, lm_controller_register(&ctrl), 0);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(lm_function_add(&ctrl, dev, &info)));
 	KUNIT_EXPECT_EQ(test, vfio_pci_lm_get_state(vdev, &state), -ENODEV);

@@ -1454,10 +1454,14 @@ static ssize_t slurp(const char *path, char *buf, size_t cap)
 TEST_F(mig, tracepoints)
 {
 	static const char * const events[] = {
+		"lm_op: %s p2p_quiesce ret=0",
 		"lm_transition: %s running -> running_p2p ret=0",
+		"lm_op: %s stop ret=0",
 		"lm_transition: %s running_p2p -> stop ret=0",
+		"lm_op: %s save_begin ret=0",
 		"lm_transition: %s stop -> stop_copy ret=0",
 		"lm_data: %s save offset=0 len=5000",
+		"lm_op: %s save_end ret=0",
 		"lm_transition: %s stop_copy -> stop ret=0",
 		"lm_transition: %s running_p2p -> running ret=0",
 	};
@@ -1482,7 +1486,7 @@ TEST_F(mig, tracepoints)
 	ASSERT_EQ(0, write_file(TRACEFS "/events/live_migration/enable", "0"));
 	ASSERT_LT(0, slurp(TRACEFS "/trace", trace, cap));
 
-	/* every arc of the path, the data, and the way back */
+	/* every call, arc of the path, the data, and the way back */
 	for (i = 0; i < ARRAY_SIZE(events); i++) {
 		snprintf(want, sizeof(want), events[i], self->src.bdf);
 		EXPECT_NE(NULL, strstr(trace, want))
