@@ -6,8 +6,8 @@
  *
  * (a) saving-fd read throughput for several state sizes, as a ratio to
  *     reading as much from a memfd (the copy limit), with lm_test_ctrl
- *     handing its state over in a buffer (lm_segment.buf) and copying it out in
- *     save_read; resuming-fd write throughput likewise
+ *     handing its state over in a buffer (lm_segment.buf) and copying it
+ *     out in save_read; resuming-fd write throughput likewise
  * (b) RUNNING -> STOP -> RUNNING through the ioctl, as a ratio to a trivial
  *     VFIO ioctl
  * (c) memory per function and lookup time with 1, 256 and 4096 functions
