@@ -48,8 +48,9 @@
 
 /*
  * lm_registry_lock protects lm_controllers, every controller's function list
- * and claims count, and lm_function_hash.  Lookups hash the device pointer,
- * so their cost does not grow with the number of functions.  It is never
+ * and claims count, and lm_function_hash.  Lookups hash the device pointer
+ * into 64 buckets: a short walk for the few hundred functions a host
+ * has.  It is never
  * held across a driver's claim: a controller's claim_lock (outside the
  * registry lock) serialises its claims, and a claim under way keeps the
  * controller from finishing lm_controller_unregister() through ->claims.
@@ -57,7 +58,8 @@
 static DEFINE_MUTEX(lm_registry_lock);
 static DECLARE_WAIT_QUEUE_HEAD(lm_claims_wq);
 static LIST_HEAD(lm_controllers);
-static DEFINE_HASHTABLE(lm_function_hash, 12);
+/* lookups come at a consumer's probe and at device deletions: no more */
+static DEFINE_HASHTABLE(lm_function_hash, 6);
 
 /*
  * Buses whose device deletions are followed, one notifier each, under
@@ -177,6 +179,8 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 		sizeof(fn->ctrl_name));
 
 	device_initialize(&fn->dev);
+	/* under the device it migrates: the driver core links "device" */
+	fn->dev.parent = dev;
 	fn->dev.class = &lm_class;
 	fn->dev.groups = lm_function_groups;
 	fn->dev.release = lm_function_release_dev;
@@ -187,10 +191,9 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 		put_device(&fn->dev);
 		return ERR_PTR(ret);
 	}
-	/* Links are conveniences: a function works without them. */
-	if (sysfs_create_link(&fn->dev.kobj, &dev->kobj, "device") ||
-	    sysfs_create_link(&fn->dev.kobj, &ctrl->dev->kobj, "controller"))
-		dev_warn(&fn->dev, "cannot create sysfs links\n");
+	/* A convenience: a function works without it. */
+	if (sysfs_create_link(&fn->dev.kobj, &ctrl->dev->kobj, "controller"))
+		dev_warn(&fn->dev, "cannot create the controller link\n");
 
 	hash_add(lm_function_hash, &fn->hnode, (unsigned long)dev);
 	list_add_tail(&fn->ctrl_node, &ctrl->functions);
@@ -248,7 +251,6 @@ static void lm_kill(struct lm_function *fn, bool gone)
 	if (!first)
 		return;
 	sysfs_remove_link(&fn->dev.kobj, "controller");
-	sysfs_remove_link(&fn->dev.kobj, "device");
 	device_del(&fn->dev);
 }
 

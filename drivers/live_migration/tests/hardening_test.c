@@ -408,6 +408,29 @@ static void lm_test_empty_stream(struct kunit *test)
 }
 
 /* sysfs shows the whole compatibility descriptor, the largest too. */
+/*
+ * A function's class device is a child of the device it migrates, which
+ * gives it the "device" link; it goes before its parent does.
+ */
+static void lm_test_sysfs_parent(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
+					 .max_state_size = 8 };
+	struct lm_function *fn;
+	struct device *dev;
+
+	dev = kunit_device_register(test, "lm-test-parent");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	fn = lm_function_add(&ctx->ctrl, dev, &info);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fn);
+	KUNIT_EXPECT_PTR_EQ(test, fn->dev.parent, dev);
+	KUNIT_EXPECT_TRUE(test, device_is_registered(&fn->dev));
+	kunit_device_unregister(test, dev);
+	KUNIT_EXPECT_FALSE(test, device_is_registered(&fn->dev));
+	lm_function_remove(fn);
+}
+
 static void lm_test_compat_sysfs(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
@@ -861,6 +884,7 @@ static struct kunit_case lm_hardening_cases[] = {
 	KUNIT_CASE(lm_test_state_size_bound),
 	KUNIT_CASE(lm_test_underfill),
 	KUNIT_CASE(lm_test_empty_stream),
+	KUNIT_CASE(lm_test_sysfs_parent),
 	KUNIT_CASE(lm_test_compat_sysfs),
 	KUNIT_CASE(lm_test_log_input),
 	KUNIT_CASE(lm_test_dirty_report),

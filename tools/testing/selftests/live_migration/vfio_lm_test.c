@@ -425,6 +425,11 @@ TEST_F(mig, sysfs_attributes)
 	ASSERT_LT(0, n);
 	link[n] = 0;
 	EXPECT_STREQ(pf, basename(link));
+	/* the class device lives under the device it migrates */
+	snprintf(path, sizeof(path),
+		 "/sys/bus/pci/devices/%s/live_migration/%s/state",
+		 self->src.bdf, self->src.bdf);
+	EXPECT_EQ(0, access(path, R_OK)) TH_LOG("no %s", path);
 
 	/* the counters move by what was done, and the state follows */
 	dbg_write(self->src.bdf, "size", "7000");
