@@ -14,8 +14,9 @@
  * lm_function_add(), or on demand: when a consumer asks lm_function_get()
  * about a device the core does not know, the controller of that device's
  * controlling device (the PF of a PCI VF, otherwise the parent) is asked
- * through &lm_controller_ops.claim.  So the order in which PF and VF drivers bind never
- * matters, and a consumer such as vfio-pci can ask at its own probe.
+ * through &lm_controller_ops.claim.  So the order in which PF and VF
+ * drivers bind never matters, and a consumer such as vfio-pci can ask at
+ * its own probe.
  *
  * A *consumer* holds a reference to a &struct lm_function, drives the state
  * machine with lm_set_state() and moves the state through the data files the
@@ -217,10 +218,11 @@ static void lm_unpublish_locked(struct lm_function *fn)
 /*
  * Ends a function: consumers get -ENODEV from now on, and its class device
  * goes.  The driver's part ends too (its session and logging, then
- * &lm_controller_ops.release; no op runs after that) except when @gone, the controlled
- * device was deleted, and the driver added the function itself: that driver
- * still holds it and gets &lm_controller_ops.release from lm_function_remove().  A
- * stopped device the controller lets go of is restarted unless @gone.
+ * &lm_controller_ops.release; no op runs after that) except when @gone,
+ * the controlled device was deleted, and the driver added the function
+ * itself: that driver still holds it and gets &lm_controller_ops.release
+ * from lm_function_remove().  A stopped device the controller lets go of
+ * is restarted unless @gone.
  * Called again, it does what is left; callers hold a reference.
  */
 static void lm_kill(struct lm_function *fn, bool gone)
@@ -424,17 +426,17 @@ EXPORT_SYMBOL_GPL(lm_controller_unregister);
  * @dev: the controlled device; a reference is held while the function lives
  * @info: capabilities, size bound, compatibility descriptor, driver data
  *
- * For functions that &lm_controller_ops.claim cannot find on demand (non-PCI devices,
- * or drivers that prefer to create functions eagerly).  If @dev is deleted
- * first, the function stops working then (consumers see -ENODEV and
- * @dev's name can be added again) without any call to the driver, and
- * stays valid, with its drvdata, until lm_function_remove(), which the
+ * For functions that &lm_controller_ops.claim cannot find on demand
+ * (non-PCI devices, or drivers that prefer to create functions eagerly).  If
+ * @dev is deleted first, the function stops working then (consumers see
+ * -ENODEV and @dev's name can be added again) without any call to the driver,
+ * and stays valid, with its drvdata, until lm_function_remove(), which the
  * driver still calls.  A device on no bus is not followed: remove its
- * function before deleting it.  Not from a notifier of @dev's bus: the
- * first function on a bus registers the core's notifier there.
+ * function before deleting it.  Not from a notifier of @dev's bus: the first
+ * function on a bus registers the core's notifier there.
  *
- * Return: the function, owned by the registry (no reference is returned), or
- * an ERR_PTR: -EINVAL for bad @info, -EEXIST if @dev is known already,
+ * Return: the function, owned by the registry (no reference is returned),
+ * or an ERR_PTR: -EINVAL for bad @info, -EEXIST if @dev is known already,
  * -ENODEV if @dev is not registered, -ENOMEM.
  */
 struct lm_function *lm_function_add(struct lm_controller *ctrl,

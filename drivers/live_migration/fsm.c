@@ -10,6 +10,7 @@
 #include "lm_internal.h"
 #include "trace.h"
 
+/* Short names for the tables and the arcs, up to lm_fsm_step(). */
 #define E	LM_STATE_ERROR
 #define S	LM_STATE_STOP
 #define R	LM_STATE_RUNNING
@@ -165,6 +166,15 @@ static int lm_fsm_step(struct lm_function *fn, enum lm_state next,
 	return 0;
 }
 
+#undef E
+#undef S
+#undef R
+#undef SC
+#undef RS
+#undef RP
+#undef PC
+#undef PP
+
 /*
  * State lock held.  A function its controller lets go of is left running,
  * as a reset leaves it: nobody will ever restart it otherwise.  A failure
@@ -176,12 +186,12 @@ void lm_fsm_leave_running(struct lm_function *fn)
 	enum lm_state cur = fn->state;
 	int ret;
 
-	if (cur == R || cur == PC)
+	if (cur == LM_STATE_RUNNING || cur == LM_STATE_PRE_COPY)
 		return;
 	ret = lm_op_leave_running(fn);
-	trace_lm_transition(fn, cur, R, ret);
+	trace_lm_transition(fn, cur, LM_STATE_RUNNING, ret);
 	if (!ret) {
-		fn->state = R;
+		fn->state = LM_STATE_RUNNING;
 		fn->stats.transitions++;
 	}
 }
@@ -212,7 +222,8 @@ int lm_set_state(struct lm_function *fn, enum lm_state new_state,
 	int ret = 0;
 
 	*filep = NULL;
-	if ((unsigned int)new_state >= LM_STATE_NR || new_state == E)
+	if ((unsigned int)new_state >= LM_STATE_NR ||
+	    new_state == LM_STATE_ERROR)
 		return -EINVAL;
 	mutex_lock(&fn->lock);
 	if (fn->dead) {
@@ -329,9 +340,9 @@ int lm_function_reset(struct lm_function *fn)
 	fn->stats.resets++;
 	cur = fn->state;
 	ret = lm_op_reset(fn);
-	trace_lm_transition(fn, cur, R, ret);
+	trace_lm_transition(fn, cur, LM_STATE_RUNNING, ret);
 	if (!ret)
-		fn->state = R;
+		fn->state = LM_STATE_RUNNING;
 out:
 	mutex_unlock(&fn->lock);
 	return ret;

@@ -21,10 +21,8 @@
  *   lm_test_ctrl.state_size=N	initial state size of each function
  *
  * debugfs lm_test_ctrl/: "registered" (write 0/1 to unregister/register the
- * controller), "caps" (what the next registration offers),
- * "bench_functions" (write N: register N functions of a second controller,
- * measure memory per function and lookup time, remove them; read the
- * figures back) and one directory per claimed function with "seed", "size",
+ * controller), "caps" (what the next registration offers), and one
+ * directory per claimed function with "seed", "size",
  * "fail_nth" and "fail_errno" (fail the N-th primitive from now), "calls"
  * (primitives called), "loaded" (bytes verified by the last load),
  * "dirty_iova" and "dirty_len" (the next dirty report gives the range
@@ -44,7 +42,6 @@
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/unaligned.h>
-#include <linux/vmstat.h>
 
 #define LMT_MAX_RANGES	16
 #define LMT_MIN_SIZE	16
@@ -566,177 +563,6 @@ static int lmt_registered_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(lmt_registered_fops, lmt_registered_get,
 			 lmt_registered_set, "%llu\n");
 
-/* ---- registry benchmark: N functions of a controller of their own ---- */
-
-static char lmt_bench_result[160];
-
-static int lmt_bench_stop(struct lm_function *fn)
-{
-	return 0;
-}
-
-static int lmt_bench_save_begin(struct lm_function *fn,
-				enum lm_save_phase phase, struct lm_segment *seg)
-{
-	return 0;
-}
-
-static int lmt_bench_save_read(struct lm_function *fn, void *buf,
-			       size_t len, u64 offset)
-{
-	return -EIO;
-}
-
-static int lmt_bench_load(struct lm_function *fn, const void *buf,
-			  size_t len, u64 offset, u64 total)
-{
-	return 0;
-}
-
-static int lmt_bench_size(struct lm_function *fn, u64 *len)
-{
-	*len = 0;
-	return 0;
-}
-
-static const struct lm_migration_ops lmt_bench_ops = {
-	.stop = lmt_bench_stop,
-	.restart = lmt_bench_stop,
-	.save_begin = lmt_bench_save_begin,
-	.save_read = lmt_bench_save_read,
-	.load = lmt_bench_load,
-	.state_size = lmt_bench_size,
-};
-
-static void lmt_bench_dev_release(struct device *dev)
-{
-	kfree(dev);
-}
-
-static u64 lmt_slab_bytes(void)
-{
-	return (global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B) +
-		global_node_page_state_pages(NR_SLAB_RECLAIMABLE_B)) *
-		PAGE_SIZE;
-}
-
-#define LMT_BENCH_LOOKUPS	200000
-#define LMT_BENCH_MIN_MEM	64	/* functions needed to see memory */
-
-static int lmt_bench_run(u64 n)
-{
-	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
-					 .max_state_size = 4096 };
-	struct lm_controller ctrl = { .mig_ops = &lmt_bench_ops,
-				      .name = "bench" };
-	u64 before = 0, after = 0, i, t0, t1, t2;
-	struct device **devs;
-	char mem[24];
-	int ret = 0;
-
-	devs = kvcalloc(n, sizeof(*devs), GFP_KERNEL);
-	ctrl.dev = root_device_register("lmt-bench");
-	if (!devs || IS_ERR(ctrl.dev)) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
-	for (i = 0; i < n; i++) {
-		devs[i] = kzalloc(sizeof(*devs[i]), GFP_KERNEL);
-		if (!devs[i]) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		device_initialize(devs[i]);
-		devs[i]->parent = ctrl.dev;
-		devs[i]->release = lmt_bench_dev_release;
-		ret = dev_set_name(devs[i], "lmt-bench-%llu", i);
-		if (!ret)
-			ret = device_add(devs[i]);
-		if (ret) {
-			put_device(devs[i]);
-			devs[i] = NULL;
-			goto out;
-		}
-	}
-	ret = lm_controller_register(&ctrl);
-	if (ret)
-		goto out;
-	before = lmt_slab_bytes();
-	for (i = 0; i < n && !ret; i++)
-		ret = PTR_ERR_OR_ZERO(lm_function_add(&ctrl, devs[i], &info));
-	after = lmt_slab_bytes();
-	/* the same 64 functions whatever N: the structure's cost */
-	t0 = ktime_get_ns();
-	for (i = 0; i < LMT_BENCH_LOOKUPS && !ret; i++) {
-		struct lm_function *fn = lm_function_get(devs[(i * 7919) %
-							      min(n, 64ULL)]);
-
-		ret = PTR_ERR_OR_ZERO(fn);
-		lm_function_put(fn);
-	}
-	t1 = ktime_get_ns();
-	/* every function in turn: adds the cache (and TLB) misses */
-	for (i = 0; i < LMT_BENCH_LOOKUPS && !ret; i++) {
-		struct lm_function *fn = lm_function_get(devs[(i * 7919) % n]);
-
-		ret = PTR_ERR_OR_ZERO(fn);
-		lm_function_put(fn);
-	}
-	t2 = ktime_get_ns();
-	lm_controller_unregister(&ctrl);
-	/* slab counters move by whole pages: a few functions do not show */
-	if (n < LMT_BENCH_MIN_MEM)
-		strscpy(mem, "-", sizeof(mem));
-	else
-		snprintf(mem, sizeof(mem), "%llu",
-			 after > before ? (after - before) / n : 0);
-	if (!ret)
-		snprintf(lmt_bench_result, sizeof(lmt_bench_result),
-			 "functions %llu slab_bytes_per_function %s lookup_ns_hot64 %llu lookup_ns_all %llu\n",
-			 n, mem, (t1 - t0) / LMT_BENCH_LOOKUPS,
-			 (t2 - t1) / LMT_BENCH_LOOKUPS);
-out:
-	for (i = 0; i < n; i++)
-		if (devs[i])
-			device_unregister(devs[i]);
-	root_device_unregister(ctrl.dev);
-out_free:
-	kvfree(devs);
-	return ret;
-}
-
-static int lmt_bench_set(void *data, u64 val)
-{
-	if (!val || val > 65536)
-		return -EINVAL;
-	return lmt_bench_run(val);
-}
-
-static ssize_t lmt_bench_read(struct file *file, char __user *buf,
-			      size_t len, loff_t *ppos)
-{
-	return simple_read_from_buffer(buf, len, ppos, lmt_bench_result,
-				       strlen(lmt_bench_result));
-}
-
-static ssize_t lmt_bench_write(struct file *file, const char __user *buf,
-			       size_t len, loff_t *ppos)
-{
-	u64 val;
-	int ret;
-
-	ret = kstrtou64_from_user(buf, len, 0, &val);
-	if (!ret)
-		ret = lmt_bench_set(NULL, val);
-	return ret ? ret : len;
-}
-
-static const struct file_operations lmt_bench_fops = {
-	.owner = THIS_MODULE,
-	.read = lmt_bench_read,
-	.write = lmt_bench_write,
-};
-
 static int __init lmt_init(void)
 {
 	struct device *dev;
@@ -755,8 +581,6 @@ static int __init lmt_init(void)
 			    &lmt_registered_fops);
 	/* the next registration offers these */
 	debugfs_create_u32("caps", 0600, lmt_root, &caps);
-	debugfs_create_file("bench_functions", 0600, lmt_root, NULL,
-			    &lmt_bench_fops);
 	mutex_lock(&lmt_reg_lock);
 	ret = lmt_set_registered(true);
 	mutex_unlock(&lmt_reg_lock);

@@ -4,10 +4,10 @@
  *
  * The driver's state comes in segments (lm_migration_ops.save_begin), each
  * read into the bounce buffer under fn->lock (lm_migration_ops.save_read)
- * or given in a buffer (lm_segment.buf) that the file holds a reference on.  Either way
- * it goes out as DATA records of at most LM_RECORD_MAX bytes, each
- * carrying the crc32c of the payload up to its end, computed before the
- * record is queued and without fn->lock; then one END record.
+ * or given in a buffer (lm_segment.buf) that the file holds a reference
+ * on.  Either way it goes out as DATA records of at most LM_RECORD_MAX
+ * bytes, each carrying the crc32c of the payload up to its end, computed
+ * before the record is queued and without fn->lock; then one END record.
  */
 
 #include <linux/crc32c.h>

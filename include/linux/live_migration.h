@@ -119,8 +119,9 @@ struct lm_file_ops {
  * A driver whose state already sits in memory (read from the device with
  * DMA, or kept by a function implemented in software) hands it to the core
  * in lm_segment.buf instead of copying it out in lm_migration_ops.save_read,
- * which saves a copy of every byte.  The bytes must not change while anyone else
- * holds a reference: a driver whose state changes moves to a new buffer.
+ * which saves a copy of every byte.  The bytes must not change while anyone
+ * else holds a reference: a driver whose state changes moves to a new
+ * buffer.
  */
 struct lm_buffer {
 	void *data;

@@ -10,7 +10,8 @@
  *     out in save_read; resuming-fd write throughput likewise
  * (b) RUNNING -> STOP -> RUNNING through the ioctl, as a ratio to a trivial
  *     VFIO ioctl
- * (c) memory per function and lookup time with 1, 256 and 4096 functions
+ * (c) memory per function and lookup time with 1, 256 and 4096 functions,
+ *     from the lm_registry_bench module
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
@@ -19,6 +20,7 @@
 #include "vfio_lm_util.h"
 
 #define DBG "/sys/kernel/debug/lm_test_ctrl"
+#define REGISTRY_BENCH "/sys/kernel/debug/lm_registry_bench/functions"
 #define BUF (1024 * 1024)
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -264,9 +266,9 @@ static void bench_registry(void)
 	       "    the same 64 functions, then over all N)\n");
 	for (i = 0; i < ARRAY_SIZE(counts); i++) {
 		snprintf(val, sizeof(val), "%d", counts[i]);
-		if (write_file(DBG "/bench_functions", val) ||
-		    read_file(DBG "/bench_functions", out, sizeof(out)))
-			die("bench_functions", errno);
+		if (write_file(REGISTRY_BENCH, val) ||
+		    read_file(REGISTRY_BENCH, out, sizeof(out)))
+			die(REGISTRY_BENCH, errno);
 		printf("    %s\n", out);
 		fflush(stdout);
 	}
