@@ -25,19 +25,19 @@ static int lmrb_bench_stop(struct lm_function *fn)
 }
 
 static int lmrb_bench_save_begin(struct lm_function *fn,
-				enum lm_save_phase phase, struct lm_segment *seg)
+				 enum lm_save_phase phase, struct lm_segment *seg)
 {
 	return 0;
 }
 
 static int lmrb_bench_save_read(struct lm_function *fn, void *buf,
-			       size_t len, u64 offset)
+				size_t len, u64 offset)
 {
 	return -EIO;
 }
 
 static int lmrb_bench_load(struct lm_function *fn, const void *buf,
-			  size_t len, u64 offset, u64 total)
+			   size_t len, u64 offset, u64 total)
 {
 	return 0;
 }
@@ -118,7 +118,7 @@ static int lmrb_bench_run(u64 n)
 	t0 = ktime_get_ns();
 	for (i = 0; i < LMRB_BENCH_LOOKUPS && !ret; i++) {
 		struct lm_function *fn = lm_function_get(devs[(i * 7919) %
-							      min(n, 64ULL)]);
+							 min(n, 64ULL)]);
 
 		ret = PTR_ERR_OR_ZERO(fn);
 		lm_function_put(fn);
@@ -162,14 +162,14 @@ static int lmrb_bench_set(void *data, u64 val)
 }
 
 static ssize_t lmrb_bench_read(struct file *file, char __user *buf,
-			      size_t len, loff_t *ppos)
+			       size_t len, loff_t *ppos)
 {
 	return simple_read_from_buffer(buf, len, ppos, lmrb_bench_result,
 				       strlen(lmrb_bench_result));
 }
 
 static ssize_t lmrb_bench_write(struct file *file, const char __user *buf,
-			       size_t len, loff_t *ppos)
+				size_t len, loff_t *ppos)
 {
 	u64 val;
 	int ret;
