@@ -38,7 +38,8 @@ JOBS = str(os.cpu_count() or 2)
 OVERLAY_DIRS = ["include", "drivers", "Documentation", "samples", "tools",
                 "lib", "arch"]
 # Our own sources: what the static checks look at.
-OWN_C_DIRS = ["drivers/live_migration", "drivers/vfio/pci", "drivers/nvme/host"]
+OWN_C_DIRS = ["drivers/live_migration", "drivers/vfio/pci", "drivers/nvme/host",
+              "samples/live_migration"]
 OWN_HEADERS = ["include/linux/live_migration.h"]
 # What each KUnit run covers: kunitconfig, and the sources of its suites.
 KUNIT_RUNS = {
@@ -57,7 +58,7 @@ HARNESS_C = ["harness/guest/l2/counter.c"]
 STATIC_TARGETS = {
     "um": ["drivers/live_migration/"],
     "x86_64": ["drivers/live_migration/", "drivers/vfio/pci/vfio_pci_lm.o",
-               "drivers/nvme/host/lm.o"],
+               "drivers/nvme/host/lm.o", "samples/live_migration/lm_sample.o"],
 }
 
 

@@ -1662,4 +1662,60 @@ TEST_F(module, data_fd_outlives_vfio_pci)
 	vfio_fn_close(&f);
 }
 
+#define SAMPLE "/sys/kernel/debug/lm_sample"
+
+static unsigned long long sample_ticks(int fn)
+{
+	char path[64], buf[32] = "";
+
+	snprintf(path, sizeof(path), SAMPLE "/fn%d/ticks", fn);
+	if (read_file(path, buf, sizeof(buf)))
+		return ~0ULL;
+	return strtoull(buf, NULL, 0);
+}
+
+/*
+ * samples/live_migration: the teaching driver does what it teaches.  Its
+ * in-kernel user moves function 0's registers and counter to function 1,
+ * which goes on counting from there while 0 stays stopped; the functions
+ * show in sysfs as its; and the module unloads, its functions released.
+ */
+TEST(sample_driver)
+{
+	unsigned long long stopped_at, t;
+	char buf[256], want[16];
+
+	if (system("modprobe lm_sample"))
+		SKIP(return, "no lm_sample module");
+	ASSERT_EQ(0, write_file(SAMPLE "/fn0/regs", "3 deadbeef"));
+	ASSERT_EQ(0, write_file(SAMPLE "/fn1/regs", "3 1"));
+	usleep(100000);
+	ASSERT_LT(0, sample_ticks(0));
+	/* nonsense is refused */
+	EXPECT_EQ(-EINVAL, write_file(SAMPLE "/migrate", "0 0"));
+	EXPECT_EQ(-EINVAL, write_file(SAMPLE "/migrate", "0 2"));
+	ASSERT_EQ(0, write_file(SAMPLE "/migrate", "0 1"));
+	stopped_at = sample_ticks(0);
+	t = sample_ticks(1);
+	EXPECT_LE(stopped_at, t);
+	ASSERT_EQ(0, read_file(SAMPLE "/fn1/regs", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "%08x", 0xdeadbeef);
+	EXPECT_EQ(0, strncmp(buf + 3 * 9, want, 8)) TH_LOG("regs: %s", buf);
+	usleep(100000);
+	EXPECT_EQ(stopped_at, sample_ticks(0));
+	EXPECT_LT(t, sample_ticks(1));
+	class_attr("lm-sample-fn.0", "state", buf, sizeof(buf));
+	EXPECT_STREQ("stop", buf);
+	class_attr("lm-sample-fn.1", "state", buf, sizeof(buf));
+	EXPECT_STREQ("running", buf);
+	class_attr("lm-sample-fn.1", "controller_name", buf, sizeof(buf));
+	EXPECT_STREQ("lm_sample", buf);
+	/* back the other way: a stopped function takes a state too */
+	ASSERT_EQ(0, write_file(SAMPLE "/migrate", "1 0"));
+	class_attr("lm-sample-fn.0", "state", buf, sizeof(buf));
+	EXPECT_STREQ("running", buf);
+	EXPECT_EQ(0, system("rmmod lm_sample"));
+	EXPECT_NE(0, access("/sys/class/live_migration/lm-sample-fn.0", F_OK));
+}
+
 TEST_HARNESS_MAIN
