@@ -182,6 +182,8 @@ static struct lm_function *lm_create_locked(struct lm_controller *ctrl,
 	device_initialize(&fn->dev);
 	/* under the device it migrates: the driver core links "device" */
 	fn->dev.parent = dev;
+	/* nothing to suspend: the controlled device's driver does that */
+	device_set_pm_not_required(&fn->dev);
 	fn->dev.class = &lm_class;
 	fn->dev.groups = lm_function_groups;
 	fn->dev.release = lm_function_release_dev;
@@ -241,7 +243,7 @@ static void lm_kill(struct lm_function *fn, bool gone)
 			lm_file_disable(fn);
 			lm_log_off(fn);
 			if (!gone)
-				lm_fsm_leave_running(fn);
+				lm_fsm_restore_running(fn);
 		}
 		lm_op_release(fn);
 		fn->released = true;
@@ -572,7 +574,7 @@ struct lm_function *lm_function_get(struct device *dev)
 	fn = lm_find_locked(dev);	/* claimed while we waited */
 	mutex_unlock(&lm_registry_lock);
 	if (!fn)
-		ret = ctrl->ops->claim(ctrl, dev, &info);
+		ret = lm_op_claim(ctrl, dev, &info);
 
 	mutex_lock(&lm_registry_lock);
 	if (!fn && !ret) {
@@ -590,8 +592,8 @@ struct lm_function *lm_function_get(struct device *dev)
 	mutex_unlock(&ctrl->claim_lock);
 
 	/* a claim that created nothing: the driver frees its data */
-	if (IS_ERR(made) && ctrl->ops->release)
-		ctrl->ops->release(ctrl, dev, info.drvdata);
+	if (IS_ERR(made))
+		lm_op_release_unmade(ctrl, dev, info.drvdata);
 
 unclaim:
 	if (ret)

@@ -6,7 +6,6 @@
  */
 
 #include <linux/bitmap.h>
-#include <linux/live_migration.h>
 #include <linux/log2.h>
 #include <linux/overflow.h>
 #include <linux/sched/signal.h>

@@ -4,9 +4,6 @@
  * reset path.  The only code that sets a function's state.
  */
 
-#include <linux/file.h>
-#include <linux/live_migration.h>
-
 #include "lm_internal.h"
 #include "trace.h"
 
@@ -181,14 +178,23 @@ static int lm_fsm_step(struct lm_function *fn, enum lm_state next,
  * leaves it in ERROR; nothing more can be done, the driver said why if at
  * all.
  */
-void lm_fsm_leave_running(struct lm_function *fn)
+void lm_fsm_restore_running(struct lm_function *fn)
 {
 	enum lm_state cur = fn->state;
-	int ret;
+	int ret = 0;
 
+	lockdep_assert_held(&fn->lock);
 	if (cur == LM_STATE_RUNNING || cur == LM_STATE_PRE_COPY)
 		return;
-	ret = lm_op_leave_running(fn);
+	/* the driver's reset brings it back from anywhere, or the arcs do */
+	if (fn->mig->reset) {
+		ret = lm_op_reset(fn);
+	} else {
+		if (cur != LM_STATE_RUNNING_P2P && cur != LM_STATE_PRE_COPY_P2P)
+			ret = lm_op_restart(fn);
+		if (!ret && (fn->caps & LM_CAP_P2P))
+			ret = lm_op_p2p_resume(fn);
+	}
 	trace_lm_transition(fn, cur, LM_STATE_RUNNING, ret);
 	if (!ret) {
 		fn->state = LM_STATE_RUNNING;
@@ -304,9 +310,7 @@ int lm_get_data_size(struct lm_function *fn, u64 *size)
 	} else {
 		ret = lm_op_state_size(fn, &len);
 		if (!ret)
-			*size = sizeof(struct lm_stream_header) +
-				lm_stream_framed(len) +
-				sizeof(struct lm_stream_record);
+			*size = lm_stream_size(len);
 	}
 	mutex_unlock(&fn->lock);
 	return ret;

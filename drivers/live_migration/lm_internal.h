@@ -129,7 +129,7 @@ static inline bool lm_should_fail(void)
 
 /* fsm.c */
 void lm_fsm_error(struct lm_function *fn);
-void lm_fsm_leave_running(struct lm_function *fn);
+void lm_fsm_restore_running(struct lm_function *fn);
 
 /* dirty.c */
 void lm_log_off(struct lm_function *fn);
@@ -149,7 +149,6 @@ int lm_op_load(struct lm_function *fn, const void *buf, size_t len,
 	       u64 offset, u64 total);
 int lm_op_state_size(struct lm_function *fn, u64 *len);
 int lm_op_reset(struct lm_function *fn);
-int lm_op_leave_running(struct lm_function *fn);
 int lm_op_compat_check(struct lm_function *fn, const u8 *remote,
 		       size_t len);
 int lm_op_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
@@ -158,6 +157,10 @@ int lm_op_log_stop(struct lm_function *fn);
 int lm_op_log_report(struct lm_function *fn, unsigned long iova,
 		     unsigned long length, lm_dirty_fn fn_dirty, void *opaque);
 void lm_op_release(struct lm_function *fn);
+int lm_op_claim(struct lm_controller *ctrl, struct device *dev,
+		struct lm_function_info *info);
+void lm_op_release_unmade(struct lm_controller *ctrl, struct device *dev,
+			  void *drvdata);
 
 /* file.c, save.c, resume.c */
 struct lm_file;
@@ -179,5 +182,6 @@ void lm_stream_fill_record(struct lm_stream_record *rec,
 			   enum lm_record_type type, u64 len, u32 payload_crc);
 int lm_stream_check_record(const struct lm_stream_record *rec);
 u64 lm_stream_framed(u64 payload);
+u64 lm_stream_size(u64 payload);
 
 #endif /* _LM_INTERNAL_H */

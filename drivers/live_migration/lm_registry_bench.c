@@ -13,51 +13,54 @@
 #include <linux/fs.h>
 #include <linux/live_migration.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/vmstat.h>
 
-static char lmrb_bench_result[160];
+/* one run at a time, and its result */
+static DEFINE_MUTEX(lmrb_lock);
+static char lmrb_result[160];
 
-static int lmrb_bench_stop(struct lm_function *fn)
+static int lmrb_stop(struct lm_function *fn)
 {
 	return 0;
 }
 
-static int lmrb_bench_save_begin(struct lm_function *fn,
-				 enum lm_save_phase phase, struct lm_segment *seg)
+static int lmrb_save_begin(struct lm_function *fn,
+			   enum lm_save_phase phase, struct lm_segment *seg)
 {
 	return 0;
 }
 
-static int lmrb_bench_save_read(struct lm_function *fn, void *buf,
-				size_t len, u64 offset)
+static int lmrb_save_read(struct lm_function *fn, void *buf,
+			  size_t len, u64 offset)
 {
 	return -EIO;
 }
 
-static int lmrb_bench_load(struct lm_function *fn, const void *buf,
-			   size_t len, u64 offset, u64 total)
+static int lmrb_load(struct lm_function *fn, const void *buf,
+		     size_t len, u64 offset, u64 total)
 {
 	return 0;
 }
 
-static int lmrb_bench_size(struct lm_function *fn, u64 *len)
+static int lmrb_size(struct lm_function *fn, u64 *len)
 {
 	*len = 0;
 	return 0;
 }
 
-static const struct lm_migration_ops lmrb_bench_ops = {
-	.stop = lmrb_bench_stop,
-	.restart = lmrb_bench_stop,
-	.save_begin = lmrb_bench_save_begin,
-	.save_read = lmrb_bench_save_read,
-	.load = lmrb_bench_load,
-	.state_size = lmrb_bench_size,
+static const struct lm_migration_ops lmrb_ops = {
+	.stop = lmrb_stop,
+	.restart = lmrb_stop,
+	.save_begin = lmrb_save_begin,
+	.save_read = lmrb_save_read,
+	.load = lmrb_load,
+	.state_size = lmrb_size,
 };
 
-static void lmrb_bench_dev_release(struct device *dev)
+static void lmrb_dev_release(struct device *dev)
 {
 	kfree(dev);
 }
@@ -69,14 +72,14 @@ static u64 lmrb_slab_bytes(void)
 		PAGE_SIZE;
 }
 
-#define LMRB_BENCH_LOOKUPS	200000
-#define LMRB_BENCH_MIN_MEM	64	/* functions needed to see memory */
+#define LMRB_LOOKUPS	200000
+#define LMRB_MIN_MEM	64	/* functions needed to see memory */
 
-static int lmrb_bench_run(u64 n)
+static int lmrb_run(u64 n)
 {
 	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
 					 .max_state_size = 4096 };
-	struct lm_controller ctrl = { .mig_ops = &lmrb_bench_ops,
+	struct lm_controller ctrl = { .mig_ops = &lmrb_ops,
 				      .name = "bench" };
 	u64 before = 0, after = 0, i, t0, t1, t2;
 	struct device **devs;
@@ -84,7 +87,7 @@ static int lmrb_bench_run(u64 n)
 	int ret = 0;
 
 	devs = kvcalloc(n, sizeof(*devs), GFP_KERNEL);
-	ctrl.dev = root_device_register("lmt-bench");
+	ctrl.dev = root_device_register("lm-registry-bench");
 	if (!devs || IS_ERR(ctrl.dev)) {
 		ret = -ENOMEM;
 		goto out_free;
@@ -97,8 +100,8 @@ static int lmrb_bench_run(u64 n)
 		}
 		device_initialize(devs[i]);
 		devs[i]->parent = ctrl.dev;
-		devs[i]->release = lmrb_bench_dev_release;
-		ret = dev_set_name(devs[i], "lmt-bench-%llu", i);
+		devs[i]->release = lmrb_dev_release;
+		ret = dev_set_name(devs[i], "lm-registry-bench-%llu", i);
 		if (!ret)
 			ret = device_add(devs[i]);
 		if (ret) {
@@ -116,7 +119,7 @@ static int lmrb_bench_run(u64 n)
 	after = lmrb_slab_bytes();
 	/* the same 64 functions whatever N: the structure's cost */
 	t0 = ktime_get_ns();
-	for (i = 0; i < LMRB_BENCH_LOOKUPS && !ret; i++) {
+	for (i = 0; i < LMRB_LOOKUPS && !ret; i++) {
 		struct lm_function *fn = lm_function_get(devs[(i * 7919) %
 							 min(n, 64ULL)]);
 
@@ -125,7 +128,7 @@ static int lmrb_bench_run(u64 n)
 	}
 	t1 = ktime_get_ns();
 	/* every function in turn: adds the cache (and TLB) misses */
-	for (i = 0; i < LMRB_BENCH_LOOKUPS && !ret; i++) {
+	for (i = 0; i < LMRB_LOOKUPS && !ret; i++) {
 		struct lm_function *fn = lm_function_get(devs[(i * 7919) % n]);
 
 		ret = PTR_ERR_OR_ZERO(fn);
@@ -134,16 +137,16 @@ static int lmrb_bench_run(u64 n)
 	t2 = ktime_get_ns();
 	lm_controller_unregister(&ctrl);
 	/* slab counters move by whole pages: a few functions do not show */
-	if (n < LMRB_BENCH_MIN_MEM)
+	if (n < LMRB_MIN_MEM)
 		strscpy(mem, "-", sizeof(mem));
 	else
 		snprintf(mem, sizeof(mem), "%llu",
 			 after > before ? (after - before) / n : 0);
 	if (!ret)
-		snprintf(lmrb_bench_result, sizeof(lmrb_bench_result),
+		snprintf(lmrb_result, sizeof(lmrb_result),
 			 "functions %llu slab_bytes_per_function %s lookup_ns_hot64 %llu lookup_ns_all %llu\n",
-			 n, mem, (t1 - t0) / LMRB_BENCH_LOOKUPS,
-			 (t2 - t1) / LMRB_BENCH_LOOKUPS);
+			 n, mem, (t1 - t0) / LMRB_LOOKUPS,
+			 (t2 - t1) / LMRB_LOOKUPS);
 out:
 	for (i = 0; i < n; i++)
 		if (devs[i])
@@ -154,36 +157,46 @@ out_free:
 	return ret;
 }
 
-static int lmrb_bench_set(void *data, u64 val)
+static int lmrb_set(void *data, u64 val)
 {
+	int ret;
+
 	if (!val || val > 65536)
 		return -EINVAL;
-	return lmrb_bench_run(val);
+	mutex_lock(&lmrb_lock);
+	ret = lmrb_run(val);
+	mutex_unlock(&lmrb_lock);
+	return ret;
 }
 
-static ssize_t lmrb_bench_read(struct file *file, char __user *buf,
-			       size_t len, loff_t *ppos)
+static ssize_t lmrb_read(struct file *file, char __user *buf, size_t len,
+			 loff_t *ppos)
 {
-	return simple_read_from_buffer(buf, len, ppos, lmrb_bench_result,
-				       strlen(lmrb_bench_result));
+	ssize_t ret;
+
+	mutex_lock(&lmrb_lock);
+	ret = simple_read_from_buffer(buf, len, ppos, lmrb_result,
+				      strlen(lmrb_result));
+	mutex_unlock(&lmrb_lock);
+	return ret;
 }
 
-static ssize_t lmrb_bench_write(struct file *file, const char __user *buf,
-				size_t len, loff_t *ppos)
+static ssize_t lmrb_write(struct file *file, const char __user *buf,
+			  size_t len, loff_t *ppos)
 {
 	u64 val;
 	int ret;
 
 	ret = kstrtou64_from_user(buf, len, 0, &val);
 	if (!ret)
-		ret = lmrb_bench_set(NULL, val);
+		ret = lmrb_set(NULL, val);
 	return ret ? ret : len;
 }
 
-static const struct file_operations lmrb_bench_fops = {
+static const struct file_operations lmrb_fops = {
 	.owner = THIS_MODULE,
-	.read = lmrb_bench_read,
-	.write = lmrb_bench_write,
+	.read = lmrb_read,
+	.write = lmrb_write,
 };
 
 static struct dentry *lmrb_root;
@@ -192,7 +205,7 @@ static int __init lmrb_init(void)
 {
 	lmrb_root = debugfs_create_dir("lm_registry_bench", NULL);
 	debugfs_create_file("functions", 0600, lmrb_root, NULL,
-			    &lmrb_bench_fops);
+			    &lmrb_fops);
 	return 0;
 }
 

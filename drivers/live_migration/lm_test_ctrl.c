@@ -12,7 +12,7 @@
  * destination proves it received its source's state exactly (a changed
  * byte breaks the template, a moved page its marker); debugfs shows seed
  * and size.  Like a device's memory, a buffer holds the state, rebuilt only
- * when seed or size changed, and each saved segment is attached to the core
+ * when seed or size changed, and each saved segment is handed to the core
  * from it (lm_segment.buf), so benchmarks measure the core; with
  * "copy_out" set, save_read copies segments out of it instead.
  *

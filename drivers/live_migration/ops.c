@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Live migration core: every call into a controlling driver for one of its
- * functions.  Nothing else in the core calls the driver's tables.
+ * Live migration core: every call into a controlling driver.  Nothing
+ * else in the core calls the driver's tables.
  *
- * Each call is made with the function's state lock held and traced with
- * its result.  A failed primitive that acts on the device (stop, restart,
- * the P2P arcs, saving, loading, reset) leaves the device in a state
- * nobody knows: the function goes to ERROR here, in one place, and stays
- * there until a reset.  The other calls (queries, logging, compatibility)
- * change nothing when they fail.
+ * Each call for a function is made with the function's state lock held
+ * and traced with its result; a claim, which makes a function, runs under
+ * its controller's claim lock.  A failed primitive that acts on the device
+ * (stop, restart, the P2P arcs, saving, loading, reset) leaves the device
+ * in a state nobody knows: the function goes to ERROR here, in one place,
+ * and stays there until a reset.  The other calls (queries, logging,
+ * compatibility) change nothing when they fail.
  */
 
 #include "lm_internal.h"
@@ -128,25 +129,6 @@ int lm_op_reset(struct lm_function *fn)
 	return lm_op_done(fn, "reset", fn->mig->reset(fn), true);
 }
 
-/*
- * Brings a function that is not running back: the driver's reset, or
- * without one the arcs back from where it is.
- */
-int lm_op_leave_running(struct lm_function *fn)
-{
-	enum lm_state cur = fn->state;
-	int ret = 0;
-
-	lockdep_assert_held(&fn->lock);
-	if (fn->mig->reset)
-		return lm_op_reset(fn);
-	if (cur != LM_STATE_RUNNING_P2P && cur != LM_STATE_PRE_COPY_P2P)
-		ret = lm_op_restart(fn);
-	if (!ret && (fn->caps & LM_CAP_P2P))
-		ret = lm_op_p2p_resume(fn);
-	return ret;
-}
-
 int lm_op_compat_check(struct lm_function *fn, const u8 *remote,
 		       size_t len)
 {
@@ -187,4 +169,24 @@ void lm_op_release(struct lm_function *fn)
 		return;
 	fn->ctrl->ops->release(fn->ctrl, fn->controlled, fn->drvdata);
 	lm_op_done(fn, "release", 0, false);
+}
+
+/* Claim lock held.  Asks the controller to make @dev's function. */
+int lm_op_claim(struct lm_controller *ctrl, struct device *dev,
+		struct lm_function_info *info)
+{
+	int ret;
+
+	lockdep_assert_held(&ctrl->claim_lock);
+	ret = ctrl->ops->claim(ctrl, dev, info);
+	trace_lm_claim(dev, ret);
+	return ret;
+}
+
+/* A claim made no function: the driver frees what it set up for it. */
+void lm_op_release_unmade(struct lm_controller *ctrl, struct device *dev,
+			  void *drvdata)
+{
+	if (ctrl->ops->release)
+		ctrl->ops->release(ctrl, dev, drvdata);
 }

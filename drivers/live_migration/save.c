@@ -244,7 +244,8 @@ ssize_t lm_save_read(struct lm_file *migf, struct iov_iter *to)
  * segment first, so read() returns data again instead of -ENOMSG.
  *
  * Return: 0; -EINVAL if @file is not a data file of a function in PRE_COPY
- * or PRE_COPY_P2P; -ENODEV if the session ended; or the driver's error.
+ * or PRE_COPY_P2P; -ENODEV if the session ended; -EINTR if the caller was
+ * killed while another call on @file was under way; or the driver's error.
  */
 int lm_file_precopy_info(struct file *file, u64 *initial_bytes,
 			 u64 *dirty_bytes)

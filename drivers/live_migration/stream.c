@@ -91,6 +91,13 @@ int lm_stream_check_record(const struct lm_stream_record *rec)
 	return 0;
 }
 
+/* The bytes a stream of one segment of @payload bytes takes on the wire. */
+u64 lm_stream_size(u64 payload)
+{
+	return sizeof(struct lm_stream_header) + lm_stream_framed(payload) +
+	       sizeof(struct lm_stream_record);
+}
+
 /* The bytes a segment of @payload bytes takes on the wire, its records too. */
 u64 lm_stream_framed(u64 payload)
 {

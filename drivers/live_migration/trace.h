@@ -49,6 +49,16 @@ TRACE_EVENT(lm_op,
 		      __entry->ret)
 );
 
+TRACE_EVENT(lm_claim,
+	    TP_PROTO(struct device *dev, int ret),
+	    TP_ARGS(dev, ret),
+	    TP_STRUCT__entry(__string(name, dev_name(dev))
+			     __field(int, ret)),
+	    TP_fast_assign(__assign_str(name);
+			   __entry->ret = ret;),
+	    TP_printk("%s claim ret=%d", __get_str(name), __entry->ret)
+);
+
 TRACE_EVENT(lm_data,
 	    TP_PROTO(struct lm_function *fn, bool saving, u64 offset, u64 len),
 	    TP_ARGS(fn, saving, offset, len),

@@ -88,8 +88,9 @@ struct lm_log_range {
 };
 
 /**
- * typedef lm_dirty_fn - receives one dirty range from lm_log_ops.log_report
- * @opaque: the consumer's cookie passed to lm_log_report()
+ * typedef lm_dirty_fn - receives one dirty range
+ * @opaque: the cookie passed with it (to lm_log_report() by a consumer, to
+ *	lm_log_ops.log_report by the core)
  * @iova: start of the dirty range
  * @length: length of the dirty range in bytes
  */
@@ -220,7 +221,10 @@ struct lm_segment {
  * @compat_check: optional; decide whether a stream whose compatibility
  *	descriptor is @remote can be loaded.  Return 0 or a negative errno.
  *
- * The calling rules are in "calls into a controlling driver" above.
+ * @stop, @restart, @save_begin, @load and @state_size are mandatory; a
+ * controller without them does not register.  @load is given at most
+ * 1 MiB per call.  The calling rules are in "calls into a controlling
+ * driver" above.
  */
 struct lm_migration_ops {
 	int (*stop)(struct lm_function *fn);
@@ -277,7 +281,7 @@ struct lm_log_ops {
 };
 
 /**
- * struct lm_controller_ops - functions made on demand
+ * struct lm_controller_ops - making and ending a controller's functions
  * @claim: asked by lm_function_get() for a device the core does not know
  *	yet whose controlling device is this controller's: for a PCI
  *	controller only its own VFs, never a PF or another child of a PCI

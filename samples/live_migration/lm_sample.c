@@ -3,14 +3,16 @@
  * lm_sample: how a controlling driver offers live migration of the
  * functions it controls, and how an in-kernel user migrates one.
  *
- * A software "PF" (the platform device lm-sample) controls two software
- * functions, its children lm-sample-fn.0 and lm-sample-fn.1.  Each is a
+ * A software "PF" (the platform device lm-sample, bound to this driver)
+ * controls two software functions, its children lm-sample-fn.0 and
+ * lm-sample-fn.1.  Each is a
  * tiny device: while it runs, a work item ticks a counter every 10 ms
  * (what DMA or an engine would change behind the driver's back), and it
  * has 16 registers that debugfs sets.  Its state is the two together.
  *
  * Read it in this order:
- * 1. lms_init(): the controller and its tables, lm_controller_register().
+ * 1. lms_probe(): the controller and its tables, lm_controller_register();
+ *    lms_remove(): lm_controller_unregister().
  * 2. lms_claim(): the core asks for a function the first time a user looks
  *    it up; the driver says what the function can do.
  * 3. The migration primitives: stop and restart, save_begin handing the
@@ -60,7 +62,6 @@ struct lms_fn {
 	struct lms_state staged;	/* a state being loaded */
 };
 
-static struct platform_device *lms_pf;
 static struct lms_fn lms_fns[LMS_FNS];
 static struct lm_controller lms_ctrl;
 static struct dentry *lms_root;
@@ -209,15 +210,12 @@ static int lms_claim(struct lm_controller *ctrl, struct device *dev,
 	return 0;
 }
 
-/* The function goes: nothing to free, its data is the module's. */
-static void lms_release(struct lm_controller *ctrl, struct device *dev,
-			void *drvdata)
-{
-}
-
+/*
+ * No release op: drvdata is the module's own, nothing to free when a
+ * function goes.  A driver that allocates in claim frees in release.
+ */
 static const struct lm_controller_ops lms_ctrl_ops = {
 	.claim = lms_claim,
-	.release = lms_release,
 };
 
 static const struct lm_migration_ops lms_mig_ops = {
@@ -231,29 +229,43 @@ static const struct lm_migration_ops lms_mig_ops = {
 
 /* ---- 4. a user of the in-kernel API ---- */
 
-/* Reads a saving file to its end into a new buffer. */
+/* Reads a saving file to its end (read() returns 0) into a new buffer. */
 static ssize_t lms_read_stream(struct lm_function *fn, struct file *file,
 			       u8 **out)
 {
-	size_t len = 0;
+	size_t len = 0, cap;
+	u8 *buf = NULL, *more;
 	ssize_t n;
 	u64 size;
-	u8 *buf;
 	int ret;
 
-	/* the stream's length, framing included, as it would be now */
+	/* an estimate, framing included: the stream may still differ */
 	ret = lm_get_data_size(fn, &size);
 	if (ret)
 		return ret;
-	buf = kmalloc(size, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	while ((n = kernel_read(file, buf + len, size - len,
-				&file->f_pos)) > 0)
-		len += n;
-	if (n < 0 || !len) {
+	cap = size;
+	do {
+		if (len == cap) {
+			cap = cap * 2 + 64;
+			more = krealloc(buf, cap, GFP_KERNEL);
+			if (!more) {
+				kfree(buf);
+				return -ENOMEM;
+			}
+			buf = more;
+		}
+		if (!buf) {
+			buf = kmalloc(cap, GFP_KERNEL);
+			if (!buf)
+				return -ENOMEM;
+		}
+		n = kernel_read(file, buf + len, cap - len, &file->f_pos);
+		if (n > 0)
+			len += n;
+	} while (n > 0);
+	if (n < 0) {
 		kfree(buf);
-		return n < 0 ? n : -ENODATA;
+		return n;
 	}
 	*out = buf;
 	return len;
@@ -262,7 +274,8 @@ static ssize_t lms_read_stream(struct lm_function *fn, struct file *file,
 /*
  * What a VMM does through VFIO, in the kernel: stop the source and read
  * its state, write it into the destination, start the destination.  The
- * source stays stopped, as a migrated guest's source does.
+ * source stays stopped, as a migrated guest's source does; if anything
+ * fails, both run again, as a VMM would resume its guest on the source.
  */
 static int lms_migrate(struct device *src_dev, struct device *dst_dev)
 {
@@ -303,9 +316,11 @@ static int lms_migrate(struct device *src_dev, struct device *dst_dev)
 	/* RESUMING -> STOP loads the state (lms_load), then -> RUNNING */
 	ret = lm_set_state(dst, LM_STATE_RUNNING, NULL, &none);
 out:
-	/* a function left in ERROR or RESUMING comes back with a reset */
-	if (ret)
+	/* a function in ERROR or half way comes back with a reset */
+	if (ret) {
 		lm_function_reset(dst);
+		lm_function_reset(src);
+	}
 	if (dfile)
 		fput(dfile);
 	if (sfile)
@@ -344,8 +359,10 @@ static ssize_t lms_regs_write(struct file *file, const char __user *ubuf,
 	char buf[32];
 	u32 val;
 
-	if (len >= sizeof(buf) || copy_from_user(buf, ubuf, len))
+	if (len >= sizeof(buf))
 		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
 	buf[len] = 0;
 	if (sscanf(buf, "%u %x", &idx, &val) != 2 || idx >= LMS_REGS)
 		return -EINVAL;
@@ -383,8 +400,10 @@ static ssize_t lms_migrate_write(struct file *file, const char __user *ubuf,
 	char buf[16];
 	int ret;
 
-	if (len >= sizeof(buf) || copy_from_user(buf, ubuf, len))
+	if (len >= sizeof(buf))
 		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
 	buf[len] = 0;
 	if (sscanf(buf, "%u %u", &s, &d) != 2 || s >= LMS_FNS ||
 	    d >= LMS_FNS || s == d)
@@ -400,33 +419,31 @@ static const struct file_operations lms_migrate_fops = {
 
 /* ---- 1. the controller ---- */
 
-static void lms_remove_devices(void)
+static void lms_remove_fns(void)
 {
 	int i;
 
 	for (i = 0; i < LMS_FNS; i++) {
 		if (!IS_ERR_OR_NULL(lms_fns[i].pdev))
 			platform_device_unregister(lms_fns[i].pdev);
+		lms_fns[i].pdev = NULL;
 		cancel_delayed_work_sync(&lms_fns[i].tick);
 	}
-	platform_device_unregister(lms_pf);
 }
 
-static int __init lms_init(void)
+/*
+ * The PF's probe: its functions exist (for SR-IOV, sriov_numvfs makes
+ * them; here, platform devices), then the controller registers, as the
+ * last thing probe does.  From here on the core may call the tables.
+ */
+static int lms_probe(struct platform_device *pf)
 {
 	char name[8];
 	int i, ret;
 
 	for (i = 0; i < LMS_FNS; i++) {
-		spin_lock_init(&lms_fns[i].lock);
-		INIT_DELAYED_WORK(&lms_fns[i].tick, lms_tick);
-	}
-	lms_pf = platform_device_register_simple("lm-sample", -1, NULL, 0);
-	if (IS_ERR(lms_pf))
-		return PTR_ERR(lms_pf);
-	for (i = 0; i < LMS_FNS; i++) {
 		struct platform_device_info pi = {
-			.parent = &lms_pf->dev,
+			.parent = &pf->dev,
 			.name = "lm-sample-fn",
 			.id = i,
 		};
@@ -440,12 +457,8 @@ static int __init lms_init(void)
 		lms_run(f);
 	}
 
-	/*
-	 * The controller: its device, and the tables of what it can do.  No
-	 * P2P table and no logging table, so its functions offer neither.
-	 * From here on the core may call the tables.
-	 */
-	lms_ctrl.dev = &lms_pf->dev;
+	/* no P2P table and no logging table: its functions offer neither */
+	lms_ctrl.dev = &pf->dev;
 	lms_ctrl.name = "lm_sample";
 	lms_ctrl.ops = &lms_ctrl_ops;
 	lms_ctrl.mig_ops = &lms_mig_ops;
@@ -468,16 +481,55 @@ static int __init lms_init(void)
 			    &lms_migrate_fops);
 	return 0;
 fail:
-	lms_remove_devices();
+	lms_remove_fns();
 	return ret;
+}
+
+/*
+ * The PF's remove, first thing, while the device still works: every
+ * function is released and left running, and no primitive runs after
+ * lm_controller_unregister() returns.  Users' handles and data files stay
+ * valid and fail with -ENODEV.
+ */
+static void lms_remove(struct platform_device *pf)
+{
+	debugfs_remove_recursive(lms_root);
+	lm_controller_unregister(&lms_ctrl);
+	lms_remove_fns();
+}
+
+static struct platform_driver lms_driver = {
+	.driver.name = "lm-sample",
+	.probe = lms_probe,
+	.remove = lms_remove,
+};
+
+static struct platform_device *lms_pf;
+
+static int __init lms_init(void)
+{
+	int i, ret;
+
+	for (i = 0; i < LMS_FNS; i++) {
+		spin_lock_init(&lms_fns[i].lock);
+		INIT_DELAYED_WORK(&lms_fns[i].tick, lms_tick);
+	}
+	ret = platform_driver_register(&lms_driver);
+	if (ret)
+		return ret;
+	/* the "PF" itself: on real hardware, the bus finds it */
+	lms_pf = platform_device_register_simple("lm-sample", -1, NULL, 0);
+	if (IS_ERR(lms_pf)) {
+		platform_driver_unregister(&lms_driver);
+		return PTR_ERR(lms_pf);
+	}
+	return 0;
 }
 
 static void __exit lms_exit(void)
 {
-	debugfs_remove_recursive(lms_root);
-	/* every function is released, left running; no primitive runs after */
-	lm_controller_unregister(&lms_ctrl);
-	lms_remove_devices();
+	platform_device_unregister(lms_pf);
+	platform_driver_unregister(&lms_driver);
 }
 
 module_init(lms_init);

@@ -21,7 +21,7 @@
 #include "fake.h"
 
 /* No period of a power of two up to 64 KiB: two DATA records differ. */
-u8 lm_fake_byte(u32 seed, u64 off)
+static u8 lm_fake_byte(u32 seed, u64 off)
 {
 	return (u8)(seed * 131 + off * 7 + (off >> 9) + (off >> 17));
 }
@@ -65,7 +65,7 @@ int lm_fake_quiesce(struct lm_function *fn)
 	return lm_fake_call(lm_fake(fn), 'Q');
 }
 
-int lm_fake_p2p_resume(struct lm_function *fn)
+static int lm_fake_p2p_resume(struct lm_function *fn)
 {
 	return lm_fake_call(lm_fake(fn), 'U');
 }
@@ -89,16 +89,16 @@ int lm_fake_save_begin(struct lm_function *fn, enum lm_save_phase phase,
 		seg->len = min(f->precopy_step, f->state_len - f->produced);
 	f->produced += seg->len;
 	seg->dirty = f->state_len - f->produced;
-	if (f->attach && seg->len && seg->len >= f->attach_min) {
+	if (f->use_buf && seg->len && seg->len >= f->buf_min) {
 		lm_buffer_get(f->mem);
 		seg->buf = f->mem;
-		seg->offset = f->seg_start + f->attach_skew;
+		seg->offset = f->seg_start + f->buf_skew;
 	}
 	return 0;
 }
 
-int lm_fake_save_read(struct lm_function *fn, void *buf, size_t len,
-		      u64 offset)
+static int lm_fake_save_read(struct lm_function *fn, void *buf, size_t len,
+			     u64 offset)
 {
 	struct fake_fn *f = lm_fake(fn);
 	u8 *p = buf;
@@ -114,7 +114,7 @@ int lm_fake_save_read(struct lm_function *fn, void *buf, size_t len,
 	return 0;
 }
 
-void lm_fake_save_end(struct lm_function *fn)
+static void lm_fake_save_end(struct lm_function *fn)
 {
 	struct fake_fn *f = lm_fake(fn);
 
@@ -125,8 +125,8 @@ void lm_fake_save_end(struct lm_function *fn)
 	f->open_saves = 0;
 }
 
-int lm_fake_load(struct lm_function *fn, const void *buf, size_t len,
-		 u64 offset, u64 total)
+static int lm_fake_load(struct lm_function *fn, const void *buf, size_t len,
+			u64 offset, u64 total)
 {
 	struct fake_fn *f = lm_fake(fn);
 	const u8 *p = buf;
@@ -156,7 +156,7 @@ int lm_fake_state_size(struct lm_function *fn, u64 *len)
 	return 0;
 }
 
-int lm_fake_reset(struct lm_function *fn)
+static int lm_fake_reset(struct lm_function *fn)
 {
 	struct fake_fn *f = lm_fake(fn);
 
@@ -182,9 +182,9 @@ int lm_fake_log_stop(struct lm_function *fn)
 	return lm_fake_call(lm_fake(fn), 'd');
 }
 
-int lm_fake_log_report(struct lm_function *fn, unsigned long iova,
-		       unsigned long length, lm_dirty_fn fn_dirty,
-		       void *opaque)
+static int lm_fake_log_report(struct lm_function *fn, unsigned long iova,
+			      unsigned long length, lm_dirty_fn fn_dirty,
+			      void *opaque)
 {
 	struct fake_fn *f = lm_fake(fn);
 	unsigned long d = f->dirty_iova;
@@ -201,7 +201,7 @@ int lm_fake_log_report(struct lm_function *fn, unsigned long iova,
 	return 0;
 }
 
-const struct lm_migration_ops lm_fake_mig_ops = {
+static const struct lm_migration_ops lm_fake_mig_ops = {
 	.stop = lm_fake_stop,
 	.restart = lm_fake_restart,
 	.save_begin = lm_fake_save_begin,
@@ -217,7 +217,7 @@ const struct lm_p2p_ops lm_fake_p2p_ops = {
 	.resume = lm_fake_p2p_resume,
 };
 
-const struct lm_log_ops lm_fake_log_ops = {
+static const struct lm_log_ops lm_fake_log_ops = {
 	.log_start = lm_fake_log_start,
 	.log_stop = lm_fake_log_stop,
 	.log_report = lm_fake_log_report,
@@ -230,7 +230,7 @@ int lm_kt_log_start(struct lm_function *fn, const struct lm_log_range *r,
 	return lm_log_start(fn, r, nr, &page_size);
 }
 
-void lm_ctx_unregister(void *data)
+void lm_kt_ctx_unregister(void *data)
 {
 	struct lm_ctx *ctx = data;
 
@@ -240,8 +240,8 @@ void lm_ctx_unregister(void *data)
 }
 
 /* A registered controller with every table; @ops: claim and release. */
-struct lm_ctx *lm_ctx_new_ops(struct kunit *test,
-			      const struct lm_controller_ops *ops)
+struct lm_ctx *lm_kt_ctx_new_ops(struct kunit *test,
+				 const struct lm_controller_ops *ops)
 {
 	struct lm_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
 	struct device *dev;
@@ -258,20 +258,20 @@ struct lm_ctx *lm_ctx_new_ops(struct kunit *test,
 	KUNIT_ASSERT_EQ(test, lm_controller_register(&ctx->ctrl), 0);
 	ctx->registered = true;
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
-							lm_ctx_unregister,
+							lm_kt_ctx_unregister,
 							ctx), 0);
 	return ctx;
 }
 
-struct lm_ctx *lm_ctx_new(struct kunit *test)
+struct lm_ctx *lm_kt_ctx_new(struct kunit *test)
 {
-	return lm_ctx_new_ops(test, NULL);
+	return lm_kt_ctx_new_ops(test, NULL);
 }
 
 const u8 lm_fake_compat_a[5] = { 'f', 'a', 'k', 'e', 1 };
 
-struct lm_function *lm_ctx_add(struct lm_ctx *ctx, u32 caps,
-			       u64 state_len, struct fake_fn **fp)
+struct lm_function *lm_kt_ctx_add(struct lm_ctx *ctx, u32 caps,
+				  u64 state_len, struct fake_fn **fp)
 {
 	struct kunit *test = ctx->test;
 	struct lm_function_info info = {};
@@ -305,7 +305,7 @@ void lm_fake_mem_put(void *data)
 }
 
 /* From now on @f hands its segments over in a buffer. */
-void lm_fake_attach(struct kunit *test, struct fake_fn *f)
+void lm_fake_use_buffer(struct kunit *test, struct fake_fn *f)
 {
 	size_t i;
 
@@ -315,7 +315,7 @@ void lm_fake_attach(struct kunit *test, struct fake_fn *f)
 							f->mem), 0);
 	for (i = 0; i < f->state_len; i++)
 		((u8 *)f->mem->data)[i] = lm_fake_byte(f->seed, i);
-	f->attach = true;
+	f->use_buf = true;
 }
 
 void lm_kt_fput_now(struct file *file)
@@ -443,8 +443,8 @@ struct saved lm_kt_save_stream(struct kunit *test, struct lm_function *fn,
 
 int lm_fake_claim_count;
 
-int lm_fake_claim(struct lm_controller *ctrl, struct device *dev,
-		  struct lm_function_info *info)
+static int lm_fake_claim(struct lm_controller *ctrl, struct device *dev,
+			 struct lm_function_info *info)
 {
 	struct fake_fn *f;
 
@@ -462,7 +462,7 @@ int lm_fake_claim(struct lm_controller *ctrl, struct device *dev,
 }
 
 /* What the last released fake was asked for, kept past its release. */
-char lm_fake_claim_calls[FAKE_MAX_CALLS + 1];
+static char lm_fake_claim_calls[FAKE_MAX_CALLS + 1];
 
 const char *lm_fake_claim_seen;
 

@@ -28,10 +28,10 @@ struct fake_fn {
 	bool load_bad;
 	int open_saves;			/* save_begin .. save_end balance */
 	unsigned long dirty_iova;
-	bool attach;			/* hand segments over in mem */
-	u64 attach_min;			/* ... those of this size or more */
-	size_t attach_skew;		/* attach this much too late: a bug */
-	struct lm_buffer *mem;		/* the whole state, when attaching */
+	bool use_buf;			/* hand segments over in mem */
+	u64 buf_min;			/* ... those of this size or more */
+	size_t buf_skew;		/* an offset this much too far: a bug */
+	struct lm_buffer *mem;		/* the whole state, for use_buf */
 	bool underfill;			/* save_read writes nothing: a bug */
 	u64 log_granted;		/* granularity log_start answers */
 	int nrep;			/* dirty ranges log_report gives */
@@ -53,43 +53,30 @@ struct saved {
 	size_t len;
 };
 
-u8 lm_fake_byte(u32 seed, u64 off);
 int lm_fake_call(struct fake_fn *f, char c);
 struct fake_fn *lm_fake(struct lm_function *fn);
 int lm_fake_stop(struct lm_function *fn);
 int lm_fake_restart(struct lm_function *fn);
 int lm_fake_quiesce(struct lm_function *fn);
-int lm_fake_p2p_resume(struct lm_function *fn);
 int lm_fake_save_begin(struct lm_function *fn, enum lm_save_phase phase,
 		       struct lm_segment *seg);
-int lm_fake_save_read(struct lm_function *fn, void *buf, size_t len,
-		      u64 offset);
-void lm_fake_save_end(struct lm_function *fn);
-int lm_fake_load(struct lm_function *fn, const void *buf, size_t len,
-		 u64 offset, u64 total);
 int lm_fake_state_size(struct lm_function *fn, u64 *len);
-int lm_fake_reset(struct lm_function *fn);
 int lm_fake_log_start(struct lm_function *fn,
 		      const struct lm_log_range *ranges, unsigned int nr,
 		      u64 *page_size);
 int lm_fake_log_stop(struct lm_function *fn);
-int lm_fake_log_report(struct lm_function *fn, unsigned long iova,
-		       unsigned long length, lm_dirty_fn fn_dirty,
-		       void *opaque);
-extern const struct lm_migration_ops lm_fake_mig_ops;
 extern const struct lm_p2p_ops lm_fake_p2p_ops;
-extern const struct lm_log_ops lm_fake_log_ops;
 int lm_kt_log_start(struct lm_function *fn, const struct lm_log_range *r,
 		    unsigned int nr, u64 page_size);
-void lm_ctx_unregister(void *data);
-struct lm_ctx *lm_ctx_new_ops(struct kunit *test,
-			      const struct lm_controller_ops *ops);
-struct lm_ctx *lm_ctx_new(struct kunit *test);
+void lm_kt_ctx_unregister(void *data);
+struct lm_ctx *lm_kt_ctx_new_ops(struct kunit *test,
+				 const struct lm_controller_ops *ops);
+struct lm_ctx *lm_kt_ctx_new(struct kunit *test);
 extern const u8 lm_fake_compat_a[5];
-struct lm_function *lm_ctx_add(struct lm_ctx *ctx, u32 caps,
-			       u64 state_len, struct fake_fn **fp);
+struct lm_function *lm_kt_ctx_add(struct lm_ctx *ctx, u32 caps,
+				  u64 state_len, struct fake_fn **fp);
 void lm_fake_mem_put(void *data);
-void lm_fake_attach(struct kunit *test, struct fake_fn *f);
+void lm_fake_use_buffer(struct kunit *test, struct fake_fn *f);
 void lm_kt_fput_now(struct file *file);
 ssize_t lm_kt_read_all(struct file *file, u8 *buf, size_t cap, size_t step);
 ssize_t lm_kt_write_all(struct file *file, const u8 *buf, size_t len,
@@ -100,9 +87,6 @@ void lm_kt_free_saved(void *data);
 struct saved lm_kt_save_stream(struct kunit *test, struct lm_function *fn,
 			       struct fake_fn *f, size_t step);
 extern int lm_fake_claim_count;
-int lm_fake_claim(struct lm_controller *ctrl, struct device *dev,
-		  struct lm_function_info *info);
-extern char lm_fake_claim_calls[FAKE_MAX_CALLS + 1];
 extern const char *lm_fake_claim_seen;
 void lm_fake_release(struct lm_controller *ctrl, struct device *dev,
 		     void *drvdata);

@@ -228,7 +228,7 @@ static const void *fault_gen(const void *prev, char *desc)
 /* States a function lacks can never be entered, from anywhere. */
 static void lm_test_unsupported_from(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	int c, checked = 0;
 	enum lm_state s;
 
@@ -238,7 +238,7 @@ static void lm_test_unsupported_from(struct kunit *test)
 		struct fake_fn *f;
 		enum lm_state got;
 
-		fn = lm_ctx_add(ctx, cap_sets[c], 64, &f);
+		fn = lm_kt_ctx_add(ctx, cap_sets[c], 64, &f);
 		for (s = LM_STATE_STOP; s < LM_STATE_NR; s++) {
 			if (state_supported(cap_sets[c], s))
 				continue;
@@ -261,7 +261,7 @@ static void lm_test_unsupported_from(struct kunit *test)
 static void lm_test_fsm_pairs(struct kunit *test)
 {
 	const struct fsm_param *p = test->param_value;
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	enum lm_state to;
 
 	for (to = 0; to < LM_STATE_NR; to++) {
@@ -272,7 +272,7 @@ static void lm_test_fsm_pairs(struct kunit *test)
 		struct fake_fn *f;
 		int n, i, ret;
 
-		fn = lm_ctx_add(ctx, p->caps, 64, &f);
+		fn = lm_kt_ctx_add(ctx, p->caps, 64, &f);
 		n = expected_path(p->caps, p->from, to, path);
 		if (p->from == LM_STATE_ERROR) {
 			f->fail_nth = 1;
@@ -321,7 +321,7 @@ static void lm_test_fsm_pairs(struct kunit *test)
 static void lm_test_fault_each_step(struct kunit *test)
 {
 	const struct fsm_param *p = test->param_value;
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	int files = atomic_read(&lm_live_files);
 	int faults = 0;
 	enum lm_state to;
@@ -342,7 +342,7 @@ static void lm_test_fault_each_step(struct kunit *test)
 			u8 byte;
 			loff_t pos = 0;
 
-			fn = lm_ctx_add(ctx, p->caps, 64, &f);
+			fn = lm_kt_ctx_add(ctx, p->caps, 64, &f);
 			before = drive_to(test, fn, p->from);
 			f->fail_nth = k;
 			f->fail_err = -EREMOTEIO;
@@ -391,12 +391,12 @@ static void lm_test_fault_each_step(struct kunit *test)
 
 static void lm_test_reset_fails(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *fn;
 	struct fake_fn *f;
 	enum lm_state got;
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 16, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 16, &f);
 	f->fail_nth = 1;
 	f->fail_err = -ETIMEDOUT;
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), -ETIMEDOUT);

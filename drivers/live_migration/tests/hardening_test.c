@@ -112,7 +112,7 @@ static const struct lm_controller_ops fake_ops_rel = {
  */
 static void lm_test_device_deleted_added(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new_ops(test, &fake_ops_rel);
+	struct lm_ctx *ctx = lm_kt_ctx_new_ops(test, &fake_ops_rel);
 	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
 					 .max_state_size = 64 };
 	int fns = atomic_read(&lm_live_functions);
@@ -166,14 +166,14 @@ static void lm_test_unregister_restarts(struct kunit *test)
 		LM_STATE_STOP, LM_STATE_STOP_COPY, LM_STATE_RESUMING,
 		LM_STATE_RUNNING_P2P, LM_STATE_PRE_COPY_P2P, LM_STATE_ERROR,
 	};
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct file *files[ARRAY_SIZE(states)] = {};
 	struct fake_fn *f[ARRAY_SIZE(states)];
 	struct lm_function *fn;
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(states); i++) {
-		fn = lm_ctx_add(ctx, LM_CAP_ALL, 64, &f[i]);
+		fn = lm_kt_ctx_add(ctx, LM_CAP_ALL, 64, &f[i]);
 		if (states[i] == LM_STATE_ERROR) {
 			f[i]->fail_nth = 1;
 			f[i]->fail_err = -EIO;
@@ -187,7 +187,7 @@ static void lm_test_unregister_restarts(struct kunit *test)
 		}
 		f[i]->ncalls = 0;
 	}
-	lm_ctx_unregister(ctx);
+	lm_kt_ctx_unregister(ctx);
 	for (i = 0; i < ARRAY_SIZE(states); i++) {
 		KUNIT_EXPECT_FALSE_MSG(test, f[i]->stopped, "from %s",
 				       lm_state_name(states[i]));
@@ -234,7 +234,7 @@ static void lm_test_claim_pci_child(struct kunit *test)
 static void lm_test_disable_frees(struct kunit *test)
 {
 	const size_t size = 3 << 20;
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	long base;
 	struct lm_function *src, *dst;
 	struct fake_fn *fs, *fd;
@@ -242,8 +242,8 @@ static void lm_test_disable_frees(struct kunit *test)
 	struct saved s;
 	u8 *buf;
 
-	src = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
-	dst = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fd);
+	src = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
+	dst = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fd);
 	s = lm_kt_save_stream(test, src, fs, 1 << 20);
 	/* earlier tests' files closed with fput() go now, not during ours */
 	flush_delayed_fput();
@@ -270,8 +270,8 @@ static void lm_test_disable_frees(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&lm_file_mem), base);
 	lm_kt_fput_now(file);
 
-	/* STOP_COPY -> STOP half read: bounce and attached bytes go */
-	lm_fake_attach(test, fs);
+	/* STOP_COPY -> STOP half read: bounce and segment buffer go */
+	lm_fake_use_buffer(test, fs);
 	buf = kunit_kmalloc(test, 4096, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	KUNIT_ASSERT_EQ(test, lm_set_state(src, LM_STATE_STOP_COPY, NULL,
@@ -293,7 +293,7 @@ static void lm_test_state_size_bound(struct kunit *test)
 	static const u64 bad[] = {
 		LM_MAX_STATE_SIZE + 1, U64_MAX, U64_MAX - SZ_1M + 2,
 	};
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY };
 	struct lm_function *fn;
 	struct file *file, *none;
@@ -327,7 +327,7 @@ static void lm_test_underfill(struct kunit *test)
 {
 	const size_t size = 256 * 1024, hdr = sizeof(struct lm_stream_header);
 	const size_t rec = sizeof(struct lm_stream_record);
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *fn;
 	struct lm_buffer *lb;
 	struct fake_fn *f;
@@ -348,7 +348,7 @@ static void lm_test_underfill(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bad, 0UL);
 	lm_buffer_put(lb);
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 4096, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 4096, &f);
 	f->underfill = true;
 	buf = kunit_kzalloc(test, 8192, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
@@ -373,7 +373,7 @@ static void lm_test_underfill(struct kunit *test)
 /* An empty state is no state: it never reaches a device, either side. */
 static void lm_test_empty_stream(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *fn, *empty;
 	struct fake_fn *f, *fe;
 	struct file *file, *none;
@@ -381,7 +381,7 @@ static void lm_test_empty_stream(struct kunit *test)
 	u8 buf[512];
 	size_t len;
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 64, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 64, &f);
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_RESUMING, NULL, &file),
 			0);
 	len = empty_stream(fn, buf);
@@ -396,7 +396,7 @@ static void lm_test_empty_stream(struct kunit *test)
 	lm_kt_fput_now(file);
 
 	/* a driver that saves nothing fails the save, not the destination */
-	empty = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 0, &fe);
+	empty = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 0, &fe);
 	KUNIT_ASSERT_EQ(test, lm_set_state(empty, LM_STATE_STOP_COPY, NULL,
 					   &file), 0);
 	KUNIT_EXPECT_EQ(test, lm_kt_read_all(file, buf, sizeof(buf), sizeof(buf)),
@@ -414,7 +414,7 @@ static void lm_test_empty_stream(struct kunit *test)
  */
 static void lm_test_sysfs_parent(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
 					 .max_state_size = 8 };
 	struct lm_function *fn;
@@ -433,7 +433,7 @@ static void lm_test_sysfs_parent(struct kunit *test)
 
 static void lm_test_compat_sysfs(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
 					 .max_state_size = 8,
 					 .compat_len = LM_COMPAT_MAX };
@@ -488,12 +488,12 @@ static void lm_test_log_input(struct kunit *test)
 		{ { { 0x100000, 0x2000 }, { 0x101000, 0x2000 } }, 2, 4096 },
 		{ { { 0x200000, 0x2000 }, { 0x100000, 0x2000 } }, 2, 4096 },
 	};
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *fn;
 	struct fake_fn *f;
 	int i;
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
 		KUNIT_EXPECT_EQ_MSG(test, lm_kt_log_start(fn, bad[i].r, bad[i].nr,
 							  bad[i].page_size),
@@ -532,12 +532,12 @@ static void record_runs(void *opaque, unsigned long iova, unsigned long len)
 static void lm_test_dirty_report(struct kunit *test)
 {
 	struct lm_log_range r = { .iova = 0x100000, .length = 0x100000 };
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct dirty_seen d = {};
 	struct lm_function *fn;
 	struct fake_fn *f;
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
 	d.fn = fn;
 	KUNIT_ASSERT_EQ(test, lm_kt_log_start(fn, &r, 1, 4096), 0);
 	f->nrep = 4;
@@ -567,14 +567,14 @@ static void lm_test_log_granularity(struct kunit *test)
 {
 	static const u64 bad[] = { 3 * 4096, 2048, 1ULL << 31 };
 	struct lm_log_range r = { .iova = 0x100000, .length = 0x100000 };
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct dirty_seen d = {};
 	struct lm_function *fn;
 	struct fake_fn *f;
 	u64 ps = 4096;
 	int i;
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
 	d.fn = fn;
 	f->log_granted = 16384;
 	KUNIT_ASSERT_EQ(test, lm_log_start(fn, &r, 1, &ps), 0);
@@ -641,12 +641,12 @@ static void lm_test_dirty_report_restarted(struct kunit *test)
 		{ .iova = 2 * win, .length = win },
 		{ .iova = 4 * win, .length = win },
 	};
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct restarter rs = { .r = { .iova = 0, .length = 0x1000 } };
 	struct lm_function *fn;
 	struct fake_fn *f;
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
 	rs.d.fn = fn;
 	KUNIT_ASSERT_EQ(test, lm_kt_log_start(fn, r, 3, 4096), 0);
 	f->nrep = 2;
@@ -718,12 +718,12 @@ static void lm_test_dirty_report_windows(struct kunit *test)
 		{ .iova = 0, .length = 3 * win },
 		{ .iova = -0x2000UL, .length = 0x2000 },
 	};
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct dirty_seen d = {};
 	struct lm_function *fn;
 	struct fake_fn *f;
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
 	d.fn = fn;
 	KUNIT_ASSERT_EQ(test, lm_kt_log_start(fn, r, 2, 4096), 0);
 	f->nrep = 4;
@@ -790,12 +790,12 @@ static void lm_test_fail_nth(struct kunit *test)
 		{ LM_STATE_RUNNING, LM_STATE_PRE_COPY },
 		{ LM_STATE_STOP, LM_STATE_RESUMING },
 	};
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *fn;
 	struct fake_fn *f;
 	int i, n;
 
-	fn = lm_ctx_add(ctx, LM_CAP_ALL, 3 << 20, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_ALL, 3 << 20, &f);
 	flush_delayed_fput();
 	for (i = 0; i < ARRAY_SIZE(arcs); i++) {
 		int files = atomic_read(&lm_live_files);
@@ -845,15 +845,15 @@ static void lm_test_fail_nth(struct kunit *test)
 static void lm_test_fail_nth_write_retry(struct kunit *test)
 {
 	const size_t size = 3 << 20;
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *src, *dst;
 	struct fake_fn *fs, *fd;
 	struct file *file, *none;
 	struct saved s;
 	ssize_t n;
 
-	src = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
-	dst = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fd);
+	src = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
+	dst = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fd);
 	s = lm_kt_save_stream(test, src, fs, 1 << 20);
 	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL, &file),
 			0);

@@ -23,7 +23,7 @@
 
 static void lm_test_unregister_with_users(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct file *file = NULL, *tmp = NULL;
 	struct lm_function *fn, *h;
 	struct device *cd;
@@ -34,7 +34,7 @@ static void lm_test_unregister_with_users(struct kunit *test)
 	int fns;
 	u8 byte;
 
-	fn = lm_ctx_add(ctx, LM_CAP_ALL, 4096, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_ALL, 4096, &f);
 	fns = atomic_read(&lm_live_functions);
 	h = lm_function_get(lm_function_device(fn));
 	KUNIT_ASSERT_PTR_EQ(test, h, fn);
@@ -47,7 +47,7 @@ static void lm_test_unregister_with_users(struct kunit *test)
 	put_device(cd);
 
 	KUNIT_EXPECT_FALSE(test, lm_function_removed(h));
-	lm_ctx_unregister(ctx);
+	lm_kt_ctx_unregister(ctx);
 	KUNIT_EXPECT_TRUE(test, lm_function_removed(h));
 	/* the driver saw the session and logging end, and nothing after */
 	KUNIT_EXPECT_EQ(test, f->open_saves, 0);
@@ -81,15 +81,15 @@ static void lm_test_unregister_with_users(struct kunit *test)
 }
 
 /*
- * Attached segments: an attach outside save_begin and a driver's bad
- * offset fail cleanly; the core's reference keeps the bytes valid after the
- * driver dropped its own and the function went away; a file closed between
- * a record and its attached payload leaks nothing.
+ * Segments in a buffer: a driver's bad offsets fail cleanly; the core's
+ * reference keeps the bytes valid after the driver dropped its own and the
+ * function went away; a file closed between a record and its payload in
+ * the buffer leaks nothing.
  */
-static void lm_test_attach(struct kunit *test)
+static void lm_test_segment_buffer(struct kunit *test)
 {
 	const size_t size = 8 << 20;
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	int files = atomic_read(&lm_live_files);
 	struct file *file = NULL;
 	struct lm_function *fn;
@@ -100,19 +100,19 @@ static void lm_test_attach(struct kunit *test)
 
 	buf = kunit_kmalloc(test, 4096, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &f);
-	lm_fake_attach(test, f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, size, &f);
+	lm_fake_use_buffer(test, f);
 	mem = f->mem;
 
 	/* an offset past the buffer's end: the reference given comes back */
-	f->attach_skew = size + 1;
+	f->buf_skew = size + 1;
 	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
 					   &file), -EINVAL);
 	KUNIT_EXPECT_EQ(test, kref_read(&mem->ref), 1);
 	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
 
 	/* a segment longer than what follows the offset */
-	f->attach_skew = 1;
+	f->buf_skew = 1;
 	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
 					   &file), -EINVAL);
 	KUNIT_EXPECT_NULL(test, file);
@@ -120,7 +120,7 @@ static void lm_test_attach(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st, LM_STATE_ERROR);
 	KUNIT_EXPECT_EQ(test, kref_read(&mem->ref), 1);
 	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
-	f->attach_skew = 0;
+	f->buf_skew = 0;
 
 	/* header and first record read, its payload queued from the buffer */
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
@@ -143,7 +143,7 @@ static void lm_test_attach(struct kunit *test)
 			4096);
 	lm_buffer_get(mem);
 	kunit_release_action(test, lm_fake_mem_put, mem);	/* the driver's */
-	lm_ctx_unregister(ctx);
+	lm_kt_ctx_unregister(ctx);
 	KUNIT_EXPECT_EQ(test, kernel_read(file, buf, 4096, &(loff_t){0}),
 			(ssize_t)-ENODEV);
 	/* the session ended: the file let go although it is still open */
@@ -376,7 +376,7 @@ static void lm_test_claim_outside_registry_lock(struct kunit *test)
 
 static void lm_test_register_rejects(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function_info info = { .caps = LM_CAP_STOP_COPY,
 					 .max_state_size = 8 };
 	static const struct lm_migration_ops no_load = {
@@ -443,14 +443,14 @@ static void record_dirty(void *opaque, unsigned long iova,
 
 static void lm_test_dirty_log(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_log_range r = { .iova = 0x100000, .length = 0x100000 };
 	struct lm_function *fn, *plain;
 	struct fake_fn *f, *fp;
 	unsigned long got = 0;
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
-	plain = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 8, &fp);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_DIRTY_LOG, 8, &f);
+	plain = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 8, &fp);
 	KUNIT_EXPECT_EQ(test, lm_kt_log_start(plain, &r, 1, 4096), -EOPNOTSUPP);
 	KUNIT_EXPECT_EQ(test, lm_kt_log_start(fn, &r, 1, 3000), -EINVAL);
 	KUNIT_EXPECT_EQ(test, lm_kt_log_start(fn, &r, 0, 4096), -EINVAL);
@@ -535,7 +535,7 @@ static int racer_fn(void *data)
  */
 static void lm_test_race_unregister(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	int files = atomic_read(&lm_live_files);
 	int round, stale = 0;
 
@@ -551,7 +551,7 @@ static void lm_test_race_unregister(struct kunit *test)
 					lm_controller_register(&ctx->ctrl), 0);
 			ctx->registered = true;
 		}
-		fn = lm_ctx_add(ctx, LM_CAP_ALL, 1000, &f);
+		fn = lm_kt_ctx_add(ctx, LM_CAP_ALL, 1000, &f);
 		for (i = 0; i < ARRAY_SIZE(r); i++) {
 			struct task_struct *t;
 
@@ -565,7 +565,7 @@ static void lm_test_race_unregister(struct kunit *test)
 		for (i = 0; i < ARRAY_SIZE(r); i++)
 			while (!READ_ONCE(r[i].iterations))
 				usleep_range(1000, 2000);
-		lm_ctx_unregister(ctx);
+		lm_kt_ctx_unregister(ctx);
 		for (i = 0; i < ARRAY_SIZE(r); i++) {
 			left = wait_for_completion_timeout(&r[i].done,
 							   10 * HZ);
@@ -583,7 +583,7 @@ static void lm_test_race_unregister(struct kunit *test)
 
 static struct kunit_case lm_lifetime_cases[] = {
 	KUNIT_CASE(lm_test_unregister_with_users),
-	KUNIT_CASE(lm_test_attach),
+	KUNIT_CASE(lm_test_segment_buffer),
 	KUNIT_CASE(lm_test_claim_on_demand),
 	KUNIT_CASE(lm_test_claim_outside_registry_lock),
 	KUNIT_CASE(lm_test_register_rejects),

@@ -74,7 +74,7 @@ static void expect_format_crc(struct kunit *test, const u8 *buf, size_t len)
 static void lm_test_roundtrip(struct kunit *test)
 {
 	u64 size = *(const u64 *)test->param_value;
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *src, *dst;
 	struct fake_fn *fs, *fd;
 	struct file *file = NULL;
@@ -82,14 +82,14 @@ static void lm_test_roundtrip(struct kunit *test)
 	struct saved s;
 	u32 caps;
 
-	/* with and without PRE_COPY, copied out by save_read or attached */
+	/* with and without PRE_COPY, copied out by save_read or from a buffer */
 	for (caps = 0; caps < 4; caps++) {
 		u32 c = LM_CAP_STOP_COPY | (caps & 1 ? LM_CAP_PRE_COPY : 0);
 
-		src = lm_ctx_add(ctx, c, size, &fs);
-		dst = lm_ctx_add(ctx, c, size, &fd);
+		src = lm_kt_ctx_add(ctx, c, size, &fs);
+		dst = lm_kt_ctx_add(ctx, c, size, &fd);
 		if (caps & 2 && size)
-			lm_fake_attach(test, fs);
+			lm_fake_use_buffer(test, fs);
 		s = lm_kt_save_stream(test, src, fs, size > 8192 ? 65536 + 3 : 777);
 		KUNIT_EXPECT_EQ(test, src->stats.bytes_saved, size);
 		expect_format_crc(test, s.buf, s.len);
@@ -125,7 +125,7 @@ static void lm_test_stream_damage(struct kunit *test)
 {
 	const u32 caps = LM_CAP_STOP_COPY | LM_CAP_PRE_COPY;
 	const size_t size = 20000;
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	int files = atomic_read(&lm_live_files);
 	int i, accepted = 0, rejected = 0;
 	struct lm_function *src, *dst;
@@ -135,8 +135,8 @@ static void lm_test_stream_damage(struct kunit *test)
 	u8 *buf;
 
 	prandom_seed_state(&rnd, 0x6c6d5f74);
-	src = lm_ctx_add(ctx, caps, size, &fs);
-	dst = lm_ctx_add(ctx, caps, size, &fd);
+	src = lm_kt_ctx_add(ctx, caps, size, &fs);
+	dst = lm_kt_ctx_add(ctx, caps, size, &fd);
 	s = lm_kt_save_stream(test, src, fs, 4096);
 	buf = kunit_kzalloc(test, s.len + 8, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
@@ -244,7 +244,7 @@ static void lm_test_bad_stream(struct kunit *test)
 {
 	int kind = *(const int *)test->param_value;
 	const size_t size = 10000, hlen = sizeof(struct lm_stream_header);
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_stream_header *hdr;
 	struct lm_function *src, *dst;
 	struct fake_fn *fs, *fd;
@@ -256,7 +256,7 @@ static void lm_test_bad_stream(struct kunit *test)
 	u8 *buf;
 	ssize_t ret;
 
-	src = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
+	src = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
 	s = lm_kt_save_stream(test, src, fs, 4096);
 	buf = kunit_kzalloc(test, s.len + 64, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
@@ -361,15 +361,15 @@ static const struct lm_file_ops lm_test_fops = {
 
 static void lm_test_file_misuse(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct file *save = NULL, *resume = NULL;
 	struct lm_function *a, *b;
 	struct fake_fn *fa, *fb;
 	u64 init, dirty;
 	u8 byte = 0;
 
-	a = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 100, &fa);
-	b = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 100, &fb);
+	a = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 100, &fa);
+	b = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 100, &fb);
 	KUNIT_ASSERT_EQ(test, lm_set_state(a, LM_STATE_STOP_COPY,
 					   &lm_test_fops, &save), 0);
 	KUNIT_ASSERT_EQ(test, lm_set_state(b, LM_STATE_RESUMING, NULL,
@@ -399,7 +399,7 @@ static void lm_test_file_misuse(struct kunit *test)
 
 static void lm_test_precopy_info(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *fn;
 	struct file *file = NULL;
 	struct fake_fn *f;
@@ -410,7 +410,7 @@ static void lm_test_precopy_info(struct kunit *test)
 	ssize_t n;
 	loff_t pos = 0;
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_PRE_COPY, 3000, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_PRE_COPY, 3000, &f);
 	f->precopy_step = 1000;
 	buf = kunit_kzalloc(test, 8192, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
@@ -492,7 +492,7 @@ static void lm_test_two_readers(struct kunit *test)
 	/* eight DATA records of 256 KiB and the END record */
 	const size_t framing = sizeof(struct lm_stream_header) +
 			       9 * sizeof(struct lm_stream_record);
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct file_reader r[2] = {};
 	struct lm_function *fn;
 	struct file *file;
@@ -500,7 +500,7 @@ static void lm_test_two_readers(struct kunit *test)
 	u64 estimate;
 	int i;
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, size, &f);
 	KUNIT_ASSERT_EQ(test, lm_get_data_size(fn, &estimate), 0);
 	KUNIT_EXPECT_EQ(test, estimate, size + framing);
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
@@ -531,13 +531,13 @@ static void lm_test_two_readers(struct kunit *test)
  */
 static void lm_test_read_vs_reset(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	int round, ended = 0;
 	struct lm_function *fn;
 	struct fake_fn *f;
 	long mem;
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_PRE_COPY, 4 << 20, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_PRE_COPY, 4 << 20, &f);
 	flush_delayed_fput();
 	mem = atomic_long_read(&lm_file_mem);
 	for (round = 0; round < 10; round++) {
@@ -566,15 +566,15 @@ static void lm_test_read_vs_reset(struct kunit *test)
 }
 
 /*
- * Copied and attached segments in one stream, written back in steps that
- * cut records anywhere: every record is framed as the format says and the
- * stream loads.
+ * Copied segments and segments in a buffer in one stream, written back in
+ * steps that cut records anywhere: every record is framed as the format
+ * says and the stream loads.
  */
 static void lm_test_records_mixed(struct kunit *test)
 {
 	const u32 caps = LM_CAP_STOP_COPY | LM_CAP_PRE_COPY;
 	const size_t size = (2 << 20) + 3, cap = size + 4096;
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct file *file = NULL, *none;
 	struct lm_function *src, *dst;
 	struct fake_fn *fs, *fd;
@@ -588,10 +588,10 @@ static void lm_test_records_mixed(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, lm_kt_free_saved, buf),
 			0);
-	src = lm_ctx_add(ctx, caps, size, &fs);
-	dst = lm_ctx_add(ctx, caps, size, &fd);
-	lm_fake_attach(test, fs);
-	fs->attach_min = 64 * 1024;
+	src = lm_kt_ctx_add(ctx, caps, size, &fs);
+	dst = lm_kt_ctx_add(ctx, caps, size, &fd);
+	lm_fake_use_buffer(test, fs);
+	fs->buf_min = 64 * 1024;
 	fs->precopy_step = 5000;
 
 	KUNIT_ASSERT_EQ(test, lm_set_state(src, LM_STATE_PRE_COPY, NULL,
@@ -633,7 +633,7 @@ static void lm_test_record_crc(struct kunit *test)
 	const size_t size = 3 * 256 * 1024, hlen = sizeof(struct lm_stream_header);
 	const size_t rlen = sizeof(struct lm_stream_record);
 	const size_t one = rlen + 256 * 1024;	/* a record and its payload */
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *src, *dst;
 	struct fake_fn *fs, *fd;
 	struct file *file, *none;
@@ -641,8 +641,8 @@ static void lm_test_record_crc(struct kunit *test)
 	struct saved s;
 	u8 *buf;
 
-	src = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
-	dst = lm_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fd);
+	src = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fs);
+	dst = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, size, &fd);
 	s = lm_kt_save_stream(test, src, fs, 65536);
 	KUNIT_ASSERT_EQ(test, s.len, hlen + 3 * one + rlen);
 	buf = vmalloc(s.len);
@@ -716,7 +716,7 @@ static const u8 lm_ref_stream[232] = {
 
 static void lm_test_wire_format(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *src, *dst;
 	struct fake_fn *fs, *fd;
 	struct file *file, *none;
@@ -725,8 +725,8 @@ static void lm_test_wire_format(struct kunit *test)
 
 	buf = kunit_kzalloc(test, 512, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
-	src = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 16, &fs);
-	dst = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 16, &fd);
+	src = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 16, &fs);
+	dst = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 16, &fd);
 	KUNIT_ASSERT_EQ(test, lm_set_state(src, LM_STATE_STOP_COPY, NULL,
 					   &file), 0);
 	KUNIT_ASSERT_EQ(test, lm_kt_read_all(file, buf, 512, 512),
@@ -755,7 +755,7 @@ static void lm_test_wire_format(struct kunit *test)
  */
 static void lm_test_save_fails_in_read(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *fn;
 	struct file *file, *none;
 	struct fake_fn *f;
@@ -765,7 +765,7 @@ static void lm_test_save_fails_in_read(struct kunit *test)
 
 	buf = kunit_kzalloc(test, 8192, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_PRE_COPY, 3000, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY | LM_CAP_PRE_COPY, 3000, &f);
 
 	/* save_read is the first primitive counted after save_begin */
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
@@ -812,7 +812,7 @@ static void lm_test_save_fails_in_read(struct kunit *test)
  */
 static void lm_test_precopy_enomsg_rules(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *fn;
 	struct file *file;
 	struct fake_fn *f;
@@ -822,7 +822,7 @@ static void lm_test_precopy_enomsg_rules(struct kunit *test)
 
 	buf = kunit_kzalloc(test, 8192, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
-	fn = lm_ctx_add(ctx, LM_CAP_ALL, 3000, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_ALL, 3000, &f);
 	f->precopy_step = 1000;
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_PRE_COPY_P2P, NULL,
 					   &file), 0);
@@ -851,12 +851,12 @@ static void lm_test_data_size_states(struct kunit *test)
 	};
 	const u64 framing = sizeof(struct lm_stream_header) +
 			    2 * sizeof(struct lm_stream_record);
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *fn;
 	struct fake_fn *f;
 	int i;
 
-	fn = lm_ctx_add(ctx, LM_CAP_ALL, 5000, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_ALL, 5000, &f);
 	for (i = 0; i < ARRAY_SIZE(states); i++) {
 		struct file *file = NULL;
 		u64 size = 0;
@@ -877,7 +877,7 @@ static void lm_test_data_size_states(struct kunit *test)
  */
 static void lm_test_write_after_end(struct kunit *test)
 {
-	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
 	struct lm_function *fn;
 	struct file *file, *none;
 	struct fake_fn *f;
@@ -885,7 +885,7 @@ static void lm_test_write_after_end(struct kunit *test)
 	size_t len;
 	u8 buf[512];
 
-	fn = lm_ctx_add(ctx, LM_CAP_STOP_COPY, 64, &f);
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 64, &f);
 	len = lm_kt_small_stream(fn, f->seed, 16, buf);
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_RESUMING, NULL, &file),
 			0);
