@@ -309,8 +309,9 @@ int lm_get_data_size(struct lm_function *fn, u64 *size)
 		ret = -ENODEV;
 	} else {
 		ret = lm_op_state_size(fn, &len);
+		/* no stream is larger, whatever the driver estimates */
 		if (!ret)
-			*size = lm_stream_size(len);
+			*size = lm_stream_size(min(len, fn->max_state_size));
 	}
 	mutex_unlock(&fn->lock);
 	return ret;

@@ -141,7 +141,7 @@ int lm_op_restart(struct lm_function *fn);
 int lm_op_p2p_quiesce(struct lm_function *fn);
 int lm_op_p2p_resume(struct lm_function *fn);
 int lm_op_save_begin(struct lm_function *fn, enum lm_save_phase phase,
-		     struct lm_segment *seg, const u8 **data);
+		     u64 room, struct lm_segment *seg, const u8 **data);
 int lm_op_save_read(struct lm_function *fn, void *buf, size_t len,
 		    u64 offset);
 void lm_op_save_end(struct lm_function *fn);

@@ -87,9 +87,11 @@ static int lmrb_run(u64 n)
 	int ret = 0;
 
 	devs = kvcalloc(n, sizeof(*devs), GFP_KERNEL);
+	if (!devs)
+		return -ENOMEM;
 	ctrl.dev = root_device_register("lm-registry-bench");
-	if (!devs || IS_ERR(ctrl.dev)) {
-		ret = -ENOMEM;
+	if (IS_ERR(ctrl.dev)) {
+		ret = PTR_ERR(ctrl.dev);
 		goto out_free;
 	}
 	for (i = 0; i < n; i++) {

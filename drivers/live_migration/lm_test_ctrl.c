@@ -139,11 +139,18 @@ static u8 lmt_byte(u64 seed, u64 off, u64 size)
 }
 
 /* Counts a primitive and returns the injected failure when it is due. */
+/* The injected error: an errno, whatever debugfs was given. */
+static int lmt_fail_errno(struct lmt_fn *t)
+{
+	return t->fail_errno && t->fail_errno <= MAX_ERRNO ?
+	       -(int)t->fail_errno : -EIO;
+}
+
 static int lmt_call(struct lmt_fn *t)
 {
 	t->calls++;
 	if (t->fail_nth && !--t->fail_nth)
-		return -(int)(t->fail_errno ?: EIO);
+		return lmt_fail_errno(t);
 	return 0;
 }
 
@@ -298,7 +305,7 @@ static int lmt_save_read(struct lm_function *fn, void *buf, size_t len,
 	struct lmt_fn *t = lmt(fn);
 
 	if (t->fail_nth && !--t->fail_nth)
-		return -(int)(t->fail_errno ?: EIO);
+		return lmt_fail_errno(t);
 	offset += t->seg_start;
 	if (!t->mem || offset > t->mem->len || len > t->mem->len - offset)
 		return -EINVAL;

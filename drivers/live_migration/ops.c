@@ -20,6 +20,12 @@ static int lm_op_done(struct lm_function *fn, const char *op, int ret,
 		      bool device)
 {
 	trace_lm_op(fn, op, ret);
+	/* callers take a positive value for a count or a file: never pass one */
+	if (ret > 0 || ret < -MAX_ERRNO) {
+		dev_err_ratelimited(&fn->dev, "%s returned %d, not an errno\n",
+				    op, ret);
+		ret = -EIO;
+	}
 	if (ret && device)
 		lm_fsm_error(fn);
 	return ret;
@@ -50,13 +56,13 @@ int lm_op_p2p_resume(struct lm_function *fn)
 }
 
 /*
- * Begins a segment as the driver describes it in @seg.  With a buffer, the
- * caller owns the driver's reference in seg->buf, and *@data points at the
- * first byte.  A driver's inconsistent answer fails like its error: the
+ * Begins a segment as the driver describes it in @seg, of at most @room
+ * bytes.  With a buffer, the caller owns the driver's reference in
+ * seg->buf, and *@data points at the first byte.  A driver's inconsistent answer fails like its error: the
  * stream cannot go on.
  */
 int lm_op_save_begin(struct lm_function *fn, enum lm_save_phase phase,
-		     struct lm_segment *seg, const u8 **data)
+		     u64 room, struct lm_segment *seg, const u8 **data)
 {
 	struct lm_buffer *buf;
 	int ret;
@@ -68,8 +74,11 @@ int lm_op_save_begin(struct lm_function *fn, enum lm_save_phase phase,
 	/* the core's reference from here on, whatever save_begin returned */
 	buf = seg->buf;
 	seg->buf = NULL;
-	if (!ret && buf && (seg->offset > buf->len ||
-			    seg->len > buf->len - seg->offset))
+	/* more than max_state_size in all: no destination would take it */
+	if (!ret && seg->len > room)
+		ret = -EINVAL;
+	else if (!ret && buf && (seg->offset > buf->len ||
+				 seg->len > buf->len - seg->offset))
 		ret = -EINVAL;
 	else if (!ret && seg->len && !buf && !fn->mig->save_read)
 		ret = -EINVAL;

@@ -158,6 +158,7 @@ ssize_t lm_resume_write(struct lm_file *migf, struct iov_iter *from)
 	struct lm_function *fn = migf->fn;
 	struct lm_resume *r = &migf->resume;
 	size_t done = 0;
+	int sticky;
 	ssize_t ret;
 
 	if (mutex_lock_killable(&migf->io_lock))
@@ -187,8 +188,12 @@ ssize_t lm_resume_write(struct lm_file *migf, struct iov_iter *from)
 			}
 			r->frame_have += n;
 			done += n;
-			if (r->frame_have == frame_size)
+			if (r->frame_have == frame_size) {
 				ret = lm_resume_frame_done(migf);
+				/* consumed: its error is the stream's, whatever */
+				if (ret)
+					r->parse_err = ret;
+			}
 			break;
 		case LM_PARSE_PAYLOAD:
 			ret = lm_resume_payload(migf, from);
@@ -202,9 +207,13 @@ ssize_t lm_resume_write(struct lm_file *migf, struct iov_iter *from)
 			break;
 		}
 	}
-	/* A broken stream stays broken; faults and -ENOMEM may be retried. */
+	/*
+	 * A broken stream stays broken; a fault or -ENOMEM in the payload,
+	 * which took none of the bytes it failed on, may be retried.
+	 */
 	if (ret && ret != -EFAULT && ret != -ENODEV && ret != -ENOMEM)
 		r->parse_err = ret;
+	sticky = r->parse_err;
 
 	mutex_lock(&fn->lock);
 	if (fn->dead || migf->disabled) {
@@ -220,7 +229,7 @@ ssize_t lm_resume_write(struct lm_file *migf, struct iov_iter *from)
 	 * Bytes taken are reported even if what followed failed in a way a
 	 * retry can get past, so the retry starts after them.
 	 */
-	if (ret && (!done || (ret != -EFAULT && ret != -ENOMEM)))
+	if (ret && (!done || sticky || (ret != -EFAULT && ret != -ENOMEM)))
 		return ret;
 	return done;
 }

@@ -71,7 +71,8 @@ static int lm_save_begin(struct lm_file *migf, enum lm_save_phase phase)
 	const u8 *data;
 	int ret;
 
-	ret = lm_op_save_begin(migf->fn, phase, &seg, &data);
+	ret = lm_op_save_begin(migf->fn, phase,
+			       migf->fn->max_state_size - s->total, &seg, &data);
 	if (ret) {
 		migf->err = ret;
 		return ret;
@@ -130,19 +131,18 @@ static int lm_save_refill(struct lm_file *migf)
 	size_t n = 0;
 	int ret;
 
-	if (s->next_len) {
-		s->cur = s->next;
-		s->out_pos = 0;
-		s->out_len = s->next_len;
-		s->next_len = 0;
-		return 0;
-	}
 	mutex_lock(&fn->lock);
 	ret = lm_file_usable(migf);
 	if (ret)
 		goto out;
 
-	if (s->seg_pos < s->seg_len) {
+	if (s->next_len) {
+		/* the payload of the record just read, from its buffer */
+		s->cur = s->next;
+		s->out_pos = 0;
+		s->out_len = s->next_len;
+		s->next_len = 0;
+	} else if (s->seg_pos < s->seg_len) {
 		u64 pos = s->seg_pos;
 
 		n = min_t(u64, s->seg_len - pos, LM_RECORD_MAX);

@@ -31,6 +31,7 @@
 #include <linux/fs.h>
 #include <linux/live_migration.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/platform_device.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
@@ -63,6 +64,7 @@ struct lms_fn {
 };
 
 static struct lms_fn lms_fns[LMS_FNS];
+static DEFINE_MUTEX(lms_migrate_lock);	/* one migration at a time */
 static struct lm_controller lms_ctrl;
 static struct dentry *lms_root;
 
@@ -294,8 +296,13 @@ static int lms_migrate(struct device *src_dev, struct device *dst_dev)
 		lm_function_put(src);
 		return PTR_ERR(dst);
 	}
-	/* RUNNING -> STOP -> STOP_COPY: the core walks the arcs */
+	/*
+	 * RUNNING -> STOP -> STOP_COPY: the core walks the arcs.  A function
+	 * already in STOP_COPY opens no file: someone else is migrating it.
+	 */
 	ret = lm_set_state(src, LM_STATE_STOP_COPY, NULL, &sfile);
+	if (!ret && !sfile)
+		ret = -EBUSY;
 	if (ret)
 		goto out;
 	len = lms_read_stream(src, sfile, &stream);
@@ -307,6 +314,8 @@ static int lms_migrate(struct device *src_dev, struct device *dst_dev)
 	if (ret)
 		goto out;
 	ret = lm_set_state(dst, LM_STATE_RESUMING, NULL, &dfile);
+	if (!ret && !dfile)
+		ret = -EBUSY;
 	if (ret)
 		goto out;
 	if (kernel_write(dfile, stream, len, &dfile->f_pos) != len) {
@@ -408,7 +417,9 @@ static ssize_t lms_migrate_write(struct file *file, const char __user *ubuf,
 	if (sscanf(buf, "%u %u", &s, &d) != 2 || s >= LMS_FNS ||
 	    d >= LMS_FNS || s == d)
 		return -EINVAL;
+	mutex_lock(&lms_migrate_lock);
 	ret = lms_migrate(&lms_fns[s].pdev->dev, &lms_fns[d].pdev->dev);
+	mutex_unlock(&lms_migrate_lock);
 	return ret ? ret : len;
 }
 

@@ -201,6 +201,20 @@ static int lm_fake_log_report(struct lm_function *fn, unsigned long iova,
 	return 0;
 }
 
+const u8 lm_fake_compat_a[5] = { 'f', 'a', 'k', 'e', 1 };
+
+/* As the core judges without it, unless told to fail. */
+static int lm_fake_compat_check(struct lm_function *fn, const u8 *remote,
+				size_t len)
+{
+	if (lm_fake(fn)->compat_err)
+		return lm_fake(fn)->compat_err;
+	if (len != sizeof(lm_fake_compat_a) ||
+	    memcmp(remote, lm_fake_compat_a, len))
+		return -EXDEV;
+	return 0;
+}
+
 static const struct lm_migration_ops lm_fake_mig_ops = {
 	.stop = lm_fake_stop,
 	.restart = lm_fake_restart,
@@ -210,6 +224,7 @@ static const struct lm_migration_ops lm_fake_mig_ops = {
 	.load = lm_fake_load,
 	.state_size = lm_fake_state_size,
 	.reset = lm_fake_reset,
+	.compat_check = lm_fake_compat_check,
 };
 
 const struct lm_p2p_ops lm_fake_p2p_ops = {
@@ -268,7 +283,6 @@ struct lm_ctx *lm_kt_ctx_new(struct kunit *test)
 	return lm_kt_ctx_new_ops(test, NULL);
 }
 
-const u8 lm_fake_compat_a[5] = { 'f', 'a', 'k', 'e', 1 };
 
 struct lm_function *lm_kt_ctx_add(struct lm_ctx *ctx, u32 caps,
 				  u64 state_len, struct fake_fn **fp)

@@ -34,6 +34,7 @@ struct fake_fn {
 	struct lm_buffer *mem;		/* the whole state, for use_buf */
 	bool underfill;			/* save_read writes nothing: a bug */
 	u64 log_granted;		/* granularity log_start answers */
+	int compat_err;			/* compat_check answers this if set */
 	int nrep;			/* dirty ranges log_report gives */
 	unsigned long rep_iova[4];
 	unsigned long rep_len[4];

@@ -431,6 +431,107 @@ static void lm_test_sysfs_parent(struct kunit *test)
 	lm_function_remove(fn);
 }
 
+/*
+ * A driver's answer that is not 0 or an errno (a positive count, say) is
+ * an error like any other: the function goes to ERROR, the caller gets
+ * -EIO and no file.  Neither a read nor a state change takes it for
+ * success or for a byte count.
+ */
+static void lm_test_driver_positive_return(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
+	struct file *file = NULL;
+	struct lm_function *fn;
+	struct fake_fn *f;
+	enum lm_state got;
+	u8 buf[sizeof(struct lm_stream_header)];
+
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 4096, &f);
+	f->fail_nth = 2;		/* S, then F: save_begin */
+	f->fail_err = 1;
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &file), -EIO);
+	KUNIT_EXPECT_NULL(test, file);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
+	KUNIT_EXPECT_EQ(test, got, LM_STATE_ERROR);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+
+	/* save_read says 2 in the middle of the stream */
+	f->counted = 0;
+	f->fail_nth = 3;		/* S, F, then the first save_read */
+	f->fail_err = 2;
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &file), 0);
+	/* the header is queued already; the next read asks the driver */
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf,
+					  sizeof(struct lm_stream_header),
+					  &(loff_t){0}),
+			(ssize_t)sizeof(struct lm_stream_header));
+	KUNIT_EXPECT_EQ(test, kernel_read(file, buf, sizeof(buf),
+					  &(loff_t){0}), (ssize_t)-EIO);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
+	KUNIT_EXPECT_EQ(test, got, LM_STATE_ERROR);
+	lm_kt_fput_now(file);
+}
+
+/*
+ * A driver whose segments add up to more than the function's declared
+ * maximum fails its save (a destination would refuse the stream, and only
+ * once the source had stopped); its size estimate is bounded too.
+ */
+static void lm_test_save_beyond_max(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
+	struct file *file = NULL;
+	struct lm_function *fn;
+	struct fake_fn *f;
+	enum lm_state got;
+	u64 size;
+
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 4096, &f);
+	f->state_len = 4097;		/* one byte more than it declared */
+	KUNIT_ASSERT_EQ(test, lm_get_data_size(fn, &size), 0);
+	KUNIT_EXPECT_EQ(test, size, lm_stream_size(4096));
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &file), -EINVAL);
+	KUNIT_EXPECT_NULL(test, file);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
+	KUNIT_EXPECT_EQ(test, got, LM_STATE_ERROR);
+}
+
+/*
+ * The driver's compat_check fails in a way that looks retryable: the
+ * header was consumed, so the stream is broken for good, not parsed again
+ * from its records as if they were a header.
+ */
+static void lm_test_header_error_sticky(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
+	struct lm_function *src, *dst;
+	struct fake_fn *fs, *fd;
+	struct file *file, *none;
+	struct saved s;
+
+	src = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 3000, &fs);
+	dst = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 3000, &fd);
+	s = lm_kt_save_stream(test, src, fs, 4096);
+	fd->compat_err = -ENOMEM;
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL,
+					   &file), 0);
+	KUNIT_EXPECT_EQ(test, kernel_write(file, s.buf,
+					   sizeof(struct lm_stream_header),
+					   &(loff_t){0}), (ssize_t)-ENOMEM);
+	fd->compat_err = 0;
+	KUNIT_EXPECT_EQ(test, kernel_write(file, s.buf +
+					   sizeof(struct lm_stream_header),
+					   s.len - sizeof(struct lm_stream_header),
+					   &(loff_t){0}), (ssize_t)-ENOMEM);
+	KUNIT_EXPECT_EQ(test, lm_set_state(dst, LM_STATE_STOP, NULL, &none),
+			-ENOMEM);
+	KUNIT_EXPECT_EQ(test, fd->loads, 0);
+	lm_kt_fput_now(file);
+}
+
 static void lm_test_compat_sysfs(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_kt_ctx_new(test);
@@ -885,6 +986,9 @@ static struct kunit_case lm_hardening_cases[] = {
 	KUNIT_CASE(lm_test_underfill),
 	KUNIT_CASE(lm_test_empty_stream),
 	KUNIT_CASE(lm_test_sysfs_parent),
+	KUNIT_CASE(lm_test_driver_positive_return),
+	KUNIT_CASE(lm_test_save_beyond_max),
+	KUNIT_CASE(lm_test_header_error_sticky),
 	KUNIT_CASE(lm_test_compat_sysfs),
 	KUNIT_CASE(lm_test_log_input),
 	KUNIT_CASE(lm_test_dirty_report),
