@@ -58,8 +58,8 @@ int lm_op_p2p_resume(struct lm_function *fn)
 /*
  * Begins a segment as the driver describes it in @seg, of at most @room
  * bytes.  With a buffer, the caller owns the driver's reference in
- * seg->buf, and *@data points at the first byte.  A driver's inconsistent answer fails like its error: the
- * stream cannot go on.
+ * seg->buf, and *@data points at the first byte.  A driver's inconsistent
+ * answer fails like its error: the stream cannot go on.
  */
 int lm_op_save_begin(struct lm_function *fn, enum lm_save_phase phase,
 		     u64 room, struct lm_segment *seg, const u8 **data)

@@ -283,7 +283,6 @@ struct lm_ctx *lm_kt_ctx_new(struct kunit *test)
 	return lm_kt_ctx_new_ops(test, NULL);
 }
 
-
 struct lm_function *lm_kt_ctx_add(struct lm_ctx *ctx, u32 caps,
 				  u64 state_len, struct fake_fn **fp)
 {
