@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+import series
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.environ.get("LM_CACHE", "/var/cache/live-migration")
 TARBALL = os.environ.get("LM_TARBALL", "/usr/src/linux-source-6.12.tar.xz")
@@ -1054,7 +1056,7 @@ def cmd_test(args):
         overlay, patches = prepare()
         um, x86 = in_parallel(res, ("kunit-um", kunit, "um"),
                               ("kunit-x86_64", kunit, "x86_64"))
-        in_parallel(res, (STATIC, static_checks, overlay, patches,
+        in_parallel(res, (STATIC, static_and_series, overlay, patches,
                           [("um", um), ("x86_64", x86)]),
                     ("e2e", e2e_and_vmm))
     except HarnessError as e:
@@ -1062,6 +1064,25 @@ def cmd_test(args):
     log(f"total {time.time() - t0:.0f} s")
     res.summary(["kunit-um", "kunit-x86_64", "e2e", "vmm", STATIC])
     return 1 if res.failed else 0
+
+
+def static_and_series(res, overlay, patches, builds):
+    """The static checks, then the patch series' (which builds after each
+    patch, so after the checks that build)."""
+    static_checks(res, overlay, patches, builds)
+    try:
+        series.check(sys.modules[__name__], res, STATIC)
+    except HarnessError as e:
+        res.add(STATIC, "series: made and checked", False, str(e))
+
+
+def cmd_series(args):
+    """Writes the series and its cover letter; prints where."""
+    prepare()
+    out = series.make(sys.modules[__name__])
+    for name in sorted(os.listdir(out)):
+        print(os.path.join(out, name))
+    return 0
 
 
 def run_alone(source, fn):
@@ -1239,11 +1260,11 @@ def cmd_demo(args):
 def main():
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__)
-        print("usage: harness/lm {test|demo|bench|e2e|vmm|prepare}")
+        print("usage: harness/lm {test|demo|bench|e2e|vmm|prepare|series}")
         return 2
     cmds = {"test": cmd_test, "prepare": cmd_prepare, "demo": cmd_demo,
             "build-e2e": cmd_build_e2e, "e2e": cmd_e2e, "bench": cmd_bench,
-            "vmm": cmd_vmm}
+            "vmm": cmd_vmm, "series": cmd_series}
     if sys.argv[1] not in cmds:
         print(f"unknown command {sys.argv[1]}", file=sys.stderr)
         return 2
