@@ -49,6 +49,8 @@ STEPS = [
          files=["include/linux/live_migration.h",
                 "drivers/live_migration/buffer.c",
                 "drivers/live_migration/core.c",
+                "drivers/live_migration/debugfs.c",
+                "drivers/live_migration/sysfs.c",
                 "drivers/live_migration/dirty.c",
                 "drivers/live_migration/file.c",
                 "drivers/live_migration/file.h",

@@ -117,7 +117,9 @@ static inline struct lm_function *to_lm_function(struct device *dev)
 	return container_of(dev, struct lm_function, dev);
 }
 
-/* core.c */
+/* debugfs.c */
+void lm_debugfs_init(void);
+void lm_debugfs_exit(void);
 #ifdef CONFIG_LIVE_MIGRATION_FAULT_INJECTION
 bool lm_should_fail(void);
 #else

@@ -188,7 +188,7 @@ static void bench_throughput(struct vfio_fn *src, struct vfio_fn *dst)
 	unsigned int s;
 
 	printf("(a) data fd throughput in MB/s, best of 5 rounds (3 at 1 GiB);\n"
-	       "    ratios to a memfd read (the copy limit); save: state attached,\n"
+	       "    ratios to a memfd read (the copy limit); save: state in a buffer,\n"
 	       "    copied: copied out by save_read; resume also against writing\n"
 	       "    a new memfd (w)\n");
 	printf("    %-10s %7s %7s %5s %7s %5s %7s %5s %7s %5s\n", "state",
