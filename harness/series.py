@@ -224,7 +224,7 @@ def base_repo(ctx):
     Debian's source ignores every top-level path, hence add -f."""
     repo = os.path.join(ctx.CACHE, "series", "git")
     stamp = os.path.join(ctx.CACHE, "series", "git.stamp")
-    if os.path.exists(stamp):
+    if os.path.exists(stamp) and open(stamp).read() == ctx.tarball_id():
         return repo
     ctx.log("series: a git repository of the pristine v6.12 tree "
             "(once, about a minute)")
@@ -235,7 +235,8 @@ def base_repo(ctx):
     _git(ctx, repo, "add", "-A", "-f")
     _git(ctx, repo, "commit", "-q", "-m", "Linux 6.12 (Debian source)")
     _git(ctx, repo, "tag", "-f", BASE_TAG)
-    open(stamp, "w").close()
+    with open(stamp, "w") as f:
+        f.write(ctx.tarball_id())
     return repo
 
 
@@ -272,13 +273,37 @@ def _step_paths(steps_done):
     return [f for s in steps_done for f in s["files"]] + list(LM_KBUILD)
 
 
+def _patched_files(ctx):
+    """Upstream files that patches/ changes."""
+    files = []
+    pdir = os.path.join(ctx.REPO, "patches")
+    for name in sorted(os.listdir(pdir)):
+        if name.endswith(".patch"):
+            files += re.findall(r"^diff --git a/(\S+) ",
+                                open(os.path.join(pdir, name)).read(), re.M)
+    return files
+
+
+def _reset(ctx, repo, branch):
+    """Branch @branch at the pristine tag, whatever a killed run left."""
+    _git(ctx, repo, "am", "--abort", check=False)
+    _git(ctx, repo, "checkout", "-q", "-f", "-B", branch, BASE_TAG)
+    _git(ctx, repo, "clean", "-q", "-f", "-d", "-x")
+
+
 def make(ctx):
     """Commits the steps on branch lm-series from the pristine tag and
     writes the patches and cover letter; returns their directory."""
     repo = base_repo(ctx)
     out = os.path.join(ctx.CACHE, "series", "out")
-    _git(ctx, repo, "checkout", "-q", "-f", "-B", "lm-series", BASE_TAG)
-    _git(ctx, repo, "clean", "-q", "-f", "-d")
+    # every file of the work is in some step
+    paths = _step_paths(STEPS)
+    missing = [rel for rel in list(ctx.overlay_files()) + _patched_files(ctx)
+               if rel not in paths]
+    if missing:
+        raise ctx.HarnessError("series: files in no patch: " +
+                               ", ".join(sorted(set(missing))))
+    _reset(ctx, repo, "lm-series")
     configs = []
     for step in STEPS:
         configs += step["configs"]
@@ -308,12 +333,13 @@ def make(ctx):
         if p.returncode:
             raise ctx.HarnessError(f"series: commit of {step['subject']}: "
                                    f"{p.stdout[-1000:]}")
-    # every file of the repository is in some step
-    missing = [rel for rel in ctx.overlay_files()
-               if rel not in _step_paths(STEPS)]
-    if missing:
-        raise ctx.HarnessError("series: files in no patch: " +
-                               ", ".join(missing))
+    # after the last step, the tree is the work, filtered files included
+    differ = [rel for rel in paths
+              if open(os.path.join(repo, rel), "rb").read() !=
+              open(os.path.join(ctx.TREE, rel), "rb").read()]
+    if differ:
+        raise ctx.HarnessError("series: its last patch leaves these unlike "
+                               "the tree: " + ", ".join(differ))
     shutil.rmtree(out, ignore_errors=True)
     _git(ctx, repo, "format-patch", "-q", "--cover-letter", "--no-signature",
          "--zero-commit", "-o", out, f"{BASE_TAG}..lm-series")
@@ -364,7 +390,12 @@ def check(ctx, res, section):
     digest = hashlib.sha256()
     for p in patches:
         digest.update(open(os.path.join(out, p), "rb").read())
-    digest.update(BUILD_CONFIG.encode())
+    # and what checks them: this file, the base config, the pristine tree
+    digest.update(open(__file__, "rb").read())
+    base = os.path.join(ctx.CACHE, "kunit-x86_64", ".config")
+    if os.path.exists(base):
+        digest.update(open(base, "rb").read())
+    digest.update(ctx.tarball_id().encode())
     memo = os.path.join(ctx.CACHE, "series", "checked.json")
     if os.path.exists(memo):
         old = json.load(open(memo))
@@ -378,8 +409,7 @@ def check(ctx, res, section):
     n = len(patches)
     ctx.log(f"series: git am of {n} patches on {BASE_TAG}, a build after "
             f"each, checkpatch --strict per patch")
-    _git(ctx, repo, "checkout", "-q", "-f", "-B", "lm-am", BASE_TAG)
-    _git(ctx, repo, "clean", "-q", "-f", "-d")
+    _reset(ctx, repo, "lm-am")
     rc, outp = _git(ctx, repo, "am", "-q", "--whitespace=nowarn",
                     *[os.path.join(out, p) for p in patches], check=False)
     same = False

@@ -15,17 +15,23 @@
 #include "lm_internal.h"
 #include "trace.h"
 
+/* Callers take a positive value for a count or a pointer: never pass one. */
+static int lm_op_errno(struct device *dev, const char *op, int ret)
+{
+	if (ret > 0 || ret < -MAX_ERRNO) {
+		dev_err_ratelimited(dev, "%s returned %d, not an errno\n", op,
+				    ret);
+		return -EIO;
+	}
+	return ret;
+}
+
 /* State lock held.  Traces a call and its result; see the top of the file. */
 static int lm_op_done(struct lm_function *fn, const char *op, int ret,
 		      bool device)
 {
 	trace_lm_op(fn, op, ret);
-	/* callers take a positive value for a count or a file: never pass one */
-	if (ret > 0 || ret < -MAX_ERRNO) {
-		dev_err_ratelimited(&fn->dev, "%s returned %d, not an errno\n",
-				    op, ret);
-		ret = -EIO;
-	}
+	ret = lm_op_errno(&fn->dev, op, ret);
 	if (ret && device)
 		lm_fsm_error(fn);
 	return ret;
@@ -189,7 +195,7 @@ int lm_op_claim(struct lm_controller *ctrl, struct device *dev,
 	lockdep_assert_held(&ctrl->claim_lock);
 	ret = ctrl->ops->claim(ctrl, dev, info);
 	trace_lm_claim(dev, ret);
-	return ret;
+	return lm_op_errno(dev, "claim", ret);
 }
 
 /* A claim made no function: the driver frees what it set up for it. */

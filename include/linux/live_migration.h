@@ -185,9 +185,11 @@ struct lm_segment {
  * function was released (lm_controller_ops.release is the last).
  * lm_controller_ops.claim has no function yet and runs under the
  * controller's claim lock alone; the release of a function whose creation
- * failed runs with no lock of the core's held.  Ops may sleep.  A negative
- * errno from an op that acts on the device (stop, restart, the P2P ops,
- * saving, load, reset) moves the function to %LM_STATE_ERROR.  Drivers
+ * failed runs with no lock of the core's held.  Ops may sleep.  Every op
+ * that returns int returns 0 or a negative errno, never a count: anything
+ * else is taken as -EIO.  A negative errno from an op that acts on the
+ * device (stop, restart, the P2P ops, saving, load, reset) moves the
+ * function to %LM_STATE_ERROR.  Drivers
  * never see migration states or data files: the core derives the calls
  * from the state machine.
  */

@@ -282,7 +282,9 @@ static ssize_t lms_read_stream(struct lm_function *fn, struct file *file,
 static int lms_migrate(struct device *src_dev, struct device *dst_dev)
 {
 	struct file *sfile = NULL, *dfile = NULL, *none;
+	bool src_moved = false, dst_moved = false;
 	struct lm_function *src, *dst;
+	enum lm_state sst, dst_st;
 	u8 *stream = NULL;
 	ssize_t len;
 	int ret;
@@ -297,12 +299,22 @@ static int lms_migrate(struct device *src_dev, struct device *dst_dev)
 		return PTR_ERR(dst);
 	}
 	/*
-	 * RUNNING -> STOP -> STOP_COPY: the core walks the arcs.  A function
-	 * already in STOP_COPY opens no file: someone else is migrating it.
+	 * Another user may hold either function in a session of its own (the
+	 * lock below serialises only this file's users): touch only a
+	 * running source and a destination that runs or is stopped.
 	 */
-	ret = lm_set_state(src, LM_STATE_STOP_COPY, NULL, &sfile);
-	if (!ret && !sfile)
+	ret = lm_get_state(src, &sst);
+	if (!ret)
+		ret = lm_get_state(dst, &dst_st);
+	if (!ret && (sst != LM_STATE_RUNNING ||
+		     (dst_st != LM_STATE_RUNNING && dst_st != LM_STATE_STOP)))
 		ret = -EBUSY;
+	if (ret)
+		goto out;
+
+	/* RUNNING -> STOP -> STOP_COPY: the core walks the arcs */
+	src_moved = true;
+	ret = lm_set_state(src, LM_STATE_STOP_COPY, NULL, &sfile);
 	if (ret)
 		goto out;
 	len = lms_read_stream(src, sfile, &stream);
@@ -313,9 +325,8 @@ static int lms_migrate(struct device *src_dev, struct device *dst_dev)
 	ret = lm_set_state(src, LM_STATE_STOP, NULL, &none);
 	if (ret)
 		goto out;
+	dst_moved = true;
 	ret = lm_set_state(dst, LM_STATE_RESUMING, NULL, &dfile);
-	if (!ret && !dfile)
-		ret = -EBUSY;
 	if (ret)
 		goto out;
 	if (kernel_write(dfile, stream, len, &dfile->f_pos) != len) {
@@ -325,11 +336,15 @@ static int lms_migrate(struct device *src_dev, struct device *dst_dev)
 	/* RESUMING -> STOP loads the state (lms_load), then -> RUNNING */
 	ret = lm_set_state(dst, LM_STATE_RUNNING, NULL, &none);
 out:
-	/* a function in ERROR or half way comes back with a reset */
-	if (ret) {
+	/*
+	 * What this call moved and left half way (or in ERROR) comes back
+	 * with a reset: both run again, as a VMM resumes its guest on the
+	 * source when a migration fails.
+	 */
+	if (ret && dst_moved)
 		lm_function_reset(dst);
+	if (ret && src_moved)
 		lm_function_reset(src);
-	}
 	if (dfile)
 		fput(dfile);
 	if (sfile)

@@ -461,6 +461,9 @@ static int lm_fake_claim(struct lm_controller *ctrl, struct device *dev,
 {
 	struct fake_fn *f;
 
+	/* a driver's bug: a count where an errno belongs */
+	if (!strcmp(dev_name(dev), "lm-claim-positive"))
+		return 1;
 	if (strcmp(dev_name(dev), "lm-claim-yes"))
 		return -ENODEV;
 	f = kzalloc(sizeof(*f), GFP_KERNEL);

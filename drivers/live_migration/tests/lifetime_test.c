@@ -159,7 +159,7 @@ static void lm_test_claim_on_demand(struct kunit *test)
 	struct lm_controller ctrl = { .ops = &lm_fake_claim_ops,
 				      .mig_ops = &lm_fake_claim_mig_ops,
 				      .p2p_ops = &lm_fake_p2p_ops };
-	struct device *pf, *yes, *no, *orphan;
+	struct device *pf, *yes, *no, *orphan, *positive;
 	struct lm_function *a, *b;
 	struct file *file;
 
@@ -169,6 +169,7 @@ static void lm_test_claim_on_demand(struct kunit *test)
 	yes = lm_kt_child_new(test, pf, "lm-claim-yes");
 	no = lm_kt_child_new(test, pf, "lm-claim-no");
 	orphan = lm_kt_child_new(test, NULL, "lm-claim-orphan");
+	positive = lm_kt_child_new(test, pf, "lm-claim-positive");
 
 	/* before the controller registers, nothing is migratable */
 	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_get(yes)), -ENODEV);
@@ -185,6 +186,8 @@ static void lm_test_claim_on_demand(struct kunit *test)
 			LM_CAP_STOP_COPY | LM_CAP_P2P);
 	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_get(no)), -ENODEV);
 	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_get(orphan)), -ENODEV);
+	/* a claim's answer that is not an errno is an error, not a pointer */
+	KUNIT_EXPECT_EQ(test, PTR_ERR(lm_function_get(positive)), -EIO);
 	KUNIT_EXPECT_EQ(test, lm_set_state(a, LM_STATE_STOP, NULL, &file), 0);
 	KUNIT_EXPECT_STREQ(test, lm_fake(a)->calls, "QS");
 
@@ -196,6 +199,7 @@ static void lm_test_claim_on_demand(struct kunit *test)
 	device_unregister(yes);
 	device_unregister(no);
 	device_unregister(orphan);
+	device_unregister(positive);
 }
 
 /* ---- claims run outside the registry lock ---- */

@@ -1714,6 +1714,10 @@ TEST(sample_driver)
 	ASSERT_EQ(0, write_file(SAMPLE "/migrate", "1 0"));
 	class_attr("lm-sample-fn.0", "state", buf, sizeof(buf));
 	EXPECT_STREQ("running", buf);
+	/* a stopped source is not the sample's to take: refused, untouched */
+	EXPECT_EQ(-EBUSY, write_file(SAMPLE "/migrate", "1 0"));
+	class_attr("lm-sample-fn.1", "state", buf, sizeof(buf));
+	EXPECT_STREQ("stop", buf);
 	EXPECT_EQ(0, system("rmmod lm_sample"));
 	EXPECT_NE(0, access("/sys/class/live_migration/lm-sample-fn.0", F_OK));
 }
