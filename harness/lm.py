@@ -171,16 +171,21 @@ def patch_series():
     return [os.path.join(pdir, n) for n in names]
 
 
+def touched_files(patch):
+    """The files a patch changes, in its order."""
+    return [m.group(1) for m in
+            re.finditer(r"^\+\+\+ b/(\S+)",
+                        open(patch, errors="replace").read(), re.M)]
+
+
 def patched_files(patches):
     """Apply the series to copies of the pristine files it touches."""
     stage = tempfile.mkdtemp(prefix="lm-patch-")
     touched = []
     try:
         for p in patches:
-            for line in open(p, errors="replace"):
-                m = re.match(r"^\+\+\+ b/(\S+)", line)
-                if m and m.group(1) not in touched:
-                    rel = m.group(1)
+            for rel in touched_files(p):
+                if rel not in touched:
                     touched.append(rel)
                     src = os.path.join(PRISTINE, rel)
                     dst = os.path.join(stage, rel)

@@ -205,15 +205,14 @@ source layout, and pull in the kernel-doc of the API."""),
 ]
 
 
-def _git(ctx, repo, *args, env=None, check=True):
+def _git(ctx, repo, *args, check=True, stdin=None):
     e = dict(os.environ, GIT_AUTHOR_NAME="Live Migration Team",
              GIT_AUTHOR_EMAIL="lm@example.org", GIT_AUTHOR_DATE=DATE,
              GIT_COMMITTER_NAME="Live Migration Team",
              GIT_COMMITTER_EMAIL="lm@example.org", GIT_COMMITTER_DATE=DATE)
-    if env:
-        e.update(env)
     p = subprocess.run(["git", "-C", repo] + list(args), env=e, text=True,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                       input=stdin, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
     if check and p.returncode:
         raise ctx.HarnessError(f"git {' '.join(args)}: {p.stdout[-2000:]}")
     return p.returncode, p.stdout
@@ -273,17 +272,6 @@ def _step_paths(steps_done):
     return [f for s in steps_done for f in s["files"]] + list(LM_KBUILD)
 
 
-def _patched_files(ctx):
-    """Upstream files that patches/ changes."""
-    files = []
-    pdir = os.path.join(ctx.REPO, "patches")
-    for name in sorted(os.listdir(pdir)):
-        if name.endswith(".patch"):
-            files += re.findall(r"^diff --git a/(\S+) ",
-                                open(os.path.join(pdir, name)).read(), re.M)
-    return files
-
-
 def _reset(ctx, repo, branch):
     """Branch @branch at the pristine tag, whatever a killed run left."""
     _git(ctx, repo, "am", "--abort", check=False)
@@ -298,7 +286,9 @@ def make(ctx):
     out = os.path.join(ctx.CACHE, "series", "out")
     # every file of the work is in some step
     paths = _step_paths(STEPS)
-    missing = [rel for rel in list(ctx.overlay_files()) + _patched_files(ctx)
+    patched = [rel for p in ctx.patch_series()
+               for rel in ctx.touched_files(p)]
+    missing = [rel for rel in list(ctx.overlay_files()) + patched
                if rel not in paths]
     if missing:
         raise ctx.HarnessError("series: files in no patch: " +
@@ -320,19 +310,7 @@ def make(ctx):
                 f.write(text)
         _git(ctx, repo, "add", "-f", "--", *step["files"], *LM_KBUILD)
         msg = f"{step['subject']}\n\n{step['body']}\n\nSigned-off-by: {AUTHOR}\n"
-        p = subprocess.run(["git", "-C", repo, "commit", "-q", "-F", "-"],
-                           input=msg, text=True, env=dict(
-                               os.environ,
-                               GIT_AUTHOR_NAME="Live Migration Team",
-                               GIT_AUTHOR_EMAIL="lm@example.org",
-                               GIT_AUTHOR_DATE=DATE,
-                               GIT_COMMITTER_NAME="Live Migration Team",
-                               GIT_COMMITTER_EMAIL="lm@example.org",
-                               GIT_COMMITTER_DATE=DATE),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if p.returncode:
-            raise ctx.HarnessError(f"series: commit of {step['subject']}: "
-                                   f"{p.stdout[-1000:]}")
+        _git(ctx, repo, "commit", "-q", "-F", "-", stdin=msg)
     # after the last step, the tree is the work, filtered files included
     differ = [rel for rel in paths
               if open(os.path.join(repo, rel), "rb").read() !=

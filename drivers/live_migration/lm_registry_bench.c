@@ -175,13 +175,13 @@ static int lmrb_set(void *data, u64 val)
 static ssize_t lmrb_read(struct file *file, char __user *buf, size_t len,
 			 loff_t *ppos)
 {
-	ssize_t ret;
+	char result[sizeof(lmrb_result)];
 
+	/* no user copy under the lock */
 	mutex_lock(&lmrb_lock);
-	ret = simple_read_from_buffer(buf, len, ppos, lmrb_result,
-				      strlen(lmrb_result));
+	strscpy(result, lmrb_result, sizeof(result));
 	mutex_unlock(&lmrb_lock);
-	return ret;
+	return simple_read_from_buffer(buf, len, ppos, result, strlen(result));
 }
 
 static ssize_t lmrb_write(struct file *file, const char __user *buf,

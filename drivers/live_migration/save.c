@@ -131,18 +131,24 @@ static int lm_save_refill(struct lm_file *migf)
 	size_t n = 0;
 	int ret;
 
+	/*
+	 * A record's payload in a buffer follows its header: queued with it,
+	 * so like any queued byte it is checked when a read begins, and the
+	 * buffer stays until io_lock is dropped.
+	 */
+	if (s->next_len) {
+		s->cur = s->next;
+		s->out_pos = 0;
+		s->out_len = s->next_len;
+		s->next_len = 0;
+		return 0;
+	}
 	mutex_lock(&fn->lock);
 	ret = lm_file_usable(migf);
 	if (ret)
 		goto out;
 
-	if (s->next_len) {
-		/* the payload of the record just read, from its buffer */
-		s->cur = s->next;
-		s->out_pos = 0;
-		s->out_len = s->next_len;
-		s->next_len = 0;
-	} else if (s->seg_pos < s->seg_len) {
+	if (s->seg_pos < s->seg_len) {
 		u64 pos = s->seg_pos;
 
 		n = min_t(u64, s->seg_len - pos, LM_RECORD_MAX);
