@@ -153,6 +153,7 @@ int lm_op_state_size(struct lm_function *fn, u64 *len);
 int lm_op_reset(struct lm_function *fn);
 int lm_op_compat_check(struct lm_function *fn, const u8 *remote,
 		       size_t len);
+int lm_op_describe(struct lm_function *fn, u8 *buf, u16 *len);
 int lm_op_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
 		    unsigned int nr, u64 *page_size);
 int lm_op_log_stop(struct lm_function *fn);
@@ -176,8 +177,8 @@ bool lm_file_is_lm(struct file *file);
 
 /* stream.c */
 u32 lm_crc(u32 crc, const void *buf, size_t len);
-void lm_stream_fill_header(struct lm_function *fn,
-			   struct lm_stream_header *hdr);
+int lm_stream_fill_header(struct lm_function *fn,
+			  struct lm_stream_header *hdr);
 int lm_stream_check_header(struct lm_function *fn,
 			   const struct lm_stream_header *hdr);
 void lm_stream_fill_record(struct lm_stream_record *rec,

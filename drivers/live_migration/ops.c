@@ -152,6 +152,27 @@ int lm_op_compat_check(struct lm_function *fn, const u8 *remote,
 			  fn->mig->compat_check(fn, remote, len), false);
 }
 
+int lm_op_describe(struct lm_function *fn, u8 *buf, u16 *len)
+{
+	int ret;
+
+	lockdep_assert_held(&fn->lock);
+	if (!fn->mig->describe) {
+		memcpy(buf, fn->compat, fn->compat_len);
+		*len = fn->compat_len;
+		return 0;
+	}
+	*len = 0;
+	ret = lm_op_done(fn, "describe", fn->mig->describe(fn, buf, len),
+			 false);
+	if (!ret && *len > LM_COMPAT_MAX) {
+		dev_err_ratelimited(&fn->dev, "describe: %u bytes, more than %u\n",
+				    *len, LM_COMPAT_MAX);
+		ret = -EIO;
+	}
+	return ret;
+}
+
 int lm_op_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
 		    unsigned int nr, u64 *page_size)
 {

@@ -102,10 +102,14 @@ struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
 	if (!migf)
 		return ERR_PTR(-ENOMEM);
 
+	/* the descriptor first: it may choose what save_begin saves */
+	ret = lm_stream_fill_header(fn,
+				    (struct lm_stream_header *)migf->save.out);
+	if (ret)
+		goto fail;
 	ret = lm_save_begin(migf, precopy ? LM_SAVE_PRECOPY : LM_SAVE_FINAL);
 	if (ret)
 		goto fail;
-	lm_stream_fill_header(fn, (struct lm_stream_header *)migf->save.out);
 	lm_save_queue(&migf->save, sizeof(struct lm_stream_header));
 
 	file = lm_file_publish(migf, fops);

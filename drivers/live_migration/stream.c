@@ -22,17 +22,24 @@ u32 lm_crc(u32 crc, const void *buf, size_t len)
 	return crc32c(crc, buf, len);
 }
 
-void lm_stream_fill_header(struct lm_function *fn,
-			   struct lm_stream_header *hdr)
+/* fn->lock held (for describe). */
+int lm_stream_fill_header(struct lm_function *fn,
+			  struct lm_stream_header *hdr)
 {
+	u16 compat_len;
+	int ret;
+
 	memset(hdr, 0, sizeof(*hdr));
+	ret = lm_op_describe(fn, hdr->compat, &compat_len);
+	if (ret)
+		return ret;
 	hdr->magic = cpu_to_le64(LM_STREAM_MAGIC);
 	hdr->version = cpu_to_le16(LM_STREAM_VERSION);
-	hdr->compat_len = cpu_to_le16(fn->compat_len);
-	memcpy(hdr->compat, fn->compat, fn->compat_len);
+	hdr->compat_len = cpu_to_le16(compat_len);
 	hdr->hdr_crc = cpu_to_le32(lm_crc(~0U, hdr,
 					  offsetof(struct lm_stream_header,
 						   hdr_crc)));
+	return 0;
 }
 
 /*

@@ -222,6 +222,12 @@ struct lm_segment {
  *	@restart and lm_p2p_ops.resume.
  * @compat_check: optional; decide whether a stream whose compatibility
  *	descriptor is @remote can be loaded.  Return 0 or a negative errno.
+ * @describe: optional; write the compatibility descriptor of a save that
+ *	starts now into @buf and its length into *@len (at most
+ *	%LM_COMPAT_MAX).  For a device whose compatibility can change while
+ *	it is claimed (a firmware activation); without it, the descriptor
+ *	given at claim is used.  Called before the %LM_SAVE_FINAL or first
+ *	%LM_SAVE_PRECOPY @save_begin of a save.
  *
  * @stop, @restart, @save_begin, @load and @state_size are mandatory; a
  * controller without them does not register.  @load is given at most
@@ -242,6 +248,7 @@ struct lm_migration_ops {
 	int (*reset)(struct lm_function *fn);
 	int (*compat_check)(struct lm_function *fn, const u8 *remote,
 			    size_t len);
+	int (*describe)(struct lm_function *fn, u8 *buf, u16 *len);
 };
 
 /**

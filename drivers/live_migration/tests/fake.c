@@ -215,6 +215,19 @@ static int lm_fake_compat_check(struct lm_function *fn, const u8 *remote,
 	return 0;
 }
 
+/* The claim's descriptor, unless told otherwise. */
+static int lm_fake_describe(struct lm_function *fn, u8 *buf, u16 *len)
+{
+	struct fake_fn *f = lm_fake(fn);
+
+	if (f->describe_err)
+		return f->describe_err;
+	memcpy(buf, lm_fake_compat_a, sizeof(lm_fake_compat_a));
+	buf[sizeof(lm_fake_compat_a) - 1] ^= f->describe_flip;
+	*len = f->describe_len ?: sizeof(lm_fake_compat_a);
+	return 0;
+}
+
 static const struct lm_migration_ops lm_fake_mig_ops = {
 	.stop = lm_fake_stop,
 	.restart = lm_fake_restart,
@@ -225,6 +238,7 @@ static const struct lm_migration_ops lm_fake_mig_ops = {
 	.state_size = lm_fake_state_size,
 	.reset = lm_fake_reset,
 	.compat_check = lm_fake_compat_check,
+	.describe = lm_fake_describe,
 };
 
 const struct lm_p2p_ops lm_fake_p2p_ops = {
@@ -376,6 +390,14 @@ ssize_t lm_kt_write_all(struct file *file, const u8 *buf, size_t len,
  * A complete stream of the fake's first @n (<= 256 KiB) bytes in one
  * record, for leaving RESUMING.
  */
+/* A stream header for @fn, as a save starting now would write it. */
+void lm_kt_fill_header(struct lm_function *fn, u8 *buf)
+{
+	mutex_lock(&fn->lock);
+	WARN_ON(lm_stream_fill_header(fn, (struct lm_stream_header *)buf));
+	mutex_unlock(&fn->lock);
+}
+
 size_t lm_kt_small_stream(struct lm_function *fn, u32 seed, size_t n,
 			  u8 *buf)
 {
@@ -385,7 +407,7 @@ size_t lm_kt_small_stream(struct lm_function *fn, u32 seed, size_t n,
 	size_t i;
 	u32 crc;
 
-	lm_stream_fill_header(fn, (struct lm_stream_header *)buf);
+	lm_kt_fill_header(fn, buf);
 	for (i = 0; i < n; i++)
 		payload[i] = lm_fake_byte(seed, i);
 	crc = crc32c(~0U, payload, n);

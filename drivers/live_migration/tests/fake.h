@@ -35,6 +35,9 @@ struct fake_fn {
 	bool underfill;			/* save_read writes nothing: a bug */
 	u64 log_granted;		/* granularity log_start answers */
 	int compat_err;			/* compat_check answers this if set */
+	int describe_err;		/* describe answers this if set */
+	u16 describe_len;		/* describe's length, if set */
+	u8 describe_flip;		/* xored into the descriptor's last byte */
 	int nrep;			/* dirty ranges log_report gives */
 	unsigned long rep_iova[4];
 	unsigned long rep_len[4];
@@ -79,6 +82,7 @@ struct lm_function *lm_kt_ctx_add(struct lm_ctx *ctx, u32 caps,
 void lm_fake_mem_put(void *data);
 void lm_fake_use_buffer(struct kunit *test, struct fake_fn *f);
 void lm_kt_fput_now(struct file *file);
+void lm_kt_fill_header(struct lm_function *fn, u8 *buf);
 ssize_t lm_kt_read_all(struct file *file, u8 *buf, size_t cap, size_t step);
 ssize_t lm_kt_write_all(struct file *file, const u8 *buf, size_t len,
 			size_t step);

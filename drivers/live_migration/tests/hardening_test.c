@@ -22,7 +22,7 @@
 /* A complete stream with no payload: every destination refuses it. */
 static size_t empty_stream(struct lm_function *fn, u8 *buf)
 {
-	lm_stream_fill_header(fn, (struct lm_stream_header *)buf);
+	lm_kt_fill_header(fn, buf);
 	lm_stream_fill_record((void *)(buf + sizeof(struct lm_stream_header)),
 			      LM_REC_END, 0, ~0U);
 	return sizeof(struct lm_stream_header) +
@@ -532,6 +532,55 @@ static void lm_test_header_error_sticky(struct kunit *test)
 	lm_kt_fput_now(file);
 }
 
+/*
+ * The descriptor in a stream's header is the one describe gives when the
+ * save starts, not the claim's; a describe that fails or overflows fails
+ * the save without touching the device.
+ */
+static void lm_test_describe(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
+	struct lm_function *src, *dst;
+	struct fake_fn *fs, *fd;
+	enum lm_state state;
+	struct file *file;
+	struct saved s;
+
+	src = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 3000, &fs);
+	dst = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 3000, &fd);
+	fs->describe_flip = 1;
+	s = lm_kt_save_stream(test, src, fs, 4096);
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL,
+					   &file), 0);
+	KUNIT_EXPECT_EQ(test, kernel_write(file, s.buf,
+					   sizeof(struct lm_stream_header),
+					   &(loff_t){0}), (ssize_t)-EXDEV);
+	KUNIT_EXPECT_EQ(test, fd->loads, 0);
+	lm_kt_fput_now(file);
+
+	KUNIT_ASSERT_EQ(test, lm_function_reset(src), 0);
+	fs->describe_flip = 0;
+	fs->describe_len = LM_COMPAT_MAX + 1;
+	KUNIT_EXPECT_EQ(test, lm_set_state(src, LM_STATE_STOP_COPY, NULL,
+					   &file), -EIO);
+	fs->describe_len = 0;
+	fs->describe_err = -ENOMEM;
+	KUNIT_EXPECT_EQ(test, lm_set_state(src, LM_STATE_STOP_COPY, NULL,
+					   &file), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, lm_get_state(src, &state), 0);
+	KUNIT_EXPECT_NE(test, state, LM_STATE_ERROR);
+	KUNIT_EXPECT_EQ(test, fs->open_saves, 0);
+	fs->describe_err = 0;
+	KUNIT_ASSERT_EQ(test, lm_function_reset(src), 0);
+	s = lm_kt_save_stream(test, src, fs, 4096);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(dst), 0);
+	KUNIT_ASSERT_EQ(test, lm_set_state(dst, LM_STATE_RESUMING, NULL,
+					   &file), 0);
+	KUNIT_EXPECT_EQ(test, kernel_write(file, s.buf, s.len, &(loff_t){0}),
+			(ssize_t)s.len);
+	lm_kt_fput_now(file);
+}
+
 static void lm_test_compat_sysfs(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_kt_ctx_new(test);
@@ -989,6 +1038,7 @@ static struct kunit_case lm_hardening_cases[] = {
 	KUNIT_CASE(lm_test_driver_positive_return),
 	KUNIT_CASE(lm_test_save_beyond_max),
 	KUNIT_CASE(lm_test_header_error_sticky),
+	KUNIT_CASE(lm_test_describe),
 	KUNIT_CASE(lm_test_compat_sysfs),
 	KUNIT_CASE(lm_test_log_input),
 	KUNIT_CASE(lm_test_dirty_report),

@@ -21,12 +21,33 @@
 /* The state as it travels: a 48-byte header, then NVMe and vendor state. */
 #define NVME_LM_HDR_LEN		sizeof(struct nvme_ctrl_state_hdr)
 #define NVME_LM_MAX_STATE	(16U << 20)
-#define NVME_LM_CSVI		1	/* controller state version 1 */
+/*
+ * The only NVMe-defined controller state format version there is: NVMe
+ * 2.1 says its VER "shall be cleared to 0h".  The controller lists it in
+ * CNS 20h; CSVI names its position there.
+ */
+#define NVME_LM_STATE_VER	0
 
+/**
+ * struct nvme_lm_fn - a VF this driver migrates
+ * @lm: its PF
+ * @vf: its VF id
+ * @cntlid: its controller ID, as of the claim
+ * @suspended: a Suspend succeeded and no Resume or reset followed
+ * @resets: the PF's reset count when it was suspended
+ * @save_fmt: the format of the save under way, chosen by describe
+ * @load_fmt: the format of the state being loaded, chosen by compat_check
+ * @compat: the descriptor as of the claim (sysfs shows it)
+ */
 struct nvme_lm_fn {
 	struct nvme_lm *lm;
+	int vf;
 	u16 cntlid;
 	bool suspended;
+	int resets;
+	struct nvme_lm_fmt save_fmt;
+	struct nvme_lm_fmt load_fmt;
+	struct nvme_lm_compat compat;
 };
 
 int nvme_lm_status_to_errno(int status)
@@ -102,34 +123,43 @@ void nvme_lm_cmd_resume(struct nvme_command *c, u16 cntlid)
 	c->common.cdw11 = cpu_to_le32(cntlid);
 }
 
-/* Get Controller State: @len bytes at @offset; NUMDL is 0's based. */
-void nvme_lm_cmd_get_state(struct nvme_command *c, u16 cntlid, u64 offset,
-			   u32 len)
+/*
+ * Get Controller State: @len bytes at @offset.  CSVI is in MOS (CDW10
+ * 23:16), CSUUIDI in CDW11 23:16; NUMDL is 0's based.
+ */
+void nvme_lm_cmd_get_state(struct nvme_command *c, u16 cntlid,
+			   const struct nvme_lm_fmt *fmt, u64 offset, u32 len)
 {
 	memset(c, 0, sizeof(*c));
 	c->common.opcode = nvme_admin_migrate_recv;
 	c->common.cdw10 = cpu_to_le32(NVME_MIGRECV_GET_STATE |
-				      NVME_LM_CSVI << 16);
-	c->common.cdw11 = cpu_to_le32(cntlid);
+				      (u32)fmt->csvi << 16);
+	c->common.cdw11 = cpu_to_le32(cntlid | (u32)fmt->csuuidi << 16);
 	c->common.cdw12 = cpu_to_le32(lower_32_bits(offset));
 	c->common.cdw13 = cpu_to_le32(upper_32_bits(offset));
 	c->common.cdw15 = cpu_to_le32(len / 4 - 1);
 }
 
-/* Set Controller State; NUMD is not 0's based (libnvme, libvfn). */
-void nvme_lm_cmd_set_state(struct nvme_command *c, u16 cntlid, u64 offset,
-			   u32 len, u8 seqind)
+/*
+ * Set Controller State: CSVI in CDW11 23:16, CSUUIDI in 31:24; NUMD is
+ * not 0's based (libnvme, libvfn).
+ */
+void nvme_lm_cmd_set_state(struct nvme_command *c, u16 cntlid,
+			   const struct nvme_lm_fmt *fmt, u64 offset, u32 len,
+			   u8 seqind)
 {
 	memset(c, 0, sizeof(*c));
 	c->common.opcode = nvme_admin_migrate_send;
 	c->common.cdw10 = cpu_to_le32(NVME_MIGSEND_SET_STATE |
 				      (u32)(seqind & 3) << 16);
-	c->common.cdw11 = cpu_to_le32(cntlid | NVME_LM_CSVI << 16);
+	c->common.cdw11 = cpu_to_le32(cntlid | (u32)fmt->csvi << 16 |
+				      (u32)fmt->csuuidi << 24);
 	c->common.cdw12 = cpu_to_le32(lower_32_bits(offset));
 	c->common.cdw13 = cpu_to_le32(upper_32_bits(offset));
 	c->common.cdw15 = cpu_to_le32(len / 4);
 }
 
+/* Secondary controllers with a SCID of @first_cntlid or more. */
 void nvme_lm_cmd_sec_list(struct nvme_command *c, u16 first_cntlid)
 {
 	memset(c, 0, sizeof(*c));
@@ -145,22 +175,26 @@ void nvme_lm_cmd_state_formats(struct nvme_command *c)
 	c->identify.cns = NVME_ID_CNS_CTRL_STATE_FMT;
 }
 
-/* ---- compatibility ---- */
+/* ---- formats and compatibility ---- */
 
 /*
- * Reads the Supported Controller State Formats (CNS 20h) into the
- * compatibility descriptor.  A controller that cannot produce the version
- * this driver parses is not offered for migration.
+ * Reads the Supported Controller State Formats (CNS 20h) and finds in it
+ * the NVMe-defined format this driver parses and, with @want_uuid, that
+ * vendor specific format; without, the first one listed, if any: the
+ * NVMe-defined state holds only the I/O queues, so a vendor format that
+ * holds the rest of the controller is taken when there is one.
  */
-int nvme_lm_read_formats(struct nvme_lm *lm)
+int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
+			 struct nvme_lm_fmt *fmt)
 {
 	const struct nvme_ctrl_state_fmts *fmts;
 	struct nvme_command c;
-	unsigned int i, kept = 0;
-	bool ours = false;
+	const u8 *uuids;
+	unsigned int i;
 	u8 *buf;
 	int ret;
 
+	memset(fmt, 0, sizeof(*fmt));
 	buf = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
@@ -169,6 +203,7 @@ int nvme_lm_read_formats(struct nvme_lm *lm)
 	if (ret)
 		goto out;
 	fmts = (const void *)buf;
+	uuids = (const u8 *)&fmts->vers[fmts->nv];
 	if (sizeof(*fmts) + fmts->nv * sizeof(__le16) + fmts->nuuid * 16 >
 	    NVME_IDENTIFY_DATA_SIZE) {
 		dev_err_ratelimited(lm->dev,
@@ -177,54 +212,58 @@ int nvme_lm_read_formats(struct nvme_lm *lm)
 		ret = -EPROTO;
 		goto out;
 	}
-	for (i = 0; i < fmts->nv; i++)
-		ours |= get_unaligned_le16(&fmts->vers[i]) == NVME_LM_CSVI;
-	/* ours first, so a long list never crowds it out of the descriptor */
-	put_unaligned_le16(NVME_LM_CSVI, lm->compat + NVME_LM_COMPAT_FIXED);
-	kept = 1;
-	for (i = 0; i < fmts->nv && kept < NVME_LM_MAX_FMTS; i++) {
-		u16 ver = get_unaligned_le16(&fmts->vers[i]);
-
-		if (ver != NVME_LM_CSVI)
-			put_unaligned_le16(ver, lm->compat +
-					   NVME_LM_COMPAT_FIXED + 2 * kept++);
-	}
-	if (!ours) {
-		dev_info(lm->dev,
-			 "controller state version %u not supported\n",
-			 NVME_LM_CSVI);
+	for (i = 0; i < fmts->nv && !fmt->csvi; i++)
+		if (get_unaligned_le16(&fmts->vers[i]) == NVME_LM_STATE_VER)
+			fmt->csvi = i + 1;
+	if (!fmt->csvi) {
+		dev_info_ratelimited(lm->dev,
+				     "NVMe controller state format version %u not listed\n",
+				     NVME_LM_STATE_VER);
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
-	lm->compat[NVME_LM_COMPAT_FIXED - 1] = kept;
-	lm->compat_len = NVME_LM_COMPAT_FIXED + 2 * kept;
+	if (want_uuid && !memchr_inv(want_uuid, 0, 16))
+		goto out;
+	for (i = 0; i < fmts->nuuid; i++) {
+		if (want_uuid && memcmp(uuids + 16 * i, want_uuid, 16))
+			continue;
+		fmt->csuuidi = i + 1;
+		memcpy(fmt->uuid, uuids + 16 * i, 16);
+		break;
+	}
+	if (want_uuid && !fmt->csuuidi)
+		ret = -EXDEV;
 out:
 	kfree(buf);
 	return ret;
 }
 
 /*
- * A destination takes a state from the same vendor, model and firmware (the
- * vendor specific part of the state has no version of its own) saved in a
- * controller state version it supports.
+ * What a destination VF must match to take @vf's state, read now: the
+ * formats, the VF's resources and the firmware running.
  */
-int nvme_lm_compatible(struct nvme_lm *lm, const u8 *remote, size_t len)
+int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
+			struct nvme_lm_compat *desc, struct nvme_lm_fmt *fmt)
 {
-	const u8 *ver = lm->compat + NVME_LM_COMPAT_FIXED;
-	u16 csvi;
-	int i;
+	struct nvme_sec_ctrl_entry e;
+	int ret;
 
-	if (len < NVME_LM_COMPAT_FIXED ||
-	    len != NVME_LM_COMPAT_FIXED + 2 * remote[NVME_LM_COMPAT_FIXED - 1])
-		return -EXDEV;
-	if (memcmp(remote, lm->compat, 2) ||
-	    memcmp(remote + 4, lm->compat + 4, NVME_LM_COMPAT_FIXED - 5))
-		return -EXDEV;
-	csvi = get_unaligned_le16(remote + 2);
-	for (i = 0; i < lm->compat[NVME_LM_COMPAT_FIXED - 1]; i++)
-		if (get_unaligned_le16(ver + 2 * i) == csvi)
-			return 0;
-	return -EXDEV;
+	ret = nvme_lm_read_formats(lm, want_uuid, fmt);
+	if (!ret)
+		ret = nvme_lm_vf(lm, vf, true, &e);
+	if (ret)
+		return ret;
+	memset(desc, 0, sizeof(*desc));
+	desc->layout = NVME_LM_COMPAT_LAYOUT;
+	desc->vid = cpu_to_le16(lm->vid);
+	desc->nvme_ver = cpu_to_le16(NVME_LM_STATE_VER);
+	desc->nvq = e.nvq;
+	desc->nvi = e.nvi;
+	desc->mdts = cpu_to_le32(lm->mdts);
+	memcpy(desc->uuid, fmt->uuid, sizeof(desc->uuid));
+	memcpy(desc->mn, lm->model, sizeof(desc->mn));
+	memcpy(desc->fr, lm->fw, sizeof(desc->fr));
+	return 0;
 }
 
 /* ---- the VF -> CNTLID map ---- */
@@ -232,11 +271,12 @@ int nvme_lm_compatible(struct nvme_lm *lm, const u8 *remote, size_t len)
 /*
  * A list that names one secondary controller twice, gives two of our VFs
  * one number, or gives a VF our own number would let a command for one
- * function reach another: refuse it whole.
+ * function reach another: refuse it whole.  Entries must also start at the
+ * CNTID asked, or paging would not end.
  */
 static int nvme_lm_check_sec_list(struct nvme_lm *lm,
 				  const struct nvme_sec_ctrl_list *list,
-				  unsigned int n)
+				  unsigned int n, u16 first)
 {
 	unsigned int i, j;
 
@@ -244,7 +284,8 @@ static int nvme_lm_check_sec_list(struct nvme_lm *lm,
 		const struct nvme_sec_ctrl_entry *a = &list->entries[i];
 		bool ours = le16_to_cpu(a->pcid) == lm->cntlid && a->vfn;
 
-		if (ours && a->scid == cpu_to_le16(lm->cntlid))
+		if (le16_to_cpu(a->scid) < first ||
+		    (ours && a->scid == cpu_to_le16(lm->cntlid)))
 			goto bad;
 		for (j = i + 1; j < n; j++) {
 			const struct nvme_sec_ctrl_entry *b = &list->entries[j];
@@ -257,58 +298,79 @@ static int nvme_lm_check_sec_list(struct nvme_lm *lm,
 	return 0;
 bad:
 	dev_err_ratelimited(lm->dev,
-			    "secondary controller list names a controller or VF twice\n");
+			    "secondary controller list names a controller or VF twice, or out of order\n");
 	return -EPROTO;
 }
 
-/* lm->map_lock held.  Rebuilds the map from the Secondary Controller List. */
+/*
+ * lm->map_lock held.  Rebuilds the map from the Secondary Controller List,
+ * a page of up to 127 entries at a time: each asks for the controllers
+ * after the last one seen.
+ */
 static int nvme_lm_refresh_map(struct nvme_lm *lm)
 {
 	struct nvme_sec_ctrl_list *list;
 	struct nvme_command c;
 	unsigned int i, n;
+	u32 first = 0;
 	int ret;
 
 	list = kzalloc(sizeof(*list), GFP_KERNEL);
 	if (!list)
 		return -ENOMEM;
-	nvme_lm_cmd_sec_list(&c, 0);
-	ret = nvme_lm_submit(lm, &c, list, sizeof(*list), NULL);
-	if (ret)
-		goto out;
-	n = min_t(unsigned int, list->num, ARRAY_SIZE(list->entries));
-	ret = nvme_lm_check_sec_list(lm, list, n);
-	if (ret)
-		goto out;
-	memset(lm->vf_cntlid, 0, sizeof(lm->vf_cntlid));
-	for (i = 0; i < n; i++) {
-		const struct nvme_sec_ctrl_entry *e = &list->entries[i];
-		u16 vfn = le16_to_cpu(e->vfn);
+	lm->map_valid = false;
+	bitmap_zero(lm->vf_known, NVME_LM_MAX_VFS);
+	do {
+		nvme_lm_cmd_sec_list(&c, first);
+		ret = nvme_lm_submit(lm, &c, list, sizeof(*list), NULL);
+		if (ret)
+			goto out;
+		n = min_t(unsigned int, list->num, ARRAY_SIZE(list->entries));
+		ret = nvme_lm_check_sec_list(lm, list, n, first);
+		if (ret)
+			goto out;
+		for (i = 0; i < n; i++) {
+			const struct nvme_sec_ctrl_entry *e = &list->entries[i];
+			u16 vfn = le16_to_cpu(e->vfn);
 
-		/* VFN is 1-based; 0 names no VF.  Others' VFs are not ours. */
-		if (vfn && vfn <= NVME_LM_MAX_VFS &&
-		    le16_to_cpu(e->pcid) == lm->cntlid)
-			lm->vf_cntlid[vfn - 1] = le16_to_cpu(e->scid);
-	}
+			first = max(first, le16_to_cpu(e->scid) + 1U);
+			/* VFN is 1-based; 0 names no VF.  Others' are not ours. */
+			if (!vfn || vfn > NVME_LM_MAX_VFS ||
+			    le16_to_cpu(e->pcid) != lm->cntlid)
+				continue;
+			if (test_and_set_bit(vfn - 1, lm->vf_known)) {
+				ret = -EPROTO;
+				goto out;
+			}
+			lm->vf_entry[vfn - 1] = *e;
+		}
+	} while (n == ARRAY_SIZE(list->entries) && first <= U16_MAX);
 	lm->map_valid = true;
 out:
+	if (ret)
+		bitmap_zero(lm->vf_known, NVME_LM_MAX_VFS);
 	kfree(list);
 	return ret;
 }
 
-int nvme_lm_cntlid(struct nvme_lm *lm, int vf, u16 *cntlid)
+/*
+ * The Secondary Controller List entry of VF @vf; @fresh reads the list
+ * again (a VF's resources change with Virtualization Management).
+ */
+int nvme_lm_vf(struct nvme_lm *lm, int vf, bool fresh,
+	       struct nvme_sec_ctrl_entry *entry)
 {
 	int ret = 0;
 
 	if (vf < 0 || vf >= NVME_LM_MAX_VFS)
 		return -ENODEV;
 	mutex_lock(&lm->map_lock);
-	if (!lm->map_valid || !lm->vf_cntlid[vf])
+	if (fresh || !lm->map_valid || !test_bit(vf, lm->vf_known))
 		ret = nvme_lm_refresh_map(lm);
-	if (!ret && !lm->vf_cntlid[vf])
+	if (!ret && !test_bit(vf, lm->vf_known))
 		ret = -ENODEV;
 	if (!ret)
-		*cntlid = lm->vf_cntlid[vf];
+		*entry = lm->vf_entry[vf];
 	mutex_unlock(&lm->map_lock);
 	return ret;
 }
@@ -322,6 +384,21 @@ void nvme_lm_vfs_changed(struct nvme_lm *lm)
 	mutex_unlock(&lm->map_lock);
 }
 
+/**
+ * nvme_lm_pf_reset() - the PF's controller is being reset
+ * @lm: from nvme_lm_register(), or NULL
+ *
+ * A reset of the primary controller ends the suspension of every secondary
+ * controller and drops what was loaded into them: migrations under way
+ * fail at their next command instead of talking to a controller that no
+ * longer holds what they expect.
+ */
+void nvme_lm_pf_reset(struct nvme_lm *lm)
+{
+	if (lm)
+		atomic_inc(&lm->resets);
+}
+
 /* ---- primitives ---- */
 
 static struct nvme_lm_fn *nvme_lm_fn(struct lm_function *fn)
@@ -329,16 +406,31 @@ static struct nvme_lm_fn *nvme_lm_fn(struct lm_function *fn)
 	return lm_function_drvdata(fn);
 }
 
+/* A PF reset since the Suspend ended it: say so once. */
+static int nvme_lm_check_resets(struct nvme_lm_fn *f)
+{
+	if (!f->suspended || atomic_read(&f->lm->resets) == f->resets)
+		return 0;
+	f->suspended = false;
+	dev_warn_ratelimited(f->lm->dev,
+			     "CNTLID %u: the PF was reset while it was suspended\n",
+			     f->cntlid);
+	return -EIO;
+}
+
 static int nvme_lm_stop(struct lm_function *fn)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
 	struct nvme_command c;
+	int resets = atomic_read(&f->lm->resets);
 	int ret;
 
 	nvme_lm_cmd_suspend(&c, f->cntlid);
 	ret = nvme_lm_submit(f->lm, &c, NULL, 0, NULL);
-	if (!ret)
+	if (!ret) {
 		f->suspended = true;
+		f->resets = resets;
+	}
 	return ret;
 }
 
@@ -348,6 +440,9 @@ static int nvme_lm_restart(struct lm_function *fn)
 	struct nvme_command c;
 	int ret;
 
+	ret = nvme_lm_check_resets(f);
+	if (ret)
+		return ret;
 	nvme_lm_cmd_resume(&c, f->cntlid);
 	ret = nvme_lm_submit(f->lm, &c, NULL, 0, NULL);
 	if (!ret)
@@ -356,38 +451,52 @@ static int nvme_lm_restart(struct lm_function *fn)
 }
 
 /*
- * Reads @len bytes of state at @offset in pieces the controller takes.  With
- * @suspended, every piece must come from a suspended controller (CSUP): a
- * state read while it runs could be torn.
+ * Reads @len bytes of state at @offset in pieces of at most max_xfer,
+ * through a kmalloc'ed bounce buffer that the admin queue maps in one
+ * request, zeroed before each piece so that dwords the controller leaves
+ * unwritten read as zero.  With @suspended, every piece must come from a
+ * suspended controller (CSUP): a state read while it runs could be torn.
  */
-static int nvme_lm_get_state(struct nvme_lm_fn *f, void *buf, u64 offset,
-			     u32 len, bool suspended)
+static int nvme_lm_get_state(struct nvme_lm_fn *f,
+			     const struct nvme_lm_fmt *fmt, void *buf,
+			     u64 offset, u32 len, bool suspended)
 {
 	struct nvme_lm *lm = f->lm;
+	u32 done = 0, result, chunk = min(len, lm->max_xfer);
 	struct nvme_command c;
-	u32 done = 0, result;
-	int ret;
+	void *bounce;
+	int ret = 0;
 
+	bounce = kmalloc(chunk, GFP_KERNEL);
+	if (!bounce)
+		return -ENOMEM;
 	while (done < len) {
-		u32 n = min(len - done, lm->max_xfer);
+		u32 n = min(len - done, chunk);
 
-		nvme_lm_cmd_get_state(&c, f->cntlid, offset + done, n);
-		ret = nvme_lm_submit(lm, &c, buf + done, n, &result);
+		memset(bounce, 0, n);
+		nvme_lm_cmd_get_state(&c, f->cntlid, fmt, offset + done, n);
+		ret = nvme_lm_submit(lm, &c, bounce, n, &result);
 		if (ret)
-			return ret;
+			break;
 		if (suspended && !(result & NVME_MIGRECV_CSUP)) {
 			dev_err_ratelimited(lm->dev,
 					    "CNTLID %u: controller state read while not suspended\n",
 					    f->cntlid);
-			return -EPROTO;
+			ret = -EPROTO;
+			break;
 		}
+		memcpy(buf + done, bounce, n);
 		done += n;
 	}
-	return 0;
+	kfree(bounce);
+	return ret;
 }
 
-/* The header's sizes are 128-bit dword counts: anything above 2^32 lies. */
-static int nvme_lm_hdr_len(struct nvme_lm *lm,
+/*
+ * The header's sizes are 128-bit dword counts: anything above 2^32 lies.
+ * Without a vendor specific format (CSUUIDI 0) there is no vendor state.
+ */
+static int nvme_lm_hdr_len(struct nvme_lm *lm, const struct nvme_lm_fmt *fmt,
 			   const struct nvme_ctrl_state_hdr *hdr, u32 *total)
 {
 	u64 css = get_unaligned_le64(hdr->nvmecss);
@@ -397,9 +506,11 @@ static int nvme_lm_hdr_len(struct nvme_lm *lm,
 	    get_unaligned_le64(hdr->vss + 8) || css > NVME_LM_MAX_STATE / 4 ||
 	    vss > NVME_LM_MAX_STATE / 4 ||
 	    NVME_LM_HDR_LEN + (css + vss) * 4 > NVME_LM_MAX_STATE ||
-	    le16_to_cpu(hdr->ver) != NVME_LM_CSVI) {
+	    le16_to_cpu(hdr->ver) != NVME_LM_STATE_VER ||
+	    (!fmt->csuuidi && vss)) {
 		dev_err_ratelimited(lm->dev,
-				    "controller state header out of bounds\n");
+				    "controller state header: version %u, %llu + %llu dwords: not what was asked\n",
+				    le16_to_cpu(hdr->ver), css, vss);
 		return -EPROTO;
 	}
 	*total = NVME_LM_HDR_LEN + (css + vss) * 4;
@@ -407,12 +518,12 @@ static int nvme_lm_hdr_len(struct nvme_lm *lm,
 }
 
 /*
- * Checks a state of @total bytes from its first @len: the header and the
- * NVMe state's queue counts, which lead it.  A state that came from a peer
- * is checked as one read from the device.
+ * Checks a state of @total bytes in format @fmt from its first @len: the
+ * header and the NVMe state's queue counts, which lead it.  A state that
+ * came from a peer is checked as one read from the device.
  */
-int nvme_lm_check_state(struct nvme_lm *lm, const u8 *state, u32 len,
-			u64 total)
+int nvme_lm_check_state(struct nvme_lm *lm, const struct nvme_lm_fmt *fmt,
+			const u8 *state, u32 len, u64 total)
 {
 	const struct nvme_ctrl_state_hdr *hdr = (const void *)state;
 	const struct nvme_ctrl_state_nvme *cs;
@@ -420,17 +531,18 @@ int nvme_lm_check_state(struct nvme_lm *lm, const u8 *state, u32 len,
 	u32 hdr_total;
 
 	if (len < NVME_LM_HDR_LEN + sizeof(*cs) ||
-	    nvme_lm_hdr_len(lm, hdr, &hdr_total) || hdr_total != total)
+	    nvme_lm_hdr_len(lm, fmt, hdr, &hdr_total) || hdr_total != total)
 		return -EPROTO;
 	css = get_unaligned_le64(hdr->nvmecss) * 4;
 	cs = (const void *)(state + NVME_LM_HDR_LEN);
 	need = sizeof(*cs) +
 	       (u64)le16_to_cpu(cs->niosq) * sizeof(struct nvme_ctrl_state_sq) +
 	       (u64)le16_to_cpu(cs->niocq) * sizeof(struct nvme_ctrl_state_cq);
-	if (css < sizeof(*cs) || need > css) {
+	if (css < sizeof(*cs) || need > css ||
+	    le16_to_cpu(cs->ver) != NVME_LM_STATE_VER) {
 		dev_err_ratelimited(lm->dev,
-				    "controller state: %u SQs and %u CQs do not fit %llu bytes\n",
-				    le16_to_cpu(cs->niosq),
+				    "controller state: version %u, %u SQs and %u CQs in %llu bytes\n",
+				    le16_to_cpu(cs->ver), le16_to_cpu(cs->niosq),
 				    le16_to_cpu(cs->niocq), css);
 		return -EPROTO;
 	}
@@ -441,25 +553,34 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 			      enum lm_save_phase phase, struct lm_segment *seg)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
-	struct nvme_ctrl_state_hdr hdr;
+	struct nvme_ctrl_state_hdr *hdr;
 	struct lm_buffer *state;
 	u32 total;
 	int ret;
 
 	if (phase != LM_SAVE_FINAL)
 		return 0;
-	ret = nvme_lm_get_state(f, &hdr, 0, sizeof(hdr), true);
+	ret = nvme_lm_check_resets(f);
 	if (ret)
 		return ret;
-	ret = nvme_lm_hdr_len(f->lm, &hdr, &total);
+	if (!f->save_fmt.csvi)
+		return -EPROTO;
+	hdr = kmalloc(sizeof(*hdr), GFP_KERNEL);
+	if (!hdr)
+		return -ENOMEM;
+	ret = nvme_lm_get_state(f, &f->save_fmt, hdr, 0, sizeof(*hdr), true);
+	if (!ret)
+		ret = nvme_lm_hdr_len(f->lm, &f->save_fmt, hdr, &total);
+	kfree(hdr);
 	if (ret)
 		return ret;
 	state = lm_buffer_alloc(total, GFP_KERNEL);
 	if (!state)
 		return -ENOMEM;
-	ret = nvme_lm_get_state(f, state->data, 0, total, true);
+	ret = nvme_lm_get_state(f, &f->save_fmt, state->data, 0, total, true);
 	if (!ret)
-		ret = nvme_lm_check_state(f->lm, state->data, total, total);
+		ret = nvme_lm_check_state(f->lm, &f->save_fmt, state->data,
+					  total, total);
 	if (ret) {
 		lm_buffer_put(state);
 		return ret;
@@ -470,19 +591,34 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 	return 0;
 }
 
+/*
+ * Sends a state in Set Controller State commands of at most max_xfer.
+ * A failed Set is not retried here: the load fails, the function goes to
+ * ERROR, and a new resuming session sends the whole state again from
+ * SEQIND "first", which the specification allows after a failed Set.
+ */
 static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
 			u64 offset, u64 total)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
 	struct nvme_lm *lm = f->lm;
+	const struct nvme_lm_fmt *fmt = &f->load_fmt;
 	struct nvme_command c;
 	size_t done = 0;
+	void *bounce;
 	int ret;
 
 	/* the header and NVMe state lead: check them before sending anything */
-	if (!offset && (total > U32_MAX || (total & 3) ||
-			nvme_lm_check_state(lm, buf, len, total)))
+	if (!fmt->csvi ||
+	    (!offset && (total > U32_MAX || (total & 3) ||
+			 nvme_lm_check_state(lm, fmt, buf, len, total))))
 		return -EPROTO;
+	ret = nvme_lm_check_resets(f);
+	if (ret)
+		return ret;
+	bounce = kmalloc(min_t(size_t, len, lm->max_xfer), GFP_KERNEL);
+	if (!bounce)
+		return -ENOMEM;
 	while (done < len) {
 		u32 n = min_t(size_t, len - done, lm->max_xfer);
 		u64 off = offset + done;
@@ -496,73 +632,135 @@ static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
 			seq = NVME_MIG_SEQ_LAST;
 		else
 			seq = NVME_MIG_SEQ_MIDDLE;
-		nvme_lm_cmd_set_state(&c, f->cntlid, off, n, seq);
-		ret = nvme_lm_submit(lm, &c, (void *)buf + done, n, NULL);
+		memcpy(bounce, buf + done, n);
+		nvme_lm_cmd_set_state(&c, f->cntlid, fmt, off, n, seq);
+		ret = nvme_lm_submit(lm, &c, bounce, n, NULL);
 		if (ret)
-			return ret;
+			break;
 		done += n;
 	}
-	return 0;
+	kfree(bounce);
+	return ret;
 }
 
 static int nvme_lm_state_size(struct lm_function *fn, u64 *len)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
-	struct nvme_ctrl_state_hdr hdr;
-	u32 total;
+	struct nvme_ctrl_state_hdr *hdr;
+	u32 total = NVME_LM_MAX_STATE;
 
 	/* a running controller may refuse: then the bound is the estimate */
-	if (nvme_lm_get_state(f, &hdr, 0, sizeof(hdr), false) ||
-	    nvme_lm_hdr_len(f->lm, &hdr, &total))
+	hdr = kmalloc(sizeof(*hdr), GFP_KERNEL);
+	if (hdr && f->save_fmt.csvi &&
+	    !nvme_lm_get_state(f, &f->save_fmt, hdr, 0, sizeof(*hdr), false) &&
+	    nvme_lm_hdr_len(f->lm, &f->save_fmt, hdr, &total))
 		total = NVME_LM_MAX_STATE;
+	kfree(hdr);
 	*len = total;
 	return 0;
 }
 
+/*
+ * The function was reset, or the core lets go of it.  A Controller Level
+ * Reset (FLR) of a migratable controller removes its suspended state, so
+ * the Resume sent in case it did not happen may find the controller not
+ * suspended: that is the state wanted, not an error.
+ */
 static int nvme_lm_reset(struct lm_function *fn)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
+	struct nvme_command c;
+	int status;
 
-	/* a function level reset does not resume a suspended controller */
-	if (f->suspended)
-		return nvme_lm_restart(fn);
-	return 0;
+	memset(&f->load_fmt, 0, sizeof(f->load_fmt));
+	if (nvme_lm_check_resets(f) || !f->suspended)
+		return 0;
+	nvme_lm_cmd_resume(&c, f->cntlid);
+	status = f->lm->submit(f->lm, &c, NULL, 0, &(u32){0});
+	if (status >= 0 &&
+	    (status & NVME_SCT_SC_MASK) == NVME_SC_CTRL_NOT_SUSPENDED)
+		status = 0;
+	if (!status)
+		f->suspended = false;
+	return nvme_lm_status_to_errno(status);
 }
 
 static int nvme_lm_claim(struct lm_controller *ctrl, struct device *dev,
 			 struct lm_function_info *info)
 {
 	struct nvme_lm *lm = container_of(ctrl, struct nvme_lm, lm_ctrl);
-	struct pci_dev *vf;
+	struct nvme_sec_ctrl_entry e;
+	struct nvme_lm_fmt fmt;
 	struct nvme_lm_fn *f;
-	u16 cntlid;
-	int ret;
+	int vf, ret;
 
 	/* the core asks only about our VFs; a wrong guess must not crash */
 	if (!dev_is_pci(dev) || !to_pci_dev(dev)->is_virtfn ||
 	    &pci_physfn(to_pci_dev(dev))->dev != ctrl->dev)
 		return -ENODEV;
-	vf = to_pci_dev(dev);
-	ret = nvme_lm_cntlid(lm, pci_iov_vf_id(vf), &cntlid);
+	vf = pci_iov_vf_id(to_pci_dev(dev));
+	ret = nvme_lm_vf(lm, vf, false, &e);
 	if (ret)
 		return ret;
 	f = kzalloc(sizeof(*f), GFP_KERNEL);
 	if (!f)
 		return -ENOMEM;
 	f->lm = lm;
-	f->cntlid = cntlid;
+	f->vf = vf;
+	f->cntlid = le16_to_cpu(e.scid);
+	ret = nvme_lm_describe_vf(lm, vf, NULL, &f->compat, &fmt);
+	if (ret) {
+		kfree(f);
+		return ret == -EOPNOTSUPP ? -ENODEV : ret;
+	}
 	info->drvdata = f;
 	info->caps = LM_CAP_STOP_COPY;
 	info->max_state_size = NVME_LM_MAX_STATE;
-	info->compat = lm->compat;
-	info->compat_len = lm->compat_len;
+	info->compat = (const u8 *)&f->compat;
+	info->compat_len = sizeof(f->compat);
 	return 0;
 }
 
+/* The source's descriptor, read when its save starts. */
+static int nvme_lm_describe(struct lm_function *fn, u8 *buf, u16 *len)
+{
+	struct nvme_lm_fn *f = nvme_lm_fn(fn);
+	int ret;
+
+	ret = nvme_lm_describe_vf(f->lm, f->vf, NULL, (void *)buf,
+				  &f->save_fmt);
+	if (!ret)
+		*len = sizeof(struct nvme_lm_compat);
+	return ret;
+}
+
+/*
+ * A destination takes a state from the same vendor, model, firmware and
+ * controller resources, in formats it lists itself: it sends the state
+ * with its own indexes of them.
+ */
 static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
 				size_t len)
 {
-	return nvme_lm_compatible(nvme_lm_fn(fn)->lm, remote, len);
+	struct nvme_lm_fn *f = nvme_lm_fn(fn);
+	const struct nvme_lm_compat *r = (const void *)remote;
+	struct nvme_lm_compat here;
+	struct nvme_lm_fmt fmt;
+	int ret;
+
+	memset(&f->load_fmt, 0, sizeof(f->load_fmt));
+	if (len != sizeof(*r) || r->layout != NVME_LM_COMPAT_LAYOUT ||
+	    r->rsvd1 || r->rsvd10)
+		return -EXDEV;
+	ret = nvme_lm_describe_vf(f->lm, f->vf, r->uuid, &here, &fmt);
+	if (ret == -EOPNOTSUPP)
+		ret = -EXDEV;
+	if (ret)
+		return ret;
+	if (memcmp(&here, r, sizeof(here)))
+		return -EXDEV;
+	f->load_fmt = fmt;
+	return 0;
 }
 
 static void nvme_lm_release(struct lm_controller *ctrl, struct device *dev,
@@ -584,6 +782,7 @@ static const struct lm_migration_ops nvme_lm_ops = {
 	.state_size = nvme_lm_state_size,
 	.reset = nvme_lm_reset,
 	.compat_check = nvme_lm_compat_check,
+	.describe = nvme_lm_describe,
 };
 
 /**
@@ -591,29 +790,28 @@ static const struct lm_migration_ops nvme_lm_ops = {
  * @lm: zeroed by the caller
  * @dev: the PF's device
  * @submit: sends an admin command to the PF's admin queue
- * @max_xfer: largest data transfer of one command, in bytes (MDTS)
+ * @mdts: largest data transfer of one command, in bytes (MDTS)
+ * @map_limit: largest buffer the admin queue maps in one request
  * @cntlid: the primary controller's CNTLID, which its VFs' entries in the
  *	Secondary Controller List must name
  * @vid: PCI vendor ID, part of the compatibility descriptor
  * @model: model number, 40 bytes, likewise
- * @fw: firmware revision, 8 bytes, likewise
+ * @fw: firmware revision, 8 bytes, likewise; read again for every save
  */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
-		  nvme_lm_submit_fn submit, u32 max_xfer, u16 cntlid, u16 vid,
-		  const char *model, const char *fw)
+		  nvme_lm_submit_fn submit, u32 mdts, u32 map_limit,
+		  u16 cntlid, u16 vid, const char *model, const char *fw)
 {
 	lm->dev = dev;
 	lm->submit = submit;
 	lm->cntlid = cntlid;
-	lm->max_xfer = max(round_down(max_xfer, 4), 4096U);
+	lm->mdts = mdts;
+	lm->max_xfer = min3(mdts, map_limit, NVME_LM_XFER_MAX);
+	lm->max_xfer = max(round_down(lm->max_xfer, 4), 4U);
+	lm->vid = vid;
+	lm->model = model;
+	lm->fw = fw;
 	mutex_init(&lm->map_lock);
-	/* a destination must be the same controller model and firmware */
-	put_unaligned_le16(vid, lm->compat);
-	put_unaligned_le16(NVME_LM_CSVI, lm->compat + 2);
-	memcpy(lm->compat + 4, model, 40);
-	memcpy(lm->compat + 44, fw, 8);
-	/* until nvme_lm_read_formats() lists them: none */
-	lm->compat_len = NVME_LM_COMPAT_FIXED;
 	lm->lm_ctrl.dev = dev;
 	lm->lm_ctrl.name = "nvme";
 	lm->lm_ctrl.ops = &nvme_lm_ctrl_ops;
@@ -644,6 +842,8 @@ static int nvme_lm_submit_admin(struct nvme_lm *lm, struct nvme_command *cmd,
  */
 struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev)
 {
+	struct request_queue *q = ctrl->admin_q;
+	struct nvme_lm_fmt fmt;
 	struct nvme_lm *lm;
 	int ret;
 
@@ -653,11 +853,14 @@ struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev)
 	if (!lm)
 		return NULL;
 	lm->ctrl = ctrl;
+	/* a kmalloc'ed piece is mapped in one request if it fits these */
 	nvme_lm_init(lm, &pdev->dev, nvme_lm_submit_admin,
-		     ctrl->max_hw_sectors << SECTOR_SHIFT, ctrl->cntlid,
-		     ctrl->subsys->vendor_id, ctrl->subsys->model,
-		     ctrl->subsys->firmware_rev);
-	ret = nvme_lm_read_formats(lm);
+		     ctrl->max_hw_sectors << SECTOR_SHIFT,
+		     min_t(u64, queue_max_hw_sectors(q) << SECTOR_SHIFT,
+			   (u64)queue_max_segments(q) * PAGE_SIZE),
+		     ctrl->cntlid, ctrl->subsys->vendor_id,
+		     ctrl->subsys->model, ctrl->subsys->firmware_rev);
+	ret = nvme_lm_read_formats(lm, NULL, &fmt);
 	if (!ret)
 		ret = lm_controller_register(&lm->lm_ctrl);
 	if (ret) {

@@ -5,17 +5,16 @@
 #ifndef _NVME_LM_H
 #define _NVME_LM_H
 
+#include <linux/atomic.h>
+#include <linux/bitmap.h>
 #include <linux/live_migration.h>
 #include <linux/mutex.h>
 #include <linux/nvme.h>
 #include <linux/unaligned.h>
 
 #define NVME_LM_MAX_VFS		256
-/* controller state versions the compatibility descriptor lists at most */
-#define NVME_LM_MAX_FMTS	16
-/* vendor, state version used, model, firmware, number of versions */
-#define NVME_LM_COMPAT_FIXED	53
-#define NVME_LM_COMPAT_LEN	(NVME_LM_COMPAT_FIXED + 2 * NVME_LM_MAX_FMTS)
+/* the largest piece of state one command moves, whatever MDTS allows */
+#define NVME_LM_XFER_MAX	(256U << 10)
 
 struct nvme_ctrl;
 struct nvme_lm;
@@ -26,41 +25,97 @@ typedef int (*nvme_lm_submit_fn)(struct nvme_lm *lm, struct nvme_command *cmd,
 				 void *buf, u32 len, u32 *result);
 
 /**
+ * struct nvme_lm_fmt - a controller state format, as one controller lists it
+ * @csvi: 1-based index of the NVMe-defined format's version in the
+ *	controller's Supported Controller State Formats (Identify CNS 20h)
+ * @csuuidi: 1-based index of the vendor specific format's UUID in that
+ *	list, 0 for none
+ * @uuid: that UUID, zero for none
+ *
+ * The indexes are the controller's own: a destination finds the same
+ * version and UUID in its own list.
+ */
+struct nvme_lm_fmt {
+	u8 csvi;
+	u8 csuuidi;
+	u8 uuid[16];
+};
+
+/**
+ * struct nvme_lm_compat - the compatibility descriptor of a VF's state
+ * @layout: %NVME_LM_COMPAT_LAYOUT
+ * @rsvd1: zero
+ * @vid: PCI vendor ID of the PF
+ * @nvme_ver: version value of the NVMe-defined controller state format
+ * @nvq: I/O queue resources of the VF (Secondary Controller List NVQ)
+ * @nvi: interrupt resources of the VF (NVI)
+ * @rsvd10: zero
+ * @mdts: the controller's maximum data transfer, bytes
+ * @uuid: vendor specific controller state format, zero for none
+ * @mn: model number
+ * @fr: firmware revision, as it is when the save starts
+ *
+ * A destination takes a state only if all of it matches its own VF.
+ */
+struct nvme_lm_compat {
+	u8 layout;
+	u8 rsvd1;
+	__le16 vid;
+	__le16 nvme_ver;
+	__le16 nvq;
+	__le16 nvi;
+	__le16 rsvd10;
+	__le32 mdts;
+	u8 uuid[16];
+	char mn[40];
+	char fr[8];
+};
+
+#define NVME_LM_COMPAT_LAYOUT	2
+
+/**
  * struct nvme_lm - a primary controller acting as controlling function
  * @lm_ctrl: its registration with the live migration core
  * @dev: the PF's device
  * @ctrl: the PF's NVMe controller, for @submit
  * @submit: admin command submission (a fake one in KUnit)
- * @max_xfer: bytes one command may move (MDTS)
+ * @mdts: bytes one command may move (MDTS)
+ * @max_xfer: bytes one command moves here: @mdts, what the admin queue
+ *	maps in one request, and %NVME_LM_XFER_MAX
  * @cntlid: the primary controller's own CNTLID
- * @map_lock: protects @map_valid and @vf_cntlid
- * @map_valid: @vf_cntlid reflects the current VFs
- * @vf_cntlid: CNTLID of each VF (index: VF id), 0 if unknown
- * @compat: compatibility descriptor: PCI vendor ID (le16), the controller
- *	state version this driver saves (le16), model number (40 bytes),
- *	firmware revision (8 bytes), then the number of controller state
- *	versions the controller supports (u8) and those versions (le16 each),
- *	from Identify CNS 20h
- * @compat_len: bytes of @compat in use
+ * @vid: PCI vendor ID, for the descriptor
+ * @model: the subsystem's model number (40 bytes), likewise
+ * @fw: the subsystem's firmware revision (8 bytes); it changes when new
+ *	firmware is activated, so it is read when a save starts
+ * @resets: resets of the PF so far: each ends every VF's suspension
+ * @map_lock: protects @map_valid, @vf_known and @vf_entry
+ * @map_valid: the map reflects the current VFs
+ * @vf_known: VFs the Secondary Controller List names
+ * @vf_entry: each VF's entry in it (index: VF id)
  */
 struct nvme_lm {
 	struct lm_controller lm_ctrl;
 	struct device *dev;
 	struct nvme_ctrl *ctrl;
 	nvme_lm_submit_fn submit;
+	u32 mdts;
 	u32 max_xfer;
 	u16 cntlid;
+	u16 vid;
+	const char *model;
+	const char *fw;
+	atomic_t resets;
 	struct mutex map_lock;		/* see above */
 	bool map_valid;
-	u16 vf_cntlid[NVME_LM_MAX_VFS];
-	u8 compat[NVME_LM_COMPAT_LEN];
-	u16 compat_len;
+	DECLARE_BITMAP(vf_known, NVME_LM_MAX_VFS);
+	struct nvme_sec_ctrl_entry vf_entry[NVME_LM_MAX_VFS];
 };
 
 #if IS_ENABLED(CONFIG_NVME_LIVE_MIGRATION)
 struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev);
 void nvme_lm_unregister(struct nvme_lm *lm);
 void nvme_lm_vfs_changed(struct nvme_lm *lm);
+void nvme_lm_pf_reset(struct nvme_lm *lm);
 #else
 static inline struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl,
 					       struct pci_dev *pdev)
@@ -75,25 +130,33 @@ static inline void nvme_lm_unregister(struct nvme_lm *lm)
 static inline void nvme_lm_vfs_changed(struct nvme_lm *lm)
 {
 }
+
+static inline void nvme_lm_pf_reset(struct nvme_lm *lm)
+{
+}
 #endif
 
 /* lm.c internals, visible to its KUnit test */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
-		  nvme_lm_submit_fn submit, u32 max_xfer, u16 cntlid, u16 vid,
-		  const char *model, const char *fw);
+		  nvme_lm_submit_fn submit, u32 mdts, u32 map_limit,
+		  u16 cntlid, u16 vid, const char *model, const char *fw);
 int nvme_lm_status_to_errno(int status);
 const char *nvme_lm_opcode_name(u8 opcode);
-int nvme_lm_cntlid(struct nvme_lm *lm, int vf, u16 *cntlid);
-int nvme_lm_check_state(struct nvme_lm *lm, const u8 *state, u32 len,
-			u64 total);
-int nvme_lm_read_formats(struct nvme_lm *lm);
-int nvme_lm_compatible(struct nvme_lm *lm, const u8 *remote, size_t len);
+int nvme_lm_vf(struct nvme_lm *lm, int vf, bool fresh,
+	       struct nvme_sec_ctrl_entry *entry);
+int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
+			 struct nvme_lm_fmt *fmt);
+int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
+			struct nvme_lm_compat *desc, struct nvme_lm_fmt *fmt);
+int nvme_lm_check_state(struct nvme_lm *lm, const struct nvme_lm_fmt *fmt,
+			const u8 *state, u32 len, u64 total);
 void nvme_lm_cmd_suspend(struct nvme_command *c, u16 cntlid);
 void nvme_lm_cmd_resume(struct nvme_command *c, u16 cntlid);
-void nvme_lm_cmd_get_state(struct nvme_command *c, u16 cntlid, u64 offset,
-			   u32 len);
-void nvme_lm_cmd_set_state(struct nvme_command *c, u16 cntlid, u64 offset,
-			   u32 len, u8 seqind);
+void nvme_lm_cmd_get_state(struct nvme_command *c, u16 cntlid,
+			   const struct nvme_lm_fmt *fmt, u64 offset, u32 len);
+void nvme_lm_cmd_set_state(struct nvme_command *c, u16 cntlid,
+			   const struct nvme_lm_fmt *fmt, u64 offset, u32 len,
+			   u8 seqind);
 void nvme_lm_cmd_sec_list(struct nvme_command *c, u16 first_cntlid);
 void nvme_lm_cmd_state_formats(struct nvme_command *c);
 

@@ -10,24 +10,56 @@
 
 #define FAKE_CMDS	64
 #define FAKE_PRIMARY	0x7	/* the PF's CNTLID */
+#define FAKE_VFS	200
 
+/*
+ * A TP4159 primary controller as NVMe 2.1 describes it: CNS 20h lists the
+ * NVMe-defined format (version value 0) and vendor formats by UUID; Get
+ * and Set Controller State name them by 1-based index (CSVI, CSUUIDI); a
+ * Resume of a controller that is not suspended gets Controller Not
+ * Suspended (13Ah); a Controller Level Reset of a secondary and a reset of
+ * the primary end suspensions.  Buffers are checked as the block layer
+ * maps them: never on the stack, a vmalloc'ed one page by page.
+ */
 struct fake_aq {
 	struct nvme_lm lm;
 	struct nvme_command cmds[FAKE_CMDS];
 	int ncmds;
-	int fail_status;		/* answer every command with this */
-	bool running;			/* Get Controller State: CSUP clear */
+	int fail_status;		/* answer commands with this */
+	u8 fail_opcode;			/* ... those with this opcode, 0: all */
+	int fail_set_at;		/* fail the Set at this offset, once */
+	u32 map_segs;			/* pages of a vmalloc'ed buffer mapped */
+	u32 short_by;			/* Get leaves this many bytes unwritten */
 	u8 *state;			/* what Get Controller State returns */
 	u32 state_len;
 	u8 *loaded;			/* what Set Controller State received */
 	u32 loaded_len;
 	u32 loaded_next;		/* the offset the next piece must have */
-	int send_cntlid;		/* Migration Send must name it, if >= 0 */
-	u16 map[4];			/* CNTLID of VF 0..3 in the list */
+	bool committed;			/* a SEQIND last or entire arrived */
+	int nvfs;			/* VFs in the Secondary Controller List */
+	u16 scid[FAKE_VFS];		/* their CNTLIDs (VF i + 1) */
+	u16 nvq[FAKE_VFS];
 	u16 foreign_scid;		/* a VF 1 of another primary, if set */
+	bool suspended[FAKE_VFS];
 	int identifies;
-	u8 fmts[8];			/* CNS 20h: NV, NUUID, versions */
+	int pages;			/* CNS 15h commands */
+	u8 nv, nuuid;			/* CNS 20h */
+	u16 vers[4];
+	u8 uuids[4][16];
+	char fw[8];
+	char model[40];
 };
+
+/* The VF a CNTLID names, or -1. */
+static int fake_vf_of(struct fake_aq *aq, u32 cntlid)
+{
+	int i;
+
+	for (i = 0; i < aq->nvfs; i++)
+		if (aq->scid[i] == (cntlid & 0xffff))
+			return i;
+	return -1;
+}
 
 static u8 *fake_state(struct kunit *test, u16 niosq, u16 niocq, u32 vss)
 {
@@ -42,16 +74,116 @@ static u8 *fake_state(struct kunit *test, u16 niosq, u16 niocq, u32 vss)
 
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	hdr = (void *)p;
-	hdr->ver = cpu_to_le16(1);
+	hdr->ver = cpu_to_le16(0);	/* "shall be cleared to 0h" */
+	hdr->csattr = NVME_CTRL_STATE_ATTR_SUSPENDED;
 	put_unaligned_le64(css / 4, hdr->nvmecss);
 	put_unaligned_le64(vss / 4, hdr->vss);
 	cs = (void *)(p + NVME_LM_HDR_LEN);
-	cs->ver = cpu_to_le16(1);
+	cs->ver = cpu_to_le16(0);
 	cs->niosq = cpu_to_le16(niosq);
 	cs->niocq = cpu_to_le16(niocq);
 	for (i = NVME_LM_HDR_LEN + sizeof(*cs); i < len; i++)
 		p[i] = i * 13;
 	return p;
+}
+
+static u32 fake_state_len(u16 niosq, u16 niocq, u32 vss)
+{
+	return NVME_LM_HDR_LEN + sizeof(struct nvme_ctrl_state_nvme) +
+	       niosq * sizeof(struct nvme_ctrl_state_sq) +
+	       niocq * sizeof(struct nvme_ctrl_state_cq) + vss;
+}
+
+/* CSVI names version value 0 and CSUUIDI a listed UUID, or none. */
+static bool fake_fmt_ok(struct fake_aq *aq, u32 csvi, u32 csuuidi)
+{
+	return csvi >= 1 && csvi <= aq->nv && !aq->vers[csvi - 1] &&
+	       csuuidi <= aq->nuuid;
+}
+
+/* Identify CNS 15h: entries with a SCID of CNTID or more, 127 at most. */
+static void fake_sec_list(struct fake_aq *aq, struct nvme_command *cmd,
+			  struct nvme_sec_ctrl_list *l)
+{
+	u16 first = le16_to_cpu(cmd->identify.ctrlid);
+	int i;
+
+	aq->pages++;
+	for (i = 0; i < aq->nvfs && l->num < ARRAY_SIZE(l->entries); i++) {
+		struct nvme_sec_ctrl_entry *e = &l->entries[l->num];
+
+		if (aq->scid[i] < first)
+			continue;
+		e->scid = cpu_to_le16(aq->scid[i]);
+		e->pcid = cpu_to_le16(FAKE_PRIMARY);
+		e->scs = 1;
+		e->vfn = cpu_to_le16(i + 1);
+		e->nvq = cpu_to_le16(aq->nvq[i]);
+		e->nvi = cpu_to_le16(1);
+		l->num++;
+	}
+	if (aq->foreign_scid >= first && aq->foreign_scid &&
+	    l->num < ARRAY_SIZE(l->entries)) {
+		l->entries[l->num].scid = cpu_to_le16(aq->foreign_scid);
+		l->entries[l->num].pcid = cpu_to_le16(FAKE_PRIMARY + 1);
+		l->entries[l->num].vfn = cpu_to_le16(1);
+		l->num++;
+	}
+}
+
+static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
+			     void *buf, u32 len)
+{
+	u32 cdw10 = le32_to_cpu(cmd->common.cdw10);
+	u32 cdw11 = le32_to_cpu(cmd->common.cdw11);
+	u64 off = le32_to_cpu(cmd->common.cdw12) |
+		  (u64)le32_to_cpu(cmd->common.cdw13) << 32;
+	/* NUMD is not 0's based (libnvme, libvfn) */
+	u64 bytes = (u64)le32_to_cpu(cmd->common.cdw15) * 4;
+	u32 seq = cdw10 >> 16 & 3;
+	int vf = fake_vf_of(aq, cdw11);
+
+	if (vf < 0)
+		return NVME_SC_CTRL_ID_INVALID | NVME_STATUS_DNR;
+	switch (cdw10 & 0xff) {
+	case NVME_MIGSEND_SUSPEND:
+		aq->suspended[vf] = true;
+		return 0;
+	case NVME_MIGSEND_RESUME:
+		if (!aq->suspended[vf])
+			return NVME_SC_CTRL_NOT_SUSPENDED | NVME_STATUS_DNR;
+		aq->suspended[vf] = false;
+		return 0;
+	case NVME_MIGSEND_SET_STATE:
+		break;
+	default:
+		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	}
+	if (!aq->suspended[vf])
+		return NVME_SC_CTRL_NOT_SUSPENDED | NVME_STATUS_DNR;
+	if (!fake_fmt_ok(aq, cdw11 >> 16 & 0xff, cdw11 >> 24) ||
+	    bytes != len || off + bytes > aq->loaded_len)
+		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	if (aq->fail_set_at >= 0 && off == aq->fail_set_at) {
+		aq->fail_set_at = -1;
+		aq->loaded_next = 0;
+		return NVME_SC_INTERNAL;
+	}
+	/* first or entire starts over; then in order without gaps */
+	if (seq == NVME_MIG_SEQ_FIRST || seq == NVME_MIG_SEQ_ENTIRE) {
+		if (off)
+			return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+		aq->committed = false;
+	} else if (!off || off != aq->loaded_next) {
+		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	}
+	memcpy(aq->loaded + off, buf, bytes);
+	aq->loaded_next = off + bytes;
+	if (seq == NVME_MIG_SEQ_LAST || seq == NVME_MIG_SEQ_ENTIRE) {
+		aq->committed = true;
+		aq->loaded_next = 0;
+	}
+	return 0;
 }
 
 static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
@@ -60,70 +192,75 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 	struct fake_aq *aq = container_of(lm, struct fake_aq, lm);
 	u64 off = le32_to_cpu(cmd->common.cdw12) |
 		  (u64)le32_to_cpu(cmd->common.cdw13) << 32;
-	int i;
+	u32 cdw10 = le32_to_cpu(cmd->common.cdw10);
+	u32 cdw11 = le32_to_cpu(cmd->common.cdw11);
+	int vf;
 
 	if (aq->ncmds < FAKE_CMDS)
 		aq->cmds[aq->ncmds++] = *cmd;
-	if (aq->fail_status)
+	/* as blk_rq_map_kern(): no stack, a vmalloc'ed buffer page by page */
+	if (buf && object_is_on_stack(buf))
+		return -EFAULT;
+	if (buf && is_vmalloc_addr(buf) &&
+	    DIV_ROUND_UP(offset_in_page(buf) + len, PAGE_SIZE) > aq->map_segs)
+		return -EINVAL;
+	if (len > aq->lm.mdts)
+		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	if (aq->fail_status &&
+	    (!aq->fail_opcode || aq->fail_opcode == cmd->common.opcode))
 		return aq->fail_status;
 	switch (cmd->common.opcode) {
-	case nvme_admin_identify: {
-		struct nvme_sec_ctrl_list *l = buf;
-
+	case nvme_admin_identify:
+		memset(buf, 0, len);
 		if (cmd->identify.cns == NVME_ID_CNS_CTRL_STATE_FMT) {
-			memset(buf, 0, len);
-			memcpy(buf, aq->fmts, sizeof(aq->fmts));
+			u8 *p = buf;
+
+			/* the counts as set, the entries the fake has */
+			p[0] = aq->nv;
+			p[1] = aq->nuuid;
+			memcpy(p + 2, aq->vers,
+			       2 * min_t(int, aq->nv, ARRAY_SIZE(aq->vers)));
+			if (2 + 2 * aq->nv + sizeof(aq->uuids) <= len)
+				memcpy(p + 2 + 2 * aq->nv, aq->uuids,
+				       16 * min_t(int, aq->nuuid,
+						  ARRAY_SIZE(aq->uuids)));
 			return 0;
 		}
 		aq->identifies++;
-		memset(l, 0, len);
-		for (i = 0; i < ARRAY_SIZE(aq->map); i++) {
-			if (!aq->map[i])
-				continue;
-			l->entries[l->num].scid = cpu_to_le16(aq->map[i]);
-			l->entries[l->num].pcid = cpu_to_le16(FAKE_PRIMARY);
-			l->entries[l->num].vfn = cpu_to_le16(i + 1);
-			l->num++;
-		}
-		if (aq->foreign_scid) {
-			l->entries[l->num].scid = cpu_to_le16(aq->foreign_scid);
-			l->entries[l->num].pcid = cpu_to_le16(FAKE_PRIMARY + 1);
-			l->entries[l->num].vfn = cpu_to_le16(1);
-			l->num++;
-		}
+		fake_sec_list(aq, cmd, buf);
 		return 0;
-	}
 	case nvme_admin_migrate_recv:
-		if (off > aq->state_len || len > aq->state_len - off)
-			return NVME_SC_INVALID_FIELD;
-		memcpy(buf, aq->state + off, len);
-		*result = aq->running ? 0 : NVME_MIGRECV_CSUP;
+		vf = fake_vf_of(aq, cdw11);
+		if (vf < 0)
+			return NVME_SC_CTRL_ID_INVALID | NVME_STATUS_DNR;
+		if ((cdw10 & 0xff) != NVME_MIGRECV_GET_STATE ||
+		    !fake_fmt_ok(aq, cdw10 >> 16 & 0xff, cdw11 >> 16 & 0xff) ||
+		    le32_to_cpu(cmd->common.cdw15) + 1 != len / 4)
+			return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+		/* beyond the state, dwords are undefined: leave them */
+		if (off < aq->state_len)
+			memcpy(buf, aq->state + off,
+			       min_t(u64, len, aq->state_len - off) -
+			       (len > aq->short_by ? aq->short_by : 0));
+		*result = aq->suspended[vf] ? NVME_MIGRECV_CSUP : 0;
 		return 0;
-	case nvme_admin_migrate_send: {
-		u32 seq = le32_to_cpu(cmd->common.cdw10) >> 16 & 3;
-		/* NUMD is not 0's based (libnvme, libvfn) */
-		u64 bytes = (u64)le32_to_cpu(cmd->common.cdw15) * 4;
+	case nvme_admin_migrate_send:
+		return fake_migrate_send(aq, cmd, buf, len);
+	}
+	return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
+}
 
-		if ((le32_to_cpu(cmd->common.cdw10) & 0xff) !=
-		    NVME_MIGSEND_SET_STATE)
-			return 0;
-		/* as a device: it moves NUMD dwords, for the named CNTLID */
-		if (aq->send_cntlid >= 0 &&
-		    (le32_to_cpu(cmd->common.cdw11) & 0xffff) != aq->send_cntlid)
-			return NVME_SC_INVALID_FIELD;
-		if (bytes != len || off + bytes > aq->loaded_len)
-			return NVME_SC_INVALID_FIELD;
-		/* first or entire at 0, then in order without gaps */
-		if ((seq == NVME_MIG_SEQ_FIRST || seq == NVME_MIG_SEQ_ENTIRE) !=
-		    !off || off != aq->loaded_next)
-			return NVME_SC_INVALID_FIELD;
-		memcpy(aq->loaded + off, buf, bytes);
-		aq->loaded_next = seq == NVME_MIG_SEQ_LAST ||
-				  seq == NVME_MIG_SEQ_ENTIRE ? 0 : off + bytes;
-		return 0;
-	}
-	}
-	return NVME_SC_INVALID_OPCODE;
+/* A Controller Level Reset of VF @vf, or a reset of the primary (-1). */
+static void fake_reset(struct fake_aq *aq, int vf)
+{
+	int i;
+
+	for (i = 0; i < aq->nvfs; i++)
+		if (vf < 0 || i == vf)
+			aq->suspended[i] = false;
+	aq->loaded_next = 0;
+	if (vf < 0)
+		nvme_lm_pf_reset(&aq->lm);
 }
 
 static int nvme_lm_test_names;
@@ -140,22 +277,34 @@ static struct device *nvme_lm_test_dev(struct kunit *test, const char *what)
 	return dev;
 }
 
-static struct fake_aq *fake_aq_new(struct kunit *test, u32 max_xfer)
+static struct fake_aq *fake_aq_new_mdts(struct kunit *test, u32 mdts,
+					u32 map_segs)
 {
 	struct fake_aq *aq = kunit_kzalloc(test, sizeof(*aq), GFP_KERNEL);
-	static const char model[40] = "fake nvme", fw[8] = "1.0";
+	int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, aq);
-	aq->send_cntlid = -1;
+	aq->fail_set_at = -1;
+	aq->map_segs = map_segs;
+	strscpy(aq->model, "fake nvme", sizeof(aq->model));
+	memcpy(aq->fw, "1.0     ", sizeof(aq->fw));
 	nvme_lm_init(&aq->lm, nvme_lm_test_dev(test, "pf"), fake_submit,
-		     max_xfer, FAKE_PRIMARY, 0x1b36, model, fw);
-	aq->map[0] = 0x21;
-	aq->map[1] = 0x22;
-	/* versions 1 and 2, no vendor specific formats */
-	aq->fmts[0] = 2;
-	aq->fmts[2] = 1;
-	aq->fmts[4] = 2;
+		     mdts, map_segs * PAGE_SIZE, FAKE_PRIMARY, 0x1b36,
+		     aq->model, aq->fw);
+	aq->nvfs = 2;
+	aq->scid[0] = 0x21;
+	aq->scid[1] = 0x22;
+	for (i = 0; i < FAKE_VFS; i++)
+		aq->nvq[i] = 2;
+	/* the NVMe-defined format only, as NVMe 2.1 defines it */
+	aq->nv = 1;
+	aq->vers[0] = 0;
 	return aq;
+}
+
+static struct fake_aq *fake_aq_new(struct kunit *test, u32 max_xfer)
+{
+	return fake_aq_new_mdts(test, max_xfer, 32);
 }
 
 static u32 dw(const struct nvme_command *c, int n)
@@ -166,6 +315,7 @@ static u32 dw(const struct nvme_command *c, int n)
 /* Every dword of every command, as ref/nvme-tp4159.md encodes them. */
 static void nvme_lm_test_encoding(struct kunit *test)
 {
+	const struct nvme_lm_fmt fmt = { .csvi = 3, .csuuidi = 2 };
 	struct nvme_command c;
 
 	nvme_lm_cmd_suspend(&c, 0x1234);
@@ -180,26 +330,26 @@ static void nvme_lm_test_encoding(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dw(&c, 10), 0x1U);
 	KUNIT_EXPECT_EQ(test, dw(&c, 11), 0x1234U);
 
-	nvme_lm_cmd_get_state(&c, 0x1234, 0x100000010ULL, 4096);
+	nvme_lm_cmd_get_state(&c, 0x1234, &fmt, 0x100000010ULL, 4096);
 	KUNIT_EXPECT_EQ(test, c.common.opcode, 0x42);
-	KUNIT_EXPECT_EQ(test, dw(&c, 10), 0x00010000U);	/* SEL 0, CSVI 1 */
-	KUNIT_EXPECT_EQ(test, dw(&c, 11), 0x1234U);	/* CSUUIDI 0 */
+	KUNIT_EXPECT_EQ(test, dw(&c, 10), 0x00030000U);	/* SEL 0, CSVI 3 */
+	KUNIT_EXPECT_EQ(test, dw(&c, 11), 0x00021234U);	/* CSUUIDI 2 */
 	KUNIT_EXPECT_EQ(test, dw(&c, 12), 0x10U);
 	KUNIT_EXPECT_EQ(test, dw(&c, 13), 0x1U);
 	KUNIT_EXPECT_EQ(test, dw(&c, 14), 0U);
 	KUNIT_EXPECT_EQ(test, dw(&c, 15), 1023U);	/* NUMDL 0's based */
 
-	nvme_lm_cmd_set_state(&c, 0x1234, 8192, 4096, NVME_MIG_SEQ_LAST);
+	nvme_lm_cmd_set_state(&c, 0x1234, &fmt, 8192, 4096, NVME_MIG_SEQ_LAST);
 	KUNIT_EXPECT_EQ(test, c.common.opcode, 0x41);
 	KUNIT_EXPECT_EQ(test, dw(&c, 10), 0x00020002U);	/* SEL 2, SEQIND 2 */
-	KUNIT_EXPECT_EQ(test, dw(&c, 11), 0x00011234U);	/* CSVI 1 */
+	KUNIT_EXPECT_EQ(test, dw(&c, 11), 0x02031234U);	/* CSVI 3, CSUUIDI 2 */
 	KUNIT_EXPECT_EQ(test, dw(&c, 12), 8192U);
 	KUNIT_EXPECT_EQ(test, dw(&c, 13), 0U);
 	KUNIT_EXPECT_EQ(test, dw(&c, 15), 1024U);	/* NUMD */
 
-	nvme_lm_cmd_sec_list(&c, 0);
+	nvme_lm_cmd_sec_list(&c, 0x80);
 	KUNIT_EXPECT_EQ(test, c.identify.opcode, nvme_admin_identify);
-	KUNIT_EXPECT_EQ(test, dw(&c, 10), 0x15U);	/* CNS 15h */
+	KUNIT_EXPECT_EQ(test, dw(&c, 10), 0x00800015U);	/* CNTID, CNS 15h */
 
 	nvme_lm_cmd_state_formats(&c);
 	KUNIT_EXPECT_EQ(test, c.identify.opcode, nvme_admin_identify);
@@ -211,8 +361,10 @@ static void nvme_lm_test_encoding(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nvme_admin_track_recv, 0x3e);
 	KUNIT_EXPECT_EQ(test, nvme_admin_ctrl_data_queue, 0x45);
 	KUNIT_EXPECT_EQ(test, NVME_CTRL_OACS_HMLM, 1 << 11);
+	KUNIT_EXPECT_EQ(test, sizeof(struct nvme_lm_compat), 80U);
 }
 
+/* A function as nvme_lm_claim() makes one, for a kunit device. */
 static struct lm_function *nvme_lm_test_fn(struct kunit *test,
 					   struct fake_aq *aq, int vf)
 {
@@ -220,12 +372,20 @@ static struct lm_function *nvme_lm_test_fn(struct kunit *test,
 					 .max_state_size = NVME_LM_MAX_STATE };
 	/* freed by nvme_lm_release() when the controller goes */
 	struct nvme_lm_fn *f = kzalloc(sizeof(*f), GFP_KERNEL);
+	struct nvme_sec_ctrl_entry e;
+	struct nvme_lm_fmt fmt;
 	struct lm_function *fn;
 
 	KUNIT_ASSERT_NOT_NULL(test, f);
 	f->lm = &aq->lm;
-	KUNIT_ASSERT_EQ(test, nvme_lm_cntlid(&aq->lm, vf, &f->cntlid), 0);
+	f->vf = vf;
+	KUNIT_ASSERT_EQ(test, nvme_lm_vf(&aq->lm, vf, false, &e), 0);
+	f->cntlid = le16_to_cpu(e.scid);
+	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&aq->lm, vf, NULL,
+						  &f->compat, &fmt), 0);
 	info.drvdata = f;
+	info.compat = (const u8 *)&f->compat;
+	info.compat_len = sizeof(f->compat);
 	fn = lm_function_add(&aq->lm.lm_ctrl, nvme_lm_test_dev(test, "vf"),
 			     &info);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(fn));
@@ -237,9 +397,10 @@ static void nvme_lm_test_unregister(void *data)
 	lm_controller_unregister(data);
 }
 
-static struct fake_aq *fake_registered(struct kunit *test, u32 max_xfer)
+static struct fake_aq *fake_registered_mdts(struct kunit *test, u32 mdts,
+					    u32 map_segs)
 {
-	struct fake_aq *aq = fake_aq_new(test, max_xfer);
+	struct fake_aq *aq = fake_aq_new_mdts(test, mdts, map_segs);
 
 	KUNIT_ASSERT_EQ(test, lm_controller_register(&aq->lm.lm_ctrl), 0);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
@@ -248,70 +409,128 @@ static struct fake_aq *fake_registered(struct kunit *test, u32 max_xfer)
 	return aq;
 }
 
+static struct fake_aq *fake_registered(struct kunit *test, u32 max_xfer)
+{
+	return fake_registered_mdts(test, max_xfer, 32);
+}
+
+static void fake_unregister(struct kunit *test, struct fake_aq *aq)
+{
+	lm_controller_unregister(&aq->lm.lm_ctrl);
+	kunit_remove_action(test, nvme_lm_test_unregister, &aq->lm.lm_ctrl);
+}
+
+/* Where the stream format puts the descriptor's length and bytes. */
+#define STREAM_COMPAT_LEN_AT	10
+#define STREAM_COMPAT_AT	16
+#define STREAM_HDR_LEN		(STREAM_COMPAT_AT + LM_COMPAT_MAX)
+
 /*
  * Saves through the core.  With @state, reads the stream: it must carry
- * those @len bytes, unchanged, within less than a page of framing.
+ * those @len bytes, unchanged, within less than a page of framing.  The
+ * stream's first STREAM_HDR_LEN bytes are copied to @hdr if given.
  */
-static int save_payload(struct kunit *test, struct lm_function *fn,
-			const u8 *state, u32 len)
+static int save_stream(struct kunit *test, struct lm_function *fn,
+		       const u8 *state, u32 len, u8 *hdr)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
-	size_t cap = len + PAGE_SIZE, got = 0, off;
+	size_t cap = len + PAGE_SIZE, got = 0, off = 0, at, n_at;
 	struct file *file = NULL;
-	bool found = false;
+	bool found = true;
 	loff_t pos = 0;
 	ssize_t n;
 	u8 *buf;
 	int ret;
 
 	ret = lm_set_state(fn, LM_STATE_STOP_COPY, NULL, &file);
-	if (file && state) {
+	if (file && (state || hdr)) {
 		buf = kunit_kmalloc(test, cap, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, buf);
 		while ((n = kernel_read(file, buf + got, cap - got, &pos)) > 0)
 			got += n;
 		KUNIT_EXPECT_EQ(test, n, 0);
-		for (off = 0; !found && off + len <= got; off++)
-			found = !memcmp(buf + off, state, len);
+		/*
+		 * Records cut the payload every 256 KiB: find it 64 KiB at a
+		 * time, in order.
+		 */
+		for (at = 0; state && found && at < len; at += n_at) {
+			n_at = min_t(size_t, len - at, SZ_64K);
+			for (found = false; !found && off + n_at <= got; off++)
+				found = !memcmp(buf + off, state + at, n_at);
+			off += n_at - 1;
+		}
 		KUNIT_EXPECT_TRUE(test, found);
 		KUNIT_EXPECT_LT(test, got, cap);
+		if (hdr)
+			memcpy(hdr, buf, STREAM_HDR_LEN);
 	}
 	if (file)
 		fput(file);
 	/* the function was suspended before its state was read */
-	KUNIT_EXPECT_TRUE(test, f->suspended);
+	if (!ret)
+		KUNIT_EXPECT_TRUE(test, f->suspended);
 	return ret;
+}
+
+static int save_payload(struct kunit *test, struct lm_function *fn,
+			const u8 *state, u32 len)
+{
+	return save_stream(test, fn, state, len, NULL);
+}
+
+/* The destination's side: check @desc as the core does, then stop. */
+static void load_prepare(struct kunit *test, struct lm_function *fn,
+			 const void *desc)
+{
+	KUNIT_ASSERT_EQ(test, nvme_lm_compat_check(fn, desc,
+						   sizeof(struct nvme_lm_compat)),
+			0);
+	KUNIT_ASSERT_EQ(test, nvme_lm_stop(fn), 0);
 }
 
 static void nvme_lm_test_chunking(struct kunit *test)
 {
 	static const u32 vss[] = { 0, 4096 - 48 - 8 - 24, 10000 };
+	static const u8 uuid[16] = { 0xa5, 1, 2, 3 };
 	const u32 max_xfer = 4096;
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(vss); i++) {
 		struct fake_aq *aq = fake_registered(test, max_xfer);
-		struct lm_function *fn = nvme_lm_test_fn(test, aq, 1);
-		u32 expect_cmds, j, off = 0;
+		struct lm_function *fn;
+		u32 expect_cmds, j, off = 0, n;
+		struct nvme_lm_fn *f;
 
+		if (vss[i]) {
+			/* vendor state comes only with a vendor format */
+			aq->nuuid = 1;
+			memcpy(aq->uuids[0], uuid, 16);
+		}
+		fn = nvme_lm_test_fn(test, aq, 1);
+		f = nvme_lm_fn(fn);
 		aq->state = fake_state(test, 1, 0, vss[i]);
-		aq->state_len = NVME_LM_HDR_LEN +
-				sizeof(struct nvme_ctrl_state_nvme) +
-				sizeof(struct nvme_ctrl_state_sq) + vss[i];
+		aq->state_len = fake_state_len(1, 0, vss[i]);
 		aq->ncmds = 0;
 		/* the core copies out what the controller wrote, as it was */
 		KUNIT_ASSERT_EQ(test, save_payload(test, fn, aq->state,
 						   aq->state_len), 0);
-		/* suspend, header, then the state in max_xfer pieces */
-		expect_cmds = 2 + DIV_ROUND_UP(aq->state_len, max_xfer);
+		KUNIT_EXPECT_EQ(test, f->save_fmt.csuuidi, vss[i] ? 1 : 0);
+		/*
+		 * Suspend, formats and list for the descriptor, the header,
+		 * then the state in max_xfer pieces.
+		 */
+		expect_cmds = 4 + DIV_ROUND_UP(aq->state_len, max_xfer);
 		KUNIT_EXPECT_EQ(test, aq->ncmds, (int)expect_cmds);
 		KUNIT_EXPECT_EQ(test, aq->cmds[0].common.opcode, 0x41);
 		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[0], 11), 0x10022U);
-		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[1], 15), 48 / 4 - 1);
-		for (j = 2; j < expect_cmds; j++) {
-			u32 n = min(aq->state_len - off, max_xfer);
-
-			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 11), 0x22U);
+		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[1], 10), 0x20U);
+		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[2], 10), 0x15U);
+		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[3], 15), 48 / 4 - 1);
+		for (j = 4; j < expect_cmds; j++) {
+			n = min(aq->state_len - off, max_xfer);
+			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 10), 0x10000U);
+			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 11),
+					vss[i] ? 0x10022U : 0x22U);
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 12), off);
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 15), n / 4 - 1);
 			off += n;
@@ -321,13 +540,15 @@ static void nvme_lm_test_chunking(struct kunit *test)
 		aq->loaded_len = aq->state_len;
 		aq->loaded = kunit_kzalloc(test, aq->loaded_len, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, aq->loaded);
-		aq->send_cntlid = nvme_lm_fn(fn)->cntlid;
+		KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+		load_prepare(test, fn, &f->compat);
 		aq->ncmds = 0;
 		KUNIT_ASSERT_EQ(test, nvme_lm_load(fn, aq->state,
 						   aq->state_len, 0,
 						   aq->state_len), 0);
 		KUNIT_EXPECT_EQ(test, memcmp(aq->loaded, aq->state,
 					     aq->state_len), 0);
+		KUNIT_EXPECT_TRUE(test, aq->committed);
 		KUNIT_EXPECT_EQ(test, aq->ncmds,
 				(int)DIV_ROUND_UP(aq->state_len, max_xfer));
 		for (j = 0; j < aq->ncmds; j++) {
@@ -341,12 +562,71 @@ static void nvme_lm_test_chunking(struct kunit *test)
 				KUNIT_EXPECT_EQ(test, seq, 2U);
 			else
 				KUNIT_EXPECT_EQ(test, seq, 0U);
-			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 11), 0x10022U);
+			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 11),
+					vss[i] ? 0x01010022U : 0x10022U);
 		}
-		lm_controller_unregister(&aq->lm.lm_ctrl);
-		kunit_remove_action(test, nvme_lm_test_unregister,
-				    &aq->lm.lm_ctrl);
+		fake_unregister(test, aq);
 	}
+}
+
+/*
+ * A controller with a large MDTS: pieces stay within what the admin queue
+ * maps in one request, and no command's buffer is on the stack.
+ */
+static void nvme_lm_test_dma_buffers(struct kunit *test)
+{
+	struct fake_aq *aq = fake_registered_mdts(test, 8 << 20, 32);
+	u32 vss = 3 << 20, i;
+	struct lm_function *fn;
+	struct nvme_lm_fn *f;
+
+	aq->nuuid = 1;
+	aq->uuids[0][0] = 0x5a;
+	fn = nvme_lm_test_fn(test, aq, 0);
+	f = nvme_lm_fn(fn);
+	KUNIT_EXPECT_EQ(test, aq->lm.max_xfer, 32 * (u32)PAGE_SIZE);
+	aq->state = fake_state(test, 2, 2, vss);
+	aq->state_len = fake_state_len(2, 2, vss);
+	KUNIT_ASSERT_EQ(test, save_payload(test, fn, aq->state,
+					   aq->state_len), 0);
+	for (i = 0; i < min(aq->ncmds, FAKE_CMDS); i++)
+		if (aq->cmds[i].common.opcode == nvme_admin_migrate_recv)
+			KUNIT_EXPECT_LE(test, dw(&aq->cmds[i], 15) + 1,
+					aq->lm.max_xfer / 4);
+	aq->loaded_len = aq->state_len;
+	aq->loaded = kunit_kzalloc(test, aq->loaded_len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, aq->loaded);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	load_prepare(test, fn, &f->compat);
+	for (i = 0; i < aq->state_len; i += 1 << 20)
+		KUNIT_ASSERT_EQ(test, nvme_lm_load(fn, aq->state + i,
+						   min(aq->state_len - i,
+						       1U << 20),
+						   i, aq->state_len), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(aq->loaded, aq->state, aq->state_len),
+			0);
+	KUNIT_EXPECT_TRUE(test, aq->committed);
+}
+
+/* Dwords a controller leaves unwritten never reach the stream. */
+static void nvme_lm_test_short_transfer(struct kunit *test)
+{
+	struct fake_aq *aq = fake_registered(test, 4096);
+	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
+	u32 len = fake_state_len(200, 0, 0);
+	u8 *want;
+
+	aq->state = fake_state(test, 200, 0, 0);
+	aq->state_len = len;
+	aq->short_by = 64;
+	want = kunit_kmalloc(test, len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, want);
+	memcpy(want, aq->state, len);
+	/* two pieces, each 64 bytes short; the header is read on its own */
+	KUNIT_ASSERT_TRUE(test, len > 4096 && len < 8192);
+	memset(want + 4096 - 64, 0, 64);
+	memset(want + len - 64, 0, 64);
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn, want, len), 0);
 }
 
 static void nvme_lm_test_status(struct kunit *test)
@@ -375,22 +655,26 @@ static void nvme_lm_test_status(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, nvme_lm_status_to_errno(map[i].status),
 				    map[i].err, "status %#x", map[i].status);
 
-	/* a refused suspend leaves the function in ERROR; reset recovers */
-	aq->fail_status = NVME_SC_CTRL_SUSPENDED;
+	/*
+	 * The VF's controller went away (its CNTLID is no longer valid): the
+	 * Suspend's status leaves the function in ERROR; reset recovers.
+	 */
+	aq->scid[0] = 0x31;
 	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file),
-			-EBUSY);
+			-ENODEV);
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
 	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
-	aq->fail_status = 0;
+	aq->scid[0] = 0x21;
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
 	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
 
 	/* a timeout while saving */
 	aq->state = fake_state(test, 0, 0, 0);
-	aq->state_len = NVME_LM_HDR_LEN + sizeof(struct nvme_ctrl_state_nvme);
+	aq->state_len = fake_state_len(0, 0, 0);
 	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
 	aq->fail_status = -EINTR;
+	aq->fail_opcode = nvme_admin_migrate_recv;
 	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
 					   &file), -ETIMEDOUT);
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
@@ -402,6 +686,7 @@ static void nvme_lm_test_lying_device(struct kunit *test)
 {
 	struct fake_aq *aq = fake_registered(test, 4096);
 	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
+	struct nvme_lm_fn *f = nvme_lm_fn(fn);
 	struct nvme_ctrl_state_hdr *hdr;
 	struct nvme_ctrl_state_nvme *cs;
 	enum lm_state state;
@@ -409,7 +694,7 @@ static void nvme_lm_test_lying_device(struct kunit *test)
 
 	/* a header claiming more than any state may be */
 	aq->state = fake_state(test, 1, 1, 0);
-	aq->state_len = NVME_LM_HDR_LEN + sizeof(*cs) + 48;
+	aq->state_len = fake_state_len(1, 1, 0);
 	hdr = (void *)aq->state;
 	put_unaligned_le64(NVME_LM_MAX_STATE, hdr->nvmecss);
 	KUNIT_EXPECT_EQ(test, save_payload(test, fn, NULL, 0), -EPROTO);
@@ -429,23 +714,40 @@ static void nvme_lm_test_lying_device(struct kunit *test)
 	cs->niosq = cpu_to_le16(100);
 	KUNIT_EXPECT_EQ(test, save_payload(test, fn, NULL, 0), -EPROTO);
 	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	cs->niosq = cpu_to_le16(1);
+
+	/* vendor state without a vendor format (CSUUIDI 0): VSS must be 0 */
+	put_unaligned_le64(1, hdr->vss);
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn, NULL, 0), -EPROTO);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	put_unaligned_le64(0, hdr->vss);
+
+	/* a version other than the one NVMe 2.1 defines, 0 */
+	hdr->ver = cpu_to_le16(1);
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn, NULL, 0), -EPROTO);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	hdr->ver = 0;
 
 	/* a state from a controller that says it is not suspended */
-	cs->niosq = cpu_to_le16(1);
-	aq->running = true;
+	aq->ncmds = 0;
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file),
+			0);
+	aq->suspended[0] = false;
 	KUNIT_EXPECT_EQ(test, save_payload(test, fn, NULL, 0), -EPROTO);
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
 	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
 	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
-	aq->running = false;
 
 	/* a state that is fine once more */
-	KUNIT_EXPECT_EQ(test, save_payload(test, fn, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn, aq->state,
+					   aq->state_len), 0);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
 
 	/*
 	 * A peer's state is checked as the device's is, from its first piece
 	 * (the core loads in 1 MiB pieces), before any command is sent.
 	 */
+	load_prepare(test, fn, &f->compat);
 	aq->ncmds = 0;
 	cs->niocq = cpu_to_le16(7);
 	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, 100,
@@ -455,131 +757,217 @@ static void nvme_lm_test_lying_device(struct kunit *test)
 					   aq->state_len + 4), -EPROTO);
 	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, 40, 0,
 					   aq->state_len), -EPROTO);
+	put_unaligned_le64(1, hdr->vss);
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, 100, 0,
+					   aq->state_len + 4), -EPROTO);
 	KUNIT_EXPECT_EQ(test, aq->ncmds, 0);
-	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file),
-			0);
 }
 
 static void nvme_lm_test_vf_map(struct kunit *test)
 {
 	struct fake_aq *aq = fake_aq_new(test, 4096);
-	u16 cntlid;
+	struct nvme_sec_ctrl_entry e;
+	int i;
 
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), 0);
-	KUNIT_EXPECT_EQ(test, cntlid, 0x22);
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 1, false, &e), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(e.scid), 0x22);
 	KUNIT_EXPECT_EQ(test, aq->identifies, 1);
 	/* cached */
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 0, &cntlid), 0);
-	KUNIT_EXPECT_EQ(test, cntlid, 0x21);
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 0, false, &e), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(e.scid), 0x21);
 	KUNIT_EXPECT_EQ(test, aq->identifies, 1);
-	/* unknown VF: the list is read again, still unknown */
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 3, &cntlid), -ENODEV);
+	/* fresh: read again */
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 0, true, &e), 0);
 	KUNIT_EXPECT_EQ(test, aq->identifies, 2);
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, -1, &cntlid), -ENODEV);
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, NVME_LM_MAX_VFS,
-					     &cntlid), -ENODEV);
-	/* sriov_numvfs changed: the map is rebuilt */
-	aq->map[1] = 0x42;
-	nvme_lm_vfs_changed(&aq->lm);
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), 0);
-	KUNIT_EXPECT_EQ(test, cntlid, 0x42);
+	/* unknown VF: the list is read again, still unknown */
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 3, false, &e), -ENODEV);
 	KUNIT_EXPECT_EQ(test, aq->identifies, 3);
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, -1, false, &e), -ENODEV);
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, NVME_LM_MAX_VFS, false, &e),
+			-ENODEV);
+	/* sriov_numvfs changed: the map is rebuilt */
+	aq->scid[1] = 0x42;
+	nvme_lm_vfs_changed(&aq->lm);
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 1, false, &e), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(e.scid), 0x42);
 	/* a VF 1 of another primary controller is not ours */
 	aq->foreign_scid = 0x99;
-	nvme_lm_vfs_changed(&aq->lm);
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 0, &cntlid), 0);
-	KUNIT_EXPECT_EQ(test, cntlid, 0x21);
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), 0);
-	KUNIT_EXPECT_EQ(test, cntlid, 0x42);
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 0, true, &e), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(e.scid), 0x21);
 	/* lies: one controller twice, or a VF given the PF's own CNTLID */
 	aq->foreign_scid = 0x42;
-	nvme_lm_vfs_changed(&aq->lm);
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), -EPROTO);
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 1, true, &e), -EPROTO);
 	aq->foreign_scid = 0;
-	aq->map[1] = aq->map[0];
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), -EPROTO);
-	aq->map[1] = FAKE_PRIMARY;
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), -EPROTO);
+	aq->scid[1] = aq->scid[0];
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 1, true, &e), -EPROTO);
+	aq->scid[1] = FAKE_PRIMARY;
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 1, true, &e), -EPROTO);
 	/* and a truthful list once more */
-	aq->map[1] = 0x42;
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid), 0);
-	KUNIT_EXPECT_EQ(test, cntlid, 0x42);
+	aq->scid[1] = 0x42;
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 1, true, &e), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(e.scid), 0x42);
+
+	/* 200 VFs: two pages of the list; SCID 0 is a valid controller ID */
+	aq->nvfs = FAKE_VFS;
+	for (i = 0; i < FAKE_VFS; i++)
+		aq->scid[i] = i < FAKE_PRIMARY ? i : i + 1;
+	aq->pages = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 0, true, &e), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(e.scid), 0);
+	KUNIT_EXPECT_EQ(test, aq->pages, 2);
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 199, false, &e), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(e.scid), 200);
+	KUNIT_EXPECT_EQ(test, aq->pages, 2);
+
 	/* identify failing */
 	aq->fail_status = NVME_SC_INVALID_FIELD;
-	nvme_lm_vfs_changed(&aq->lm);
-	KUNIT_EXPECT_EQ(test, nvme_lm_cntlid(&aq->lm, 1, &cntlid),
-			-EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, nvme_lm_vf(&aq->lm, 1, true, &e), -EOPNOTSUPP);
 }
 
+/* CSVI and CSUUIDI are positions in the controller's own CNS 20h list. */
 static void nvme_lm_test_formats(struct kunit *test)
 {
+	static const u8 u1[16] = { 1, 1 }, u2[16] = { 2, 2 }, u3[16] = { 3 };
 	struct fake_aq *aq = fake_aq_new(test, 4096);
-	struct fake_aq *other = fake_aq_new(test, 4096);
-	u8 remote[NVME_LM_COMPAT_LEN];
-	u16 len;
+	struct nvme_lm_fmt fmt;
 
-	/* the versions land in the descriptor after vendor, model, fw */
-	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm), 0);
-	KUNIT_EXPECT_EQ(test, aq->lm.compat_len, NVME_LM_COMPAT_FIXED + 4);
-	KUNIT_EXPECT_EQ(test, get_unaligned_le16(aq->lm.compat), 0x1b36);
-	KUNIT_EXPECT_EQ(test, get_unaligned_le16(aq->lm.compat + 2), 1);
-	KUNIT_EXPECT_EQ(test, aq->lm.compat[NVME_LM_COMPAT_FIXED - 1], 2);
-	KUNIT_EXPECT_EQ(test, get_unaligned_le16(aq->lm.compat + 53), 1);
-	KUNIT_EXPECT_EQ(test, get_unaligned_le16(aq->lm.compat + 55), 2);
+	/* NVMe 2.1: the NVMe-defined format's version is 0 */
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
+	KUNIT_EXPECT_EQ(test, fmt.csvi, 1);
+	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 0);
 	KUNIT_EXPECT_EQ(test, aq->ncmds, 1);
 	KUNIT_EXPECT_EQ(test, dw(&aq->cmds[0], 10), 0x20U);
 
-	/* a destination that lists version 1 only still takes version 1 */
-	other->fmts[0] = 1;
-	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&other->lm), 0);
-	len = aq->lm.compat_len;
-	memcpy(remote, aq->lm.compat, len);
-	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&other->lm, remote, len), 0);
-	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len), 0);
-	/* another firmware, vendor or state version; a short descriptor */
-	remote[44] ^= 1;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len),
-			-EXDEV);
-	remote[44] ^= 1;
-	remote[0] ^= 1;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len),
-			-EXDEV);
-	remote[0] ^= 1;
-	put_unaligned_le16(3, remote + 2);
-	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len),
-			-EXDEV);
-	put_unaligned_le16(1, remote + 2);
-	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len - 1),
-			-EXDEV);
-	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, 10),
-			-EXDEV);
-	remote[NVME_LM_COMPAT_FIXED - 1] = 200;	/* count beyond the length */
-	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&aq->lm, remote, len),
-			-EXDEV);
+	/* version 0 third in the list: index 3, whatever else is listed */
+	aq->nv = 3;
+	aq->vers[0] = 7;
+	aq->vers[1] = 1;
+	aq->vers[2] = 0;
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
+	KUNIT_EXPECT_EQ(test, fmt.csvi, 3);
 
-	/* a long list: version 1 is kept in the descriptor whatever its place */
-	memset(other->fmts, 0, sizeof(other->fmts));
-	other->fmts[0] = 3;
-	other->fmts[2] = 5;
-	other->fmts[4] = 4;
-	other->fmts[6] = 1;
-	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&other->lm), 0);
-	KUNIT_EXPECT_EQ(test, other->lm.compat[NVME_LM_COMPAT_FIXED - 1], 3);
-	KUNIT_EXPECT_EQ(test, get_unaligned_le16(other->lm.compat + 53), 1);
-	remote[NVME_LM_COMPAT_FIXED - 1] = 2;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compatible(&other->lm, remote, len), 0);
+	/* vendor formats: the first by default, or the one asked for */
+	aq->nuuid = 2;
+	memcpy(aq->uuids[0], u1, 16);
+	memcpy(aq->uuids[1], u2, 16);
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
+	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 1);
+	KUNIT_EXPECT_EQ(test, memcmp(fmt.uuid, u1, 16), 0);
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, u2, &fmt), 0);
+	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 2);
+	KUNIT_EXPECT_EQ(test, fmt.csvi, 3);
+	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, u3, &fmt), -EXDEV);
+	/* a zero UUID asks for the NVMe-defined state alone */
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, (u8[16]){},
+						   &fmt), 0);
+	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 0);
 
-	/* no version 1: not offered */
-	other->fmts[0] = 1;
-	other->fmts[2] = 2;
-	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&other->lm), -EOPNOTSUPP);
+	/* version value 1 alone is not the format NVMe 2.1 defines */
+	aq->nv = 1;
+	aq->vers[0] = 1;
+	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt),
+			-EOPNOTSUPP);
 	/* counts that overflow the 4 KiB of Identify data */
-	other->fmts[0] = 255;
-	other->fmts[1] = 255;
-	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&other->lm), -EPROTO);
+	aq->nv = 255;
+	aq->nuuid = 255;
+	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt),
+			-EPROTO);
+	aq->nuuid = 0;
+	aq->nv = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt),
+			-EOPNOTSUPP);
 	/* the controller refuses CNS 20h */
-	other->fail_status = NVME_SC_INVALID_FIELD;
-	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&other->lm), -EOPNOTSUPP);
+	aq->fail_status = NVME_SC_INVALID_FIELD;
+	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt),
+			-EOPNOTSUPP);
+}
+
+/*
+ * The descriptor: a destination listing the same formats in another order
+ * takes the state and sends it with its own indexes; other resources, a
+ * missing vendor format or other firmware are refused before any command
+ * reaches the VF.  The source's descriptor follows a firmware activation.
+ */
+static void nvme_lm_test_compat(struct kunit *test)
+{
+	static const u8 u1[16] = { 1, 1 }, u2[16] = { 2, 2 };
+	struct fake_aq *src = fake_registered(test, 4096);
+	struct fake_aq *dst = fake_registered(test, 4096);
+	struct lm_function *sfn, *dfn;
+	u8 hdr[STREAM_HDR_LEN];
+	struct nvme_lm_compat *desc = (void *)(hdr + STREAM_COMPAT_AT);
+	struct nvme_lm_fn *df;
+	u32 len = fake_state_len(1, 1, 64);
+
+	src->nuuid = 2;
+	memcpy(src->uuids[0], u1, 16);
+	memcpy(src->uuids[1], u2, 16);
+	dst->nv = 2;
+	dst->vers[0] = 5;
+	dst->vers[1] = 0;
+	dst->nuuid = 2;
+	memcpy(dst->uuids[0], u2, 16);
+	memcpy(dst->uuids[1], u1, 16);
+	sfn = nvme_lm_test_fn(test, src, 0);
+	dfn = nvme_lm_test_fn(test, dst, 1);
+	df = nvme_lm_fn(dfn);
+	src->state = fake_state(test, 1, 1, 64);
+	src->state_len = len;
+	KUNIT_ASSERT_EQ(test, save_stream(test, sfn, src->state, len, hdr), 0);
+	KUNIT_EXPECT_EQ(test, get_unaligned_le16(hdr + STREAM_COMPAT_LEN_AT),
+			sizeof(*desc));
+	KUNIT_EXPECT_EQ(test, desc->layout, NVME_LM_COMPAT_LAYOUT);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->vid), 0x1b36);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->nvme_ver), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->nvq), 2);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(desc->mdts), 4096U);
+	KUNIT_EXPECT_EQ(test, memcmp(desc->uuid, u1, 16), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(desc->fr, "1.0     ", 8), 0);
+
+	/* the destination's own indexes: version 0 is 2nd, u1 2nd */
+	dst->loaded_len = len;
+	dst->loaded = kunit_kzalloc(test, len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, dst->loaded);
+	load_prepare(test, dfn, desc);
+	KUNIT_EXPECT_EQ(test, df->load_fmt.csvi, 2);
+	KUNIT_EXPECT_EQ(test, df->load_fmt.csuuidi, 2);
+	dst->ncmds = 0;
+	KUNIT_ASSERT_EQ(test, nvme_lm_load(dfn, src->state, len, 0, len), 0);
+	KUNIT_EXPECT_EQ(test, dw(&dst->cmds[0], 11), 0x02020022U);
+	KUNIT_EXPECT_EQ(test, memcmp(dst->loaded, src->state, len), 0);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(dfn), 0);
+
+	/* refused: other queue resources, no such vendor format, a lie */
+	dst->nvq[1] = 4;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), -EXDEV);
+	dst->nvq[1] = 2;
+	dst->nuuid = 1;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), -EXDEV);
+	dst->nuuid = 2;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc) - 1), -EXDEV);
+	desc->rsvd1 = 1;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), -EXDEV);
+	desc->rsvd1 = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), 0);
+	/* a load without a checked descriptor sends nothing */
+	KUNIT_ASSERT_EQ(test, lm_function_reset(dfn), 0);
+	dst->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(dfn, src->state, len, 0, len),
+			-EPROTO);
+	KUNIT_EXPECT_EQ(test, dst->ncmds, 0);
+
+	/* new firmware activated on the source: its next save says so */
+	KUNIT_ASSERT_EQ(test, lm_function_reset(sfn), 0);
+	memcpy(src->fw, "2.0     ", 8);
+	KUNIT_ASSERT_EQ(test, save_stream(test, sfn, NULL, 0, hdr), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(desc->fr, "2.0     ", 8), 0);
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), -EXDEV);
 }
 
 /*
@@ -591,17 +979,20 @@ static void nvme_lm_test_load_pieces(struct kunit *test)
 {
 	const u32 max_xfer = 256 * 1024, piece = 1 << 20;
 	const u32 vss = 3 * piece;
-	struct fake_aq *aq = fake_registered(test, max_xfer);
-	struct lm_function *fn = nvme_lm_test_fn(test, aq, 1);
+	struct fake_aq *aq = fake_registered_mdts(test, max_xfer,
+						  max_xfer / PAGE_SIZE);
+	struct lm_function *fn;
 	u32 off, j, len;
 
+	aq->nuuid = 1;
+	aq->uuids[0][3] = 3;
+	fn = nvme_lm_test_fn(test, aq, 1);
 	aq->state = fake_state(test, 1, 0, vss);
-	aq->state_len = NVME_LM_HDR_LEN + sizeof(struct nvme_ctrl_state_nvme) +
-			sizeof(struct nvme_ctrl_state_sq) + vss;
+	aq->state_len = fake_state_len(1, 0, vss);
 	aq->loaded_len = aq->state_len;
 	aq->loaded = kunit_kzalloc(test, aq->loaded_len, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, aq->loaded);
-	aq->send_cntlid = nvme_lm_fn(fn)->cntlid;
+	load_prepare(test, fn, &nvme_lm_fn(fn)->compat);
 	aq->ncmds = 0;
 	for (off = 0; off < aq->state_len; off += len) {
 		len = min(aq->state_len - off, piece);
@@ -609,7 +1000,7 @@ static void nvme_lm_test_load_pieces(struct kunit *test)
 						   off, aq->state_len), 0);
 	}
 	KUNIT_EXPECT_EQ(test, memcmp(aq->loaded, aq->state, aq->state_len), 0);
-	KUNIT_EXPECT_EQ(test, aq->loaded_next, 0U);
+	KUNIT_EXPECT_TRUE(test, aq->committed);
 	/* the fake keeps the first FAKE_CMDS: first, then middles */
 	KUNIT_EXPECT_EQ(test, dw(&aq->cmds[0], 10) >> 16, 1U);
 	for (j = 1; j < min_t(int, aq->ncmds, FAKE_CMDS) - 1; j++)
@@ -618,9 +1009,91 @@ static void nvme_lm_test_load_pieces(struct kunit *test)
 			(int)(DIV_ROUND_UP(aq->state_len - 3 * piece, max_xfer) +
 			      3 * (piece / max_xfer)));
 
-	/* a CNTLID the device does not expect: its status, not a load */
-	aq->send_cntlid = nvme_lm_fn(fn)->cntlid + 1;
-	KUNIT_EXPECT_NE(test, nvme_lm_load(fn, aq->state, piece, 0,
+	/* a CNTLID the device does not know: its status, not a load */
+	nvme_lm_fn(fn)->cntlid++;
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, piece, 0,
+					   aq->state_len), -ENODEV);
+	nvme_lm_fn(fn)->cntlid--;
+}
+
+/*
+ * A failed Set Controller State fails the load; the whole state is sent
+ * again, from SEQIND "first", by the next resuming session.
+ */
+static void nvme_lm_test_set_retry(struct kunit *test)
+{
+	struct fake_aq *aq = fake_registered(test, 4096);
+	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
+	struct nvme_lm_fn *f = nvme_lm_fn(fn);
+	u32 len = fake_state_len(400, 0, 0);
+
+	aq->state = fake_state(test, 400, 0, 0);
+	aq->loaded_len = len;
+	aq->loaded = kunit_kzalloc(test, len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, aq->loaded);
+	load_prepare(test, fn, &f->compat);
+	aq->fail_set_at = 8192;
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, len, 0, len),
+			-EIO);
+	KUNIT_EXPECT_FALSE(test, aq->committed);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	load_prepare(test, fn, &f->compat);
+	aq->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, len, 0, len), 0);
+	KUNIT_EXPECT_EQ(test, dw(&aq->cmds[0], 10) >> 16, 1U);
+	KUNIT_EXPECT_TRUE(test, aq->committed);
+	KUNIT_EXPECT_EQ(test, memcmp(aq->loaded, aq->state, len), 0);
+}
+
+/*
+ * An FLR of the VF ends its suspension: the reset that follows finds it
+ * not suspended (13Ah) and the function is running, not in ERROR.  A reset
+ * of the PF ends every VF's: the migration under way fails, and the reset
+ * after it sends nothing.
+ */
+static void nvme_lm_test_resets(struct kunit *test)
+{
+	struct fake_aq *aq = fake_registered(test, 4096);
+	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
+	enum lm_state state;
+	struct file *file;
+
+	aq->state = fake_state(test, 1, 1, 0);
+	aq->state_len = fake_state_len(1, 1, 0);
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
+	KUNIT_EXPECT_TRUE(test, aq->suspended[0]);
+	fake_reset(aq, 0);
+	aq->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
+	KUNIT_EXPECT_EQ(test, aq->ncmds, 1);	/* the Resume, 13Ah */
+
+	/* without an FLR, the reset resumes the controller */
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_FALSE(test, aq->suspended[0]);
+
+	/* the PF is reset while the VF is stopped */
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
+	fake_reset(aq, -1);
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn, NULL, 0), -EIO);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
+	aq->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_EQ(test, aq->ncmds, 0);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
+
+	/* ... or while it is stopped for a restart */
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
+	fake_reset(aq, -1);
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_RUNNING, NULL, &file),
+			-EIO);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	/* and migration works again */
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn, aq->state,
 					   aq->state_len), 0);
 }
 
@@ -628,10 +1101,15 @@ static struct kunit_case nvme_lm_cases[] = {
 	KUNIT_CASE(nvme_lm_test_load_pieces),
 	KUNIT_CASE(nvme_lm_test_encoding),
 	KUNIT_CASE(nvme_lm_test_chunking),
+	KUNIT_CASE(nvme_lm_test_dma_buffers),
+	KUNIT_CASE(nvme_lm_test_short_transfer),
 	KUNIT_CASE(nvme_lm_test_status),
 	KUNIT_CASE(nvme_lm_test_lying_device),
 	KUNIT_CASE(nvme_lm_test_vf_map),
 	KUNIT_CASE(nvme_lm_test_formats),
+	KUNIT_CASE(nvme_lm_test_compat),
+	KUNIT_CASE(nvme_lm_test_set_retry),
+	KUNIT_CASE(nvme_lm_test_resets),
 	{}
 };
 
