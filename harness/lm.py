@@ -16,6 +16,7 @@ never in the repository, and every step can be rerun:
 
 import concurrent.futures
 import glob
+import hashlib
 import json
 import os
 import re
@@ -732,6 +733,7 @@ GUEST_SRC = {
     "lmctl": "tools/live_migration/lmctl.c",
     "lm_bench": "tools/testing/selftests/live_migration/lm_bench.c",
     "lm_compat32": "tools/testing/selftests/live_migration/lm_compat32.c",
+    "nvme_virt": "tools/testing/selftests/live_migration/nvme_virt.c",
 }
 # built as 32-bit programs: what a 32-bit VMM sends
 GUEST_32 = {"lm_compat32"}
@@ -786,15 +788,16 @@ def make_initramfs(init_name, bindir, names, out, bdir=None):
     return out
 
 
-def boot(bdir, initrd, logf, timeout=1200, extra_append="", mem_mib=2048):
-    cmd = ["qemu-system-x86_64", "-machine", "q35,kernel-irqchip=split",
+def boot(bdir, initrd, logf, timeout=1200, extra_append="", mem_mib=2048,
+         qemu="qemu-system-x86_64", extra=()):
+    cmd = [qemu, "-machine", "q35,kernel-irqchip=split",
            "-accel", "tcg", "-m", str(mem_mib), "-smp", "2", "-nographic",
            "-no-reboot", "-device", "intel-iommu,intremap=on,caching-mode=on",
            "-device", "nvme-subsys,id=subsys0",
            "-device", "nvme,serial=deadbeef,subsys=subsys0,addr=0x4,"
            "sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4,"
            "sriov_max_vi_per_vf=1,sriov_max_vq_per_vf=2",
-           "-device", "nvme,serial=plain0,addr=0x5",
+           "-device", "nvme,serial=plain0,addr=0x5"] + list(extra) + [
            "-kernel", os.path.join(bdir, "arch", "x86", "boot", "bzImage"),
            "-initrd", initrd,
            "-append", "console=ttyS0 intel_iommu=on quiet panic=-1 "
@@ -897,7 +900,8 @@ QEMU10_DEBS = ["qemu-system-x86", "qemu-system-common", "qemu-system-data",
                "seabios"]
 QEMU10_FW = {"bios-256k.bin": "usr/share/seabios",
              "kvmvapic.bin": "usr/share/qemu",
-             "multiboot_dma.bin": "usr/share/qemu"}
+             "multiboot_dma.bin": "usr/share/qemu",
+             "linuxboot_dma.bin": "usr/share/qemu"}
 
 
 def bookworm_archive():
@@ -924,6 +928,22 @@ def bookworm_archive():
     raise HarnessError("no bookworm entry in apt's sources")
 
 
+def ensure_backports():
+    """bookworm-backports, with its sources, from the archive bookworm
+    comes from."""
+    want = "Types: deb deb-src\n"
+    if os.path.exists(BACKPORTS) and want in open(BACKPORTS).read():
+        return
+    uri, key = bookworm_archive()
+    log("adding bookworm-backports (same archive as bookworm) to apt")
+    with open(BACKPORTS, "w") as f:
+        f.write(f"{want}URIs: {uri}\nSuites: bookworm-backports\n"
+                "Components: main\n")
+        if key:
+            f.write(f"Signed-By: {key}\n")
+    run(["apt-get", "update", "-q"])
+
+
 def ensure_qemu10():
     """QEMU 10 from bookworm-backports, unpacked into the cache (the host
     keeps its own QEMU for the L1 guest)."""
@@ -931,16 +951,7 @@ def ensure_qemu10():
     binary = os.path.join(QEMU10, "root", "usr", "bin", "qemu-system-x86_64")
     if os.path.exists(stamp) and os.path.exists(binary):
         return binary
-    _, policy = run(["apt-cache", "policy"], check=False)
-    if not os.path.exists(BACKPORTS) and "bookworm-backports" not in policy:
-        uri, key = bookworm_archive()
-        log("adding bookworm-backports (same archive as bookworm) to apt")
-        with open(BACKPORTS, "w") as f:
-            f.write(f"Types: deb\nURIs: {uri}\nSuites: bookworm-backports\n"
-                    "Components: main\n")
-            if key:
-                f.write(f"Signed-By: {key}\n")
-        run(["apt-get", "update", "-q"])
+    ensure_backports()
     debs = os.path.join(QEMU10, "debs")
     shutil.rmtree(QEMU10, ignore_errors=True)
     os.makedirs(debs)
@@ -961,6 +972,106 @@ def ensure_qemu10():
     return binary
 
 
+QEMU_LM = os.path.join(CACHE, "qemu-tp4159")
+QEMU_LM_PATCHES = os.path.join(REPO, "qemu", "patches")
+QEMU_LM_CONFIGURE = ["--target-list=x86_64-softmmu", "--disable-download",
+                     "--without-default-features", "--disable-docs",
+                     "--disable-werror", "--disable-tools",
+                     "--disable-install-blobs", "--enable-tcg",
+                     "--enable-fdt=system"]
+
+
+def qemu_lm_fw():
+    """-L options: firmware from the QEMU 10 packages (the source has none)."""
+    root = os.path.join(QEMU10, "root", "usr", "share")
+    return ["-L", os.path.join(root, "qemu"), "-L",
+            os.path.join(root, "seabios")]
+
+
+def ensure_qemu_lm():
+    """QEMU 10 built from Debian's source of the bookworm-backports package
+    with qemu/patches applied (TP4159 in hw/nvme): the host's QEMU for the
+    NVMe tests.  x86_64 system emulator only; rebuilt when a patch changes,
+    and only ctrl.c is recompiled then."""
+    ensure_qemu10()
+    binary = os.path.join(QEMU_LM, "build", "qemu-system-x86_64")
+    patches = sorted(f for f in os.listdir(QEMU_LM_PATCHES)
+                     if f.endswith(".patch"))
+    digest = hashlib.sha256()
+    for name in patches:
+        digest.update(name.encode())
+        digest.update(read_bytes(os.path.join(QEMU_LM_PATCHES, name)))
+    digest.update(" ".join(QEMU_LM_CONFIGURE).encode())
+    stamp = os.path.join(QEMU_LM, "stamp")
+    if (os.path.exists(stamp) and os.path.exists(binary) and
+            open(stamp).read() == digest.hexdigest()):
+        return binary
+    dl = os.path.join(QEMU_LM, "dl")
+    os.makedirs(dl, exist_ok=True)
+    orig = [f for f in os.listdir(dl) if f.endswith(".orig.tar.xz")]
+    if not orig:
+        ensure_backports()
+        log("downloading the source of QEMU 10 (bookworm-backports)")
+        # the archive's .dsc may be missing: the upstream tarball is what
+        # is built, so its arrival is what counts
+        run(["apt-get", "source", "--download-only", "-q",
+             "qemu/bookworm-backports"], cwd=dl, check=False)
+        orig = [f for f in os.listdir(dl) if f.endswith(".orig.tar.xz")]
+        if not orig:
+            raise HarnessError("apt-get source qemu/bookworm-backports "
+                               "brought no orig tarball")
+    rc, out = run(["meson", "--version"], check=False)
+    have = tuple(int(x) for x in re.findall(r"\d+", out)[:2]) if not rc else ()
+    rc2, _ = run(["/usr/bin/python3", "-c", "import pycotap"], check=False)
+    if have < (1, 5) or rc2:
+        ensure_backports()
+        log("installing meson and pycotap from bookworm-backports")
+        run(["apt-get", "install", "-y", "-q", "-t", "bookworm-backports",
+             "meson", "python3-pycotap"])
+    src = os.path.join(QEMU_LM, "src")
+    srcstamp = os.path.join(QEMU_LM, "src.stamp")
+    want_src = orig[0] + ":" + digest.hexdigest()
+    if not (os.path.exists(srcstamp) and open(srcstamp).read() == want_src):
+        log(f"unpacking {orig[0]} and applying {len(patches)} patch(es)")
+        shutil.rmtree(src, ignore_errors=True)
+        os.makedirs(src)
+        run(["tar", "-xf", os.path.join(dl, orig[0]), "-C", src,
+             "--strip-components=1"])
+        # Debian's +ds tarball drops the EDK2 images meson wants to unpack;
+        # the x86 guests here boot SeaBIOS, so empty stand-ins do
+        fds = re.findall(r"'(edk2-[\w.-]+\.fd)'",
+                         open(os.path.join(src, "pc-bios",
+                                           "meson.build")).read())
+        for fd in fds:
+            path = os.path.join(src, "pc-bios", fd + ".bz2")
+            if not os.path.exists(path):
+                with open(path, "wb") as f:
+                    subprocess.run(["bzip2"], stdin=subprocess.DEVNULL,
+                                   stdout=f, check=True)
+        for name in patches:
+            run(["patch", "-p1", "-s", "-i",
+                 os.path.join(QEMU_LM_PATCHES, name)], cwd=src)
+        open(srcstamp, "w").write(want_src)
+    build = os.path.join(QEMU_LM, "build")
+    if not os.path.exists(os.path.join(build, "build.ninja")):
+        shutil.rmtree(build, ignore_errors=True)
+        os.makedirs(build)
+        log("configuring QEMU (x86_64-softmmu only)")
+        run([os.path.join(src, "configure"), "--python=/usr/bin/python3"] +
+            QEMU_LM_CONFIGURE, cwd=build,
+            logfile=os.path.join(QEMU_LM, "configure.log"))
+    log("building QEMU with TP4159 (about 3 minutes the first time)")
+    t0 = time.time()
+    run(["ninja", "-j", JOBS, "qemu-system-x86_64"], cwd=build,
+        logfile=os.path.join(QEMU_LM, "build.log"))
+    log(f"QEMU built in {time.time() - t0:.0f} s")
+    rc, out = run([binary, "--version"], check=False)
+    if rc or "version 10." not in out:
+        raise HarnessError(f"the TP4159 QEMU does not run: {out[-500:]}")
+    open(stamp, "w").write(digest.hexdigest())
+    return binary
+
+
 def build_l2():
     """The L2 guest: a multiboot counter (harness/guest/l2)."""
     src = os.path.join(REPO, "harness", "guest", "l2")
@@ -974,9 +1085,10 @@ def build_l2():
     return out
 
 
-def make_vmm_initramfs(qemu, l2, out, init="init-vmm", bdir=None):
+def make_vmm_initramfs(qemu, l2, out, init="init-vmm", bdir=None, extra=None):
     """init (init-vmm) with QEMU 10, the libraries ldd names, its firmware and the
-    L2.  The libraries come from the host (the same bookworm ones)."""
+    L2; extra maps more files to their paths in it.  The libraries come
+    from the host (the same bookworm ones)."""
     root = tempfile.mkdtemp(prefix="lm-vmm-")
     try:
         if bdir:
@@ -985,7 +1097,12 @@ def make_vmm_initramfs(qemu, l2, out, init="init-vmm", bdir=None):
             os.makedirs(os.path.join(root, d))
         shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
         shutil.copy(qemu, os.path.join(root, "bin", "qemu-system-x86_64"))
-        shutil.copy(l2, os.path.join(root, "l2.elf"))
+        if l2:
+            shutil.copy(l2, os.path.join(root, "l2.elf"))
+        for dest, src in (extra or {}).items():
+            os.makedirs(os.path.dirname(os.path.join(root, dest)),
+                        exist_ok=True)
+            shutil.copy(src, os.path.join(root, dest))
         rc, out_ldd = run(["ldd", qemu], check=False)
         for line in out_ldd.splitlines():
             m = re.search(r"=>\s*(\S+)", line)
@@ -1024,6 +1141,76 @@ def vmm(res):
             print(line, flush=True)
     e2e_results(res, out, logf, "vmm", "init-vmm")
     return out
+
+
+# ---------------------------------------------------------------- NVMe
+
+# The TP4159 PF: three VFs of 2 or 3 queues and 1 interrupt, one shared
+# namespace on a file.
+NVME_LM_PF = "0000:00:06.0"
+NVME_NS_MIB = 16
+
+
+def nvme_devices(img):
+    return ["-device", "nvme-subsys,id=subsys1",
+            "-device", "nvme,id=lmnvme,serial=lm-tp4159,subsys=subsys1,"
+            "addr=0x6,sriov_max_vfs=3,sriov_vq_flexible=7,"
+            "sriov_vi_flexible=3,sriov_max_vq_per_vf=3,"
+            "sriov_max_vi_per_vf=1,hmlm=on",
+            "-drive", f"file={img},if=none,id=lmns,format=raw",
+            "-device", "nvme-ns,drive=lmns,bus=lmnvme,nsid=1,shared=on"]
+
+
+def build_l2_linux():
+    """The L2 Linux of the NVMe test: a small kernel from the same tree and
+    an initramfs of busybox and l2io.  Returns (bzImage, initrd)."""
+    l2dir = build_x86("l2-x86", os.path.join(REPO, "harness", "l2.config"))
+    root = tempfile.mkdtemp(prefix="lm-l2-")
+    initrd = os.path.join(CACHE, "initramfs-l2nvme.cpio.gz")
+    try:
+        os.makedirs(os.path.join(root, "bin"))
+        shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
+        run(["gcc", "-static", "-O2", "-Wall", "-Werror", "-o",
+             os.path.join(root, "bin", "l2io"),
+             os.path.join(REPO, "harness", "guest", "l2io.c")])
+        pack_initramfs(root, "init-l2nvme", [], initrd)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return os.path.join(l2dir, "arch", "x86", "boot", "bzImage"), initrd
+
+
+def nvme(res):
+    """nvme-pci controls the VFs of QEMU's TP4159 model; QEMU 10 migrates
+    an L2 doing NVMe I/O from one VF to another."""
+    qemu_lm = ensure_qemu_lm()
+    bdir = build_x86("e2e-x86", os.path.join(REPO, "harness", "e2e.config"))
+    kernel, l2initrd = build_l2_linux()
+    bindir = build_guest_tools(bdir, ["nvme_virt", "lmctl"])
+    initrd = make_vmm_initramfs(
+        ensure_qemu10(), None, os.path.join(CACHE, "initramfs-nvme.cpio.gz"),
+        init="init-nvme", bdir=bdir,
+        extra={"l2/bzImage": kernel, "l2/initrd.gz": l2initrd,
+               "bin/nvme_virt": os.path.join(bindir, "nvme_virt"),
+               "bin/lmctl": os.path.join(bindir, "lmctl")})
+    img = os.path.join(CACHE, "nvme-ns.img")
+    with open(img, "wb") as f:
+        f.truncate(NVME_NS_MIB << 20)
+    log("nvme: booting the guest on QEMU with TP4159; QEMU 10 inside "
+        "migrates an L2 doing NVMe I/O from VF0 to VF1")
+    logf = os.path.join(CACHE, "nvme-console.log")
+    out = boot(bdir, initrd, logf, timeout=1500, qemu=qemu_lm,
+               extra=qemu_lm_fw() + nvme_devices(img))
+    shown = False
+    for line in out.split("==TAP-END==")[0].splitlines():
+        shown = shown or line.startswith(">>>")
+        if shown and line.strip() and not KMSG.match(line):
+            print(line, flush=True)
+    e2e_results(res, out, logf, "nvme", "init-nvme")
+    return out
+
+
+def cmd_nvme(args):
+    return run_alone("nvme", nvme)
 
 
 # ---------------------------------------------------------------- commands
@@ -1265,11 +1452,11 @@ def cmd_demo(args):
 def main():
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__)
-        print("usage: harness/lm {test|demo|bench|e2e|vmm|prepare|series}")
+        print("usage: harness/lm {test|demo|bench|e2e|vmm|nvme|prepare|series}")
         return 2
     cmds = {"test": cmd_test, "prepare": cmd_prepare, "demo": cmd_demo,
             "build-e2e": cmd_build_e2e, "e2e": cmd_e2e, "bench": cmd_bench,
-            "vmm": cmd_vmm, "series": cmd_series}
+            "vmm": cmd_vmm, "nvme": cmd_nvme, "series": cmd_series}
     if sys.argv[1] not in cmds:
         print(f"unknown command {sys.argv[1]}", file=sys.stderr)
         return 2

@@ -119,8 +119,10 @@ start_vm() {
 		mkfifo /tmp/mig$id
 		set -- "$@" -incoming "exec:cat /tmp/mig$id"
 	fi
+	# L2_ARGS, L2_APPEND: another L2 than the counter
+	[ -n "$L2_APPEND" ] && set -- "$@" -append "$L2_APPEND"
 	/bin/qemu-system-x86_64 -L /qemu-fw -machine q35 -accel tcg \
-		-nodefaults -display none -m 32 -kernel /l2.elf \
+		-nodefaults -display none ${L2_ARGS:--m 32 -kernel /l2.elf} \
 		-serial file:/tmp/vm$id.serial \
 		-chardev pipe,id=mon,path=/tmp/vm$id \
 		-mon chardev=mon,mode=readline "$@" > /tmp/vm$id.log 2>&1 &
