@@ -1198,8 +1198,12 @@ def nvme(res):
     log("nvme: booting the guest on QEMU with TP4159; QEMU 10 inside "
         "migrates an L2 doing NVMe I/O from VF0 to VF1")
     logf = os.path.join(CACHE, "nvme-console.log")
+    # LM_QEMU_TRACE: QEMU trace event patterns, comma separated (debugging)
+    trace = [a for p in os.environ.get("LM_QEMU_TRACE", "").split(",") if p
+             for a in ("-trace", p)]
     out = boot(bdir, initrd, logf, timeout=1500, qemu=qemu_lm,
-               extra=qemu_lm_fw() + nvme_devices(img))
+               extra=qemu_lm_fw() + ["-nic", "none"] + trace +
+               nvme_devices(img))
     shown = False
     for line in out.split("==TAP-END==")[0].splitlines():
         shown = shown or line.startswith(">>>")

@@ -162,7 +162,7 @@ int lm_op_describe(struct lm_function *fn, u8 *buf, u16 *len)
 		*len = fn->compat_len;
 		return 0;
 	}
-	*len = 0;
+	*len = LM_COMPAT_MAX;	/* the room in buf */
 	ret = lm_op_done(fn, "describe", fn->mig->describe(fn, buf, len),
 			 false);
 	if (!ret && *len > LM_COMPAT_MAX) {

@@ -223,11 +223,13 @@ struct lm_segment {
  * @compat_check: optional; decide whether a stream whose compatibility
  *	descriptor is @remote can be loaded.  Return 0 or a negative errno.
  * @describe: optional; write the compatibility descriptor of a save that
- *	starts now into @buf and its length into *@len (at most
- *	%LM_COMPAT_MAX).  For a device whose compatibility can change while
- *	it is claimed (a firmware activation); without it, the descriptor
- *	given at claim is used.  Called before the %LM_SAVE_FINAL or first
- *	%LM_SAVE_PRECOPY @save_begin of a save.
+ *	starts now into @buf, whose room *@len gives (%LM_COMPAT_MAX, zeroed),
+ *	and its length into *@len.  For a device whose compatibility can
+ *	change while it is claimed (a firmware activation); without it, the
+ *	descriptor given at claim is used (sysfs shows that one).  Called
+ *	before the first @save_begin of a save; it may issue device
+ *	commands.  A failure fails the save and leaves the function where it
+ *	was.
  *
  * @stop, @restart, @save_begin, @load and @state_size are mandatory; a
  * controller without them does not register.  @load is given at most

@@ -222,6 +222,8 @@ static int lm_fake_describe(struct lm_function *fn, u8 *buf, u16 *len)
 
 	if (f->describe_err)
 		return f->describe_err;
+	if (*len < sizeof(lm_fake_compat_a))
+		return -ENOSPC;
 	memcpy(buf, lm_fake_compat_a, sizeof(lm_fake_compat_a));
 	buf[sizeof(lm_fake_compat_a) - 1] ^= f->describe_flip;
 	*len = f->describe_len ?: sizeof(lm_fake_compat_a);

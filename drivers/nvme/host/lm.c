@@ -82,7 +82,10 @@ static int nvme_lm_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 	int status = lm->submit(lm, cmd, buf, len, &res);
 	int ret = nvme_lm_status_to_errno(status);
 
-	if (ret)
+	if (ret && cmd->common.opcode == nvme_admin_identify)
+		dev_err_ratelimited(lm->dev, "Identify CNS %#x failed: %#x (%d)\n",
+				    cmd->identify.cns, status, ret);
+	else if (ret)
 		dev_err_ratelimited(lm->dev, "%s for CNTLID %u failed: %#x (%d)\n",
 				    nvme_lm_opcode_name(cmd->common.opcode),
 				    le32_to_cpu(cmd->common.cdw11) & 0xffff,
@@ -168,6 +171,13 @@ void nvme_lm_cmd_sec_list(struct nvme_command *c, u16 first_cntlid)
 	c->identify.ctrlid = cpu_to_le16(first_cntlid);
 }
 
+void nvme_lm_cmd_identify_ctrl(struct nvme_command *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->identify.opcode = nvme_admin_identify;
+	c->identify.cns = NVME_ID_CNS_CTRL;
+}
+
 void nvme_lm_cmd_state_formats(struct nvme_command *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -188,9 +198,9 @@ int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 			 struct nvme_lm_fmt *fmt)
 {
 	const struct nvme_ctrl_state_fmts *fmts;
+	unsigned int i, nv, nuuid;
 	struct nvme_command c;
 	const u8 *uuids;
-	unsigned int i;
 	u8 *buf;
 	int ret;
 
@@ -202,17 +212,20 @@ int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 	ret = nvme_lm_submit(lm, &c, buf, NVME_IDENTIFY_DATA_SIZE, NULL);
 	if (ret)
 		goto out;
+	/* the device may write on: the counts are read once */
 	fmts = (const void *)buf;
-	uuids = (const u8 *)&fmts->vers[fmts->nv];
-	if (sizeof(*fmts) + fmts->nv * sizeof(__le16) + fmts->nuuid * 16 >
+	nv = READ_ONCE(fmts->nv);
+	nuuid = READ_ONCE(fmts->nuuid);
+	if (sizeof(*fmts) + nv * sizeof(__le16) + nuuid * 16 >
 	    NVME_IDENTIFY_DATA_SIZE) {
 		dev_err_ratelimited(lm->dev,
 				    "controller state formats: %u versions and %u UUIDs overflow the data\n",
-				    fmts->nv, fmts->nuuid);
+				    nv, nuuid);
 		ret = -EPROTO;
 		goto out;
 	}
-	for (i = 0; i < fmts->nv && !fmt->csvi; i++)
+	uuids = (const u8 *)&fmts->vers[nv];
+	for (i = 0; i < nv && !fmt->csvi; i++)
 		if (get_unaligned_le16(&fmts->vers[i]) == NVME_LM_STATE_VER)
 			fmt->csvi = i + 1;
 	if (!fmt->csvi) {
@@ -224,8 +237,10 @@ int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 	}
 	if (want_uuid && !memchr_inv(want_uuid, 0, 16))
 		goto out;
-	for (i = 0; i < fmts->nuuid; i++) {
-		if (want_uuid && memcmp(uuids + 16 * i, want_uuid, 16))
+	for (i = 0; i < nuuid; i++) {
+		/* a zero UUID names no format: never choose it */
+		if (want_uuid ? memcmp(uuids + 16 * i, want_uuid, 16) :
+				!memchr_inv(uuids + 16 * i, 0, 16))
 			continue;
 		fmt->csuuidi = i + 1;
 		memcpy(fmt->uuid, uuids + 16 * i, 16);
@@ -239,13 +254,17 @@ out:
 }
 
 /*
- * What a destination VF must match to take @vf's state, read now: the
- * formats, the VF's resources and the firmware running.
+ * What a destination VF must match to take @vf's state, read now from the
+ * controller: its identity and running firmware (Identify Controller), the
+ * formats, and the VF's resources and controller ID (CNS 15h).
  */
 int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
-			struct nvme_lm_compat *desc, struct nvme_lm_fmt *fmt)
+			struct nvme_lm_compat *desc, struct nvme_lm_fmt *fmt,
+			u16 *cntlid)
 {
 	struct nvme_sec_ctrl_entry e;
+	struct nvme_id_ctrl *id;
+	struct nvme_command c;
 	int ret;
 
 	ret = nvme_lm_read_formats(lm, want_uuid, fmt);
@@ -253,17 +272,26 @@ int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
 		ret = nvme_lm_vf(lm, vf, true, &e);
 	if (ret)
 		return ret;
-	memset(desc, 0, sizeof(*desc));
-	desc->layout = NVME_LM_COMPAT_LAYOUT;
-	desc->vid = cpu_to_le16(lm->vid);
-	desc->nvme_ver = cpu_to_le16(NVME_LM_STATE_VER);
-	desc->nvq = e.nvq;
-	desc->nvi = e.nvi;
-	desc->mdts = cpu_to_le32(lm->mdts);
-	memcpy(desc->uuid, fmt->uuid, sizeof(desc->uuid));
-	memcpy(desc->mn, lm->model, sizeof(desc->mn));
-	memcpy(desc->fr, lm->fw, sizeof(desc->fr));
-	return 0;
+	id = kzalloc(sizeof(*id), GFP_KERNEL);
+	if (!id)
+		return -ENOMEM;
+	nvme_lm_cmd_identify_ctrl(&c);
+	ret = nvme_lm_submit(lm, &c, id, sizeof(*id), NULL);
+	if (!ret) {
+		memset(desc, 0, sizeof(*desc));
+		desc->layout = NVME_LM_COMPAT_LAYOUT;
+		desc->mdts = id->mdts;
+		desc->vid = id->vid;
+		desc->nvme_ver = cpu_to_le16(NVME_LM_STATE_VER);
+		desc->nvq = e.nvq;
+		desc->nvi = e.nvi;
+		memcpy(desc->uuid, fmt->uuid, sizeof(desc->uuid));
+		memcpy(desc->mn, id->mn, sizeof(desc->mn));
+		memcpy(desc->fr, id->fr, sizeof(desc->fr));
+		*cntlid = le16_to_cpu(e.scid);
+	}
+	kfree(id);
+	return ret;
 }
 
 /* ---- the VF -> CNTLID map ---- */
@@ -384,21 +412,6 @@ void nvme_lm_vfs_changed(struct nvme_lm *lm)
 	mutex_unlock(&lm->map_lock);
 }
 
-/**
- * nvme_lm_pf_reset() - the PF's controller is being reset
- * @lm: from nvme_lm_register(), or NULL
- *
- * A reset of the primary controller ends the suspension of every secondary
- * controller and drops what was loaded into them: migrations under way
- * fail at their next command instead of talking to a controller that no
- * longer holds what they expect.
- */
-void nvme_lm_pf_reset(struct nvme_lm *lm)
-{
-	if (lm)
-		atomic_inc(&lm->resets);
-}
-
 /* ---- primitives ---- */
 
 static struct nvme_lm_fn *nvme_lm_fn(struct lm_function *fn)
@@ -406,10 +419,15 @@ static struct nvme_lm_fn *nvme_lm_fn(struct lm_function *fn)
 	return lm_function_drvdata(fn);
 }
 
-/* A PF reset since the Suspend ended it: say so once. */
+/*
+ * A reset of the primary controller ends the suspension of every secondary
+ * controller and drops what was loaded into them: a migration under way
+ * fails at its next command instead of talking to a controller that no
+ * longer holds what it expects.  Says so once.
+ */
 static int nvme_lm_check_resets(struct nvme_lm_fn *f)
 {
-	if (!f->suspended || atomic_read(&f->lm->resets) == f->resets)
+	if (!f->suspended || atomic_read(f->lm->resets) == f->resets)
 		return 0;
 	f->suspended = false;
 	dev_warn_ratelimited(f->lm->dev,
@@ -422,7 +440,7 @@ static int nvme_lm_stop(struct lm_function *fn)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
 	struct nvme_command c;
-	int resets = atomic_read(&f->lm->resets);
+	int resets = atomic_read(f->lm->resets);
 	int ret;
 
 	nvme_lm_cmd_suspend(&c, f->cntlid);
@@ -451,6 +469,27 @@ static int nvme_lm_restart(struct lm_function *fn)
 }
 
 /*
+ * A bounce buffer for pieces of up to @len bytes: max_xfer if memory
+ * allows, smaller pieces (down to a page) if it is fragmented, since this
+ * runs while the VF is suspended.
+ */
+static void *nvme_lm_bounce(struct nvme_lm *lm, size_t len, u32 *size)
+{
+	u32 n = min_t(size_t, len, lm->max_xfer);
+	void *buf;
+
+	for (;;) {
+		buf = kmalloc(n, n > PAGE_SIZE ? GFP_KERNEL | __GFP_NOWARN :
+						 GFP_KERNEL);
+		if (buf || n <= PAGE_SIZE)
+			break;
+		n = max_t(u32, round_down(n / 2, 4), PAGE_SIZE);
+	}
+	*size = n;
+	return buf;
+}
+
+/*
  * Reads @len bytes of state at @offset in pieces of at most max_xfer,
  * through a kmalloc'ed bounce buffer that the admin queue maps in one
  * request, zeroed before each piece so that dwords the controller leaves
@@ -462,12 +501,12 @@ static int nvme_lm_get_state(struct nvme_lm_fn *f,
 			     u64 offset, u32 len, bool suspended)
 {
 	struct nvme_lm *lm = f->lm;
-	u32 done = 0, result, chunk = min(len, lm->max_xfer);
+	u32 done = 0, result, chunk;
 	struct nvme_command c;
 	void *bounce;
 	int ret = 0;
 
-	bounce = kmalloc(chunk, GFP_KERNEL);
+	bounce = nvme_lm_bounce(lm, len, &chunk);
 	if (!bounce)
 		return -ENOMEM;
 	while (done < len) {
@@ -606,6 +645,7 @@ static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
 	struct nvme_command c;
 	size_t done = 0;
 	void *bounce;
+	u32 chunk;
 	int ret;
 
 	/* the header and NVMe state lead: check them before sending anything */
@@ -616,11 +656,11 @@ static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
 	ret = nvme_lm_check_resets(f);
 	if (ret)
 		return ret;
-	bounce = kmalloc(min_t(size_t, len, lm->max_xfer), GFP_KERNEL);
+	bounce = nvme_lm_bounce(lm, len, &chunk);
 	if (!bounce)
 		return -ENOMEM;
 	while (done < len) {
-		u32 n = min_t(size_t, len - done, lm->max_xfer);
+		u32 n = min_t(size_t, len - done, chunk);
 		u64 off = offset + done;
 		u8 seq;
 
@@ -689,8 +729,6 @@ static int nvme_lm_claim(struct lm_controller *ctrl, struct device *dev,
 			 struct lm_function_info *info)
 {
 	struct nvme_lm *lm = container_of(ctrl, struct nvme_lm, lm_ctrl);
-	struct nvme_sec_ctrl_entry e;
-	struct nvme_lm_fmt fmt;
 	struct nvme_lm_fn *f;
 	int vf, ret;
 
@@ -699,16 +737,13 @@ static int nvme_lm_claim(struct lm_controller *ctrl, struct device *dev,
 	    &pci_physfn(to_pci_dev(dev))->dev != ctrl->dev)
 		return -ENODEV;
 	vf = pci_iov_vf_id(to_pci_dev(dev));
-	ret = nvme_lm_vf(lm, vf, false, &e);
-	if (ret)
-		return ret;
 	f = kzalloc(sizeof(*f), GFP_KERNEL);
 	if (!f)
 		return -ENOMEM;
 	f->lm = lm;
 	f->vf = vf;
-	f->cntlid = le16_to_cpu(e.scid);
-	ret = nvme_lm_describe_vf(lm, vf, NULL, &f->compat, &fmt);
+	ret = nvme_lm_describe_vf(lm, vf, NULL, &f->compat, &f->save_fmt,
+				  &f->cntlid);
 	if (ret) {
 		kfree(f);
 		return ret == -EOPNOTSUPP ? -ENODEV : ret;
@@ -721,14 +756,30 @@ static int nvme_lm_claim(struct lm_controller *ctrl, struct device *dev,
 	return 0;
 }
 
+/* The VF's controller is the one the function was made for. */
+static int nvme_lm_same_cntlid(struct nvme_lm_fn *f, u16 cntlid)
+{
+	if (cntlid == f->cntlid)
+		return 0;
+	dev_err_ratelimited(f->lm->dev,
+			    "VF %d is now CNTLID %u, was %u: not migrated\n",
+			    f->vf, cntlid, f->cntlid);
+	return -ENODEV;
+}
+
 /* The source's descriptor, read when its save starts. */
 static int nvme_lm_describe(struct lm_function *fn, u8 *buf, u16 *len)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
+	u16 cntlid;
 	int ret;
 
+	if (*len < sizeof(struct nvme_lm_compat))
+		return -ENOSPC;
 	ret = nvme_lm_describe_vf(f->lm, f->vf, NULL, (void *)buf,
-				  &f->save_fmt);
+				  &f->save_fmt, &cntlid);
+	if (!ret)
+		ret = nvme_lm_same_cntlid(f, cntlid);
 	if (!ret)
 		*len = sizeof(struct nvme_lm_compat);
 	return ret;
@@ -746,15 +797,18 @@ static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
 	const struct nvme_lm_compat *r = (const void *)remote;
 	struct nvme_lm_compat here;
 	struct nvme_lm_fmt fmt;
+	u16 cntlid;
 	int ret;
 
 	memset(&f->load_fmt, 0, sizeof(f->load_fmt));
 	if (len != sizeof(*r) || r->layout != NVME_LM_COMPAT_LAYOUT ||
-	    r->rsvd1 || r->rsvd10)
+	    r->rsvd10 || r->rsvd12)
 		return -EXDEV;
-	ret = nvme_lm_describe_vf(f->lm, f->vf, r->uuid, &here, &fmt);
+	ret = nvme_lm_describe_vf(f->lm, f->vf, r->uuid, &here, &fmt, &cntlid);
 	if (ret == -EOPNOTSUPP)
 		ret = -EXDEV;
+	if (!ret)
+		ret = nvme_lm_same_cntlid(f, cntlid);
 	if (ret)
 		return ret;
 	if (memcmp(&here, r, sizeof(here)))
@@ -790,27 +844,23 @@ static const struct lm_migration_ops nvme_lm_ops = {
  * @lm: zeroed by the caller
  * @dev: the PF's device
  * @submit: sends an admin command to the PF's admin queue
- * @mdts: largest data transfer of one command, in bytes (MDTS)
+ * @max_xfer: largest data transfer of one command, in bytes (MDTS, as the
+ *	host limits it)
  * @map_limit: largest buffer the admin queue maps in one request
  * @cntlid: the primary controller's CNTLID, which its VFs' entries in the
  *	Secondary Controller List must name
- * @vid: PCI vendor ID, part of the compatibility descriptor
- * @model: model number, 40 bytes, likewise
- * @fw: firmware revision, 8 bytes, likewise; read again for every save
+ * @pf_resets: the PF driver's count of PF resets; it must outlive @lm
  */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
-		  nvme_lm_submit_fn submit, u32 mdts, u32 map_limit,
-		  u16 cntlid, u16 vid, const char *model, const char *fw)
+		  nvme_lm_submit_fn submit, u32 max_xfer, u32 map_limit,
+		  u16 cntlid, atomic_t *pf_resets)
 {
 	lm->dev = dev;
 	lm->submit = submit;
 	lm->cntlid = cntlid;
-	lm->mdts = mdts;
-	lm->max_xfer = min3(mdts, map_limit, NVME_LM_XFER_MAX);
+	lm->resets = pf_resets;
+	lm->max_xfer = min3(max_xfer, map_limit, NVME_LM_XFER_MAX);
 	lm->max_xfer = max(round_down(lm->max_xfer, 4), 4U);
-	lm->vid = vid;
-	lm->model = model;
-	lm->fw = fw;
 	mutex_init(&lm->map_lock);
 	lm->lm_ctrl.dev = dev;
 	lm->lm_ctrl.name = "nvme";
@@ -835,12 +885,16 @@ static int nvme_lm_submit_admin(struct nvme_lm *lm, struct nvme_command *cmd,
  * nvme_lm_register() - offer live migration of a PF's VFs
  * @ctrl: the PF's controller, live
  * @pdev: the PF
+ * @pf_resets: counts the PF's resets (each ends every VF's suspension),
+ *	raised before and after the controller is disabled; kept by the
+ *	caller, it outlives the registration
  *
  * Does nothing for a controller without Host Managed Live Migration.
  *
  * Return: the registration, to be passed to nvme_lm_unregister(), or NULL.
  */
-struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev)
+struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev,
+				 atomic_t *pf_resets)
 {
 	struct request_queue *q = ctrl->admin_q;
 	struct nvme_lm_fmt fmt;
@@ -856,10 +910,9 @@ struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev)
 	/* a kmalloc'ed piece is mapped in one request if it fits these */
 	nvme_lm_init(lm, &pdev->dev, nvme_lm_submit_admin,
 		     ctrl->max_hw_sectors << SECTOR_SHIFT,
-		     min_t(u64, queue_max_hw_sectors(q) << SECTOR_SHIFT,
+		     min_t(u64, (u64)queue_max_hw_sectors(q) << SECTOR_SHIFT,
 			   (u64)queue_max_segments(q) * PAGE_SIZE),
-		     ctrl->cntlid, ctrl->subsys->vendor_id,
-		     ctrl->subsys->model, ctrl->subsys->firmware_rev);
+		     ctrl->cntlid, pf_resets);
 	ret = nvme_lm_read_formats(lm, NULL, &fmt);
 	if (!ret)
 		ret = lm_controller_register(&lm->lm_ctrl);

@@ -44,34 +44,34 @@ struct nvme_lm_fmt {
 /**
  * struct nvme_lm_compat - the compatibility descriptor of a VF's state
  * @layout: %NVME_LM_COMPAT_LAYOUT
- * @rsvd1: zero
- * @vid: PCI vendor ID of the PF
+ * @mdts: the controller's MDTS, from Identify Controller
+ * @vid: PCI vendor ID, from Identify Controller
  * @nvme_ver: version value of the NVMe-defined controller state format
- * @nvq: I/O queue resources of the VF (Secondary Controller List NVQ)
+ * @nvq: queue resources of the VF (Secondary Controller List NVQ)
  * @nvi: interrupt resources of the VF (NVI)
  * @rsvd10: zero
- * @mdts: the controller's maximum data transfer, bytes
+ * @rsvd12: zero
  * @uuid: vendor specific controller state format, zero for none
- * @mn: model number
- * @fr: firmware revision, as it is when the save starts
+ * @mn: model number, from Identify Controller
+ * @fr: firmware revision, from Identify Controller when the save starts
  *
  * A destination takes a state only if all of it matches its own VF.
  */
 struct nvme_lm_compat {
 	u8 layout;
-	u8 rsvd1;
+	u8 mdts;
 	__le16 vid;
 	__le16 nvme_ver;
 	__le16 nvq;
 	__le16 nvi;
 	__le16 rsvd10;
-	__le32 mdts;
+	__le32 rsvd12;
 	u8 uuid[16];
 	char mn[40];
 	char fr[8];
 };
 
-#define NVME_LM_COMPAT_LAYOUT	2
+#define NVME_LM_COMPAT_LAYOUT	3
 
 /**
  * struct nvme_lm - a primary controller acting as controlling function
@@ -79,15 +79,11 @@ struct nvme_lm_compat {
  * @dev: the PF's device
  * @ctrl: the PF's NVMe controller, for @submit
  * @submit: admin command submission (a fake one in KUnit)
- * @mdts: bytes one command may move (MDTS)
- * @max_xfer: bytes one command moves here: @mdts, what the admin queue
- *	maps in one request, and %NVME_LM_XFER_MAX
+ * @max_xfer: bytes one command moves here: at most MDTS, what the admin
+ *	queue maps in one request, and %NVME_LM_XFER_MAX
  * @cntlid: the primary controller's own CNTLID
- * @vid: PCI vendor ID, for the descriptor
- * @model: the subsystem's model number (40 bytes), likewise
- * @fw: the subsystem's firmware revision (8 bytes); it changes when new
- *	firmware is activated, so it is read when a save starts
- * @resets: resets of the PF so far: each ends every VF's suspension
+ * @resets: the PF driver's count of PF resets, each of which ends every
+ *	VF's suspension; it outlives this structure
  * @map_lock: protects @map_valid, @vf_known and @vf_entry
  * @map_valid: the map reflects the current VFs
  * @vf_known: VFs the Secondary Controller List names
@@ -98,13 +94,9 @@ struct nvme_lm {
 	struct device *dev;
 	struct nvme_ctrl *ctrl;
 	nvme_lm_submit_fn submit;
-	u32 mdts;
 	u32 max_xfer;
 	u16 cntlid;
-	u16 vid;
-	const char *model;
-	const char *fw;
-	atomic_t resets;
+	atomic_t *resets;
 	struct mutex map_lock;		/* see above */
 	bool map_valid;
 	DECLARE_BITMAP(vf_known, NVME_LM_MAX_VFS);
@@ -112,13 +104,14 @@ struct nvme_lm {
 };
 
 #if IS_ENABLED(CONFIG_NVME_LIVE_MIGRATION)
-struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev);
+struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev,
+				 atomic_t *pf_resets);
 void nvme_lm_unregister(struct nvme_lm *lm);
 void nvme_lm_vfs_changed(struct nvme_lm *lm);
-void nvme_lm_pf_reset(struct nvme_lm *lm);
 #else
 static inline struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl,
-					       struct pci_dev *pdev)
+					       struct pci_dev *pdev,
+					       atomic_t *pf_resets)
 {
 	return NULL;
 }
@@ -130,16 +123,12 @@ static inline void nvme_lm_unregister(struct nvme_lm *lm)
 static inline void nvme_lm_vfs_changed(struct nvme_lm *lm)
 {
 }
-
-static inline void nvme_lm_pf_reset(struct nvme_lm *lm)
-{
-}
 #endif
 
 /* lm.c internals, visible to its KUnit test */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
-		  nvme_lm_submit_fn submit, u32 mdts, u32 map_limit,
-		  u16 cntlid, u16 vid, const char *model, const char *fw);
+		  nvme_lm_submit_fn submit, u32 max_xfer, u32 map_limit,
+		  u16 cntlid, atomic_t *pf_resets);
 int nvme_lm_status_to_errno(int status);
 const char *nvme_lm_opcode_name(u8 opcode);
 int nvme_lm_vf(struct nvme_lm *lm, int vf, bool fresh,
@@ -147,7 +136,8 @@ int nvme_lm_vf(struct nvme_lm *lm, int vf, bool fresh,
 int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 			 struct nvme_lm_fmt *fmt);
 int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
-			struct nvme_lm_compat *desc, struct nvme_lm_fmt *fmt);
+			struct nvme_lm_compat *desc, struct nvme_lm_fmt *fmt,
+			u16 *cntlid);
 int nvme_lm_check_state(struct nvme_lm *lm, const struct nvme_lm_fmt *fmt,
 			const u8 *state, u32 len, u64 total);
 void nvme_lm_cmd_suspend(struct nvme_command *c, u16 cntlid);
@@ -159,5 +149,6 @@ void nvme_lm_cmd_set_state(struct nvme_command *c, u16 cntlid,
 			   u8 seqind);
 void nvme_lm_cmd_sec_list(struct nvme_command *c, u16 first_cntlid);
 void nvme_lm_cmd_state_formats(struct nvme_command *c);
+void nvme_lm_cmd_identify_ctrl(struct nvme_command *c);
 
 #endif /* _NVME_LM_H */

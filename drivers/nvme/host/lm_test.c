@@ -29,6 +29,7 @@ struct fake_aq {
 	u8 fail_opcode;			/* ... those with this opcode, 0: all */
 	int fail_set_at;		/* fail the Set at this offset, once */
 	u32 map_segs;			/* pages of a vmalloc'ed buffer mapped */
+	u32 max_bytes;			/* MDTS, in bytes */
 	u32 short_by;			/* Get leaves this many bytes unwritten */
 	u8 *state;			/* what Get Controller State returns */
 	u32 state_len;
@@ -44,10 +45,12 @@ struct fake_aq {
 	int identifies;
 	int pages;			/* CNS 15h commands */
 	u8 nv, nuuid;			/* CNS 20h */
-	u16 vers[4];
+	__le16 vers[4];
 	u8 uuids[4][16];
-	char fw[8];
+	char fw[8];			/* Identify Controller */
 	char model[40];
+	u8 mdts;
+	atomic_t pf_resets;		/* as nvme-pci counts them */
 };
 
 /* The VF a CNTLID names, or -1. */
@@ -97,8 +100,8 @@ static u32 fake_state_len(u16 niosq, u16 niocq, u32 vss)
 /* CSVI names version value 0 and CSUUIDI a listed UUID, or none. */
 static bool fake_fmt_ok(struct fake_aq *aq, u32 csvi, u32 csuuidi)
 {
-	return csvi >= 1 && csvi <= aq->nv && !aq->vers[csvi - 1] &&
-	       csuuidi <= aq->nuuid;
+	return csvi >= 1 && csvi <= aq->nv && csvi <= ARRAY_SIZE(aq->vers) &&
+	       !aq->vers[csvi - 1] && csuuidi <= aq->nuuid;
 }
 
 /* Identify CNS 15h: entries with a SCID of CNTID or more, 127 at most. */
@@ -204,7 +207,7 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 	if (buf && is_vmalloc_addr(buf) &&
 	    DIV_ROUND_UP(offset_in_page(buf) + len, PAGE_SIZE) > aq->map_segs)
 		return -EINVAL;
-	if (len > aq->lm.mdts)
+	if (len > aq->max_bytes)
 		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
 	if (aq->fail_status &&
 	    (!aq->fail_opcode || aq->fail_opcode == cmd->common.opcode))
@@ -212,6 +215,15 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 	switch (cmd->common.opcode) {
 	case nvme_admin_identify:
 		memset(buf, 0, len);
+		if (cmd->identify.cns == NVME_ID_CNS_CTRL) {
+			struct nvme_id_ctrl *id = buf;
+
+			id->vid = cpu_to_le16(0x1b36);
+			memcpy(id->mn, aq->model, sizeof(id->mn));
+			memcpy(id->fr, aq->fw, sizeof(id->fr));
+			id->mdts = aq->mdts;
+			return 0;
+		}
 		if (cmd->identify.cns == NVME_ID_CNS_CTRL_STATE_FMT) {
 			u8 *p = buf;
 
@@ -250,17 +262,22 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 	return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
 }
 
-/* A Controller Level Reset of VF @vf, or a reset of the primary (-1). */
+/*
+ * A Controller Level Reset of VF @vf, or a reset of the primary (-1),
+ * counted as nvme-pci counts it: before and after the controller stops.
+ */
 static void fake_reset(struct fake_aq *aq, int vf)
 {
 	int i;
 
+	if (vf < 0)
+		atomic_inc(&aq->pf_resets);
 	for (i = 0; i < aq->nvfs; i++)
 		if (vf < 0 || i == vf)
 			aq->suspended[i] = false;
 	aq->loaded_next = 0;
 	if (vf < 0)
-		nvme_lm_pf_reset(&aq->lm);
+		atomic_inc(&aq->pf_resets);
 }
 
 static int nvme_lm_test_names;
@@ -288,9 +305,10 @@ static struct fake_aq *fake_aq_new_mdts(struct kunit *test, u32 mdts,
 	aq->map_segs = map_segs;
 	strscpy(aq->model, "fake nvme", sizeof(aq->model));
 	memcpy(aq->fw, "1.0     ", sizeof(aq->fw));
+	aq->mdts = 5;
 	nvme_lm_init(&aq->lm, nvme_lm_test_dev(test, "pf"), fake_submit,
-		     mdts, map_segs * PAGE_SIZE, FAKE_PRIMARY, 0x1b36,
-		     aq->model, aq->fw);
+		     mdts, map_segs * PAGE_SIZE, FAKE_PRIMARY, &aq->pf_resets);
+	aq->max_bytes = mdts;
 	aq->nvfs = 2;
 	aq->scid[0] = 0x21;
 	aq->scid[1] = 0x22;
@@ -298,7 +316,7 @@ static struct fake_aq *fake_aq_new_mdts(struct kunit *test, u32 mdts,
 		aq->nvq[i] = 2;
 	/* the NVMe-defined format only, as NVMe 2.1 defines it */
 	aq->nv = 1;
-	aq->vers[0] = 0;
+	aq->vers[0] = cpu_to_le16(0);
 	return aq;
 }
 
@@ -372,17 +390,14 @@ static struct lm_function *nvme_lm_test_fn(struct kunit *test,
 					 .max_state_size = NVME_LM_MAX_STATE };
 	/* freed by nvme_lm_release() when the controller goes */
 	struct nvme_lm_fn *f = kzalloc(sizeof(*f), GFP_KERNEL);
-	struct nvme_sec_ctrl_entry e;
-	struct nvme_lm_fmt fmt;
 	struct lm_function *fn;
 
 	KUNIT_ASSERT_NOT_NULL(test, f);
 	f->lm = &aq->lm;
 	f->vf = vf;
-	KUNIT_ASSERT_EQ(test, nvme_lm_vf(&aq->lm, vf, false, &e), 0);
-	f->cntlid = le16_to_cpu(e.scid);
 	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&aq->lm, vf, NULL,
-						  &f->compat, &fmt), 0);
+						  &f->compat, &f->save_fmt,
+						  &f->cntlid), 0);
 	info.drvdata = f;
 	info.compat = (const u8 *)&f->compat;
 	info.compat_len = sizeof(f->compat);
@@ -516,17 +531,18 @@ static void nvme_lm_test_chunking(struct kunit *test)
 						   aq->state_len), 0);
 		KUNIT_EXPECT_EQ(test, f->save_fmt.csuuidi, vss[i] ? 1 : 0);
 		/*
-		 * Suspend, formats and list for the descriptor, the header,
-		 * then the state in max_xfer pieces.
+		 * Suspend; formats, list and Identify Controller for the
+		 * descriptor; the header, then the state in max_xfer pieces.
 		 */
-		expect_cmds = 4 + DIV_ROUND_UP(aq->state_len, max_xfer);
+		expect_cmds = 5 + DIV_ROUND_UP(aq->state_len, max_xfer);
 		KUNIT_EXPECT_EQ(test, aq->ncmds, (int)expect_cmds);
 		KUNIT_EXPECT_EQ(test, aq->cmds[0].common.opcode, 0x41);
 		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[0], 11), 0x10022U);
 		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[1], 10), 0x20U);
 		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[2], 10), 0x15U);
-		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[3], 15), 48 / 4 - 1);
-		for (j = 4; j < expect_cmds; j++) {
+		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[3], 10), 0x1U);
+		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[4], 15), 48 / 4 - 1);
+		for (j = 5; j < expect_cmds; j++) {
 			n = min(aq->state_len - off, max_xfer);
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 10), 0x10000U);
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 11),
@@ -584,7 +600,8 @@ static void nvme_lm_test_dma_buffers(struct kunit *test)
 	aq->uuids[0][0] = 0x5a;
 	fn = nvme_lm_test_fn(test, aq, 0);
 	f = nvme_lm_fn(fn);
-	KUNIT_EXPECT_EQ(test, aq->lm.max_xfer, 32 * (u32)PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, aq->lm.max_xfer,
+			min(32 * (u32)PAGE_SIZE, NVME_LM_XFER_MAX));
 	aq->state = fake_state(test, 2, 2, vss);
 	aq->state_len = fake_state_len(2, 2, vss);
 	KUNIT_ASSERT_EQ(test, save_payload(test, fn, aq->state,
@@ -840,9 +857,9 @@ static void nvme_lm_test_formats(struct kunit *test)
 
 	/* version 0 third in the list: index 3, whatever else is listed */
 	aq->nv = 3;
-	aq->vers[0] = 7;
-	aq->vers[1] = 1;
-	aq->vers[2] = 0;
+	aq->vers[0] = cpu_to_le16(7);
+	aq->vers[1] = cpu_to_le16(1);
+	aq->vers[2] = cpu_to_le16(0);
 	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
 	KUNIT_EXPECT_EQ(test, fmt.csvi, 3);
 
@@ -864,7 +881,7 @@ static void nvme_lm_test_formats(struct kunit *test)
 
 	/* version value 1 alone is not the format NVMe 2.1 defines */
 	aq->nv = 1;
-	aq->vers[0] = 1;
+	aq->vers[0] = cpu_to_le16(1);
 	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt),
 			-EOPNOTSUPP);
 	/* counts that overflow the 4 KiB of Identify data */
@@ -897,14 +914,15 @@ static void nvme_lm_test_compat(struct kunit *test)
 	u8 hdr[STREAM_HDR_LEN];
 	struct nvme_lm_compat *desc = (void *)(hdr + STREAM_COMPAT_AT);
 	struct nvme_lm_fn *df;
+	struct file *file;
 	u32 len = fake_state_len(1, 1, 64);
 
 	src->nuuid = 2;
 	memcpy(src->uuids[0], u1, 16);
 	memcpy(src->uuids[1], u2, 16);
 	dst->nv = 2;
-	dst->vers[0] = 5;
-	dst->vers[1] = 0;
+	dst->vers[0] = cpu_to_le16(5);
+	dst->vers[1] = cpu_to_le16(0);
 	dst->nuuid = 2;
 	memcpy(dst->uuids[0], u2, 16);
 	memcpy(dst->uuids[1], u1, 16);
@@ -920,7 +938,7 @@ static void nvme_lm_test_compat(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->vid), 0x1b36);
 	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->nvme_ver), 0);
 	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->nvq), 2);
-	KUNIT_EXPECT_EQ(test, le32_to_cpu(desc->mdts), 4096U);
+	KUNIT_EXPECT_EQ(test, desc->mdts, 5);
 	KUNIT_EXPECT_EQ(test, memcmp(desc->uuid, u1, 16), 0);
 	KUNIT_EXPECT_EQ(test, memcmp(desc->fr, "1.0     ", 8), 0);
 
@@ -948,10 +966,10 @@ static void nvme_lm_test_compat(struct kunit *test)
 	dst->nuuid = 2;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc) - 1), -EXDEV);
-	desc->rsvd1 = 1;
+	desc->rsvd12 = cpu_to_le32(1);
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), -EXDEV);
-	desc->rsvd1 = 0;
+	desc->rsvd12 = 0;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), 0);
 	/* a load without a checked descriptor sends nothing */
@@ -968,6 +986,17 @@ static void nvme_lm_test_compat(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, memcmp(desc->fr, "2.0     ", 8), 0);
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), -EXDEV);
+
+	/* the controller renumbered VF 0: nothing is sent to another one */
+	KUNIT_ASSERT_EQ(test, lm_function_reset(sfn), 0);
+	KUNIT_ASSERT_EQ(test, lm_set_state(sfn, LM_STATE_STOP, NULL, &file), 0);
+	src->scid[0] = 0x55;
+	src->suspended[0] = true;
+	src->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, lm_set_state(sfn, LM_STATE_STOP_COPY, NULL,
+					   &file), -ENODEV);
+	KUNIT_EXPECT_EQ(test, src->ncmds, 3);	/* the descriptor's reads */
+	src->scid[0] = 0x21;
 }
 
 /*
