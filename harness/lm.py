@@ -56,7 +56,7 @@ KUNIT_RUNS = {
 # concurrency cases really interleave.
 KUNIT_QEMU_ARGS = {"x86_64": ["--qemu_args=-smp 2"]}
 # The harness's own C, held to the kernel's style too.
-HARNESS_C = ["harness/guest/l2/counter.c"]
+HARNESS_C = ["harness/guest/l2/counter.c", "harness/guest/l2io.c"]
 # Objects built with W=1 and sparse, per KUnit build.
 STATIC_TARGETS = {
     "um": ["drivers/live_migration/"],
@@ -1258,7 +1258,7 @@ def cmd_test(args):
     except HarnessError as e:
         res.add("harness", "prepare the tree", False, str(e))
     log(f"total {time.time() - t0:.0f} s")
-    res.summary(["kunit-um", "kunit-x86_64", "e2e", "vmm", STATIC])
+    res.summary(["kunit-um", "kunit-x86_64", "e2e", "vmm", "nvme", STATIC])
     return 1 if res.failed else 0
 
 
@@ -1298,8 +1298,8 @@ def cmd_e2e(args):
 
 
 def e2e_and_vmm(res):
-    """Both boot the same guest kernel: one after the other; the VMM step
-    runs even when the e2e step could not."""
+    """All three boot the same guest kernel: one after the other; each
+    runs even when the one before could not."""
     try:
         e2e(res)
     except HarnessError as e:
@@ -1308,6 +1308,10 @@ def e2e_and_vmm(res):
         vmm(res)
     except Exception as e:  # a bug here must still end in the summary
         res.add("vmm", "did not finish", False, f"{e!r}")
+    try:
+        nvme(res)
+    except Exception as e:
+        res.add("nvme", "did not finish", False, f"{e!r}")
 
 
 def cmd_vmm(args):

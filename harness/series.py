@@ -182,6 +182,7 @@ adapter does for a VMM."""),
                 "tools/testing/selftests/live_migration/config",
                 "tools/testing/selftests/live_migration/lm_bench.c",
                 "tools/testing/selftests/live_migration/lm_compat32.c",
+                "tools/testing/selftests/live_migration/nvme_virt.c",
                 "tools/testing/selftests/live_migration/vfio_lm_test.c",
                 "tools/testing/selftests/live_migration/vfio_lm_util.h",
                 "tools/live_migration/Makefile",
@@ -191,8 +192,10 @@ vfio_lm_test drives the VFIO migration uAPI of plain vfio-pci on
 functions of the test controlling driver (every arc, PRE_COPY, P2P,
 dirty tracking, bad streams, resets, a data fd outliving vfio-pci, 32-bit
 callers) and the sample driver.  lm_bench prints throughput and latency
-figures.  lmctl lists migratable functions and migrates one to another
-through the VFIO cdev and iommufd."""),
+figures.  nvme_virt gives an NVMe controller's secondary controllers
+resources and brings them online, for the NVMe tests.  lmctl lists
+migratable functions and migrates one to another through the VFIO cdev
+and iommufd."""),
     dict(subject="Documentation: live migration of controlled functions",
          configs=[],
          files=["Documentation/driver-api/live_migration.rst",
