@@ -12,7 +12,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +19,13 @@
 
 #define BLOCK	4096
 
-static void fill(uint64_t *buf, unsigned int round, unsigned int block)
+static void fill(unsigned long long *buf, unsigned int round, unsigned int block)
 {
 	unsigned int i;
 
 	for (i = 0; i < BLOCK / 8; i++)
-		buf[i] = 0x5eed000000000000ULL | (uint64_t)round << 32 |
-			 (uint64_t)block << 12 | i;
+		buf[i] = 0x5eed000000000000ULL | (unsigned long long)round << 32 |
+			 (unsigned long long)block << 12 | i;
 }
 
 static int io(int fd, void *buf, unsigned int block, int write_it)
@@ -42,7 +41,7 @@ static int io(int fd, void *buf, unsigned int block, int write_it)
 	return -1;
 }
 
-static int check(int fd, uint64_t *want, uint64_t *got, unsigned int round,
+static int check(int fd, unsigned long long *want, unsigned long long *got, unsigned int round,
 		 unsigned int block)
 {
 	fill(want, round, block);
@@ -58,7 +57,7 @@ static int check(int fd, uint64_t *want, uint64_t *got, unsigned int round,
 int main(int argc, char **argv)
 {
 	unsigned int blocks, round, b;
-	uint64_t *want, *got;
+	unsigned long long *want, *got;
 	int fd;
 
 	if (argc != 3)

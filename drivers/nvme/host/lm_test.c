@@ -845,6 +845,7 @@ static void nvme_lm_test_vf_map(struct kunit *test)
 static void nvme_lm_test_formats(struct kunit *test)
 {
 	static const u8 u1[16] = { 1, 1 }, u2[16] = { 2, 2 }, u3[16] = { 3 };
+	static const u8 none[16];
 	struct fake_aq *aq = fake_aq_new(test, 4096);
 	struct nvme_lm_fmt fmt;
 
@@ -875,8 +876,7 @@ static void nvme_lm_test_formats(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fmt.csvi, 3);
 	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, u3, &fmt), -EXDEV);
 	/* a zero UUID asks for the NVMe-defined state alone */
-	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, (u8[16]){},
-						   &fmt), 0);
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, none, &fmt), 0);
 	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 0);
 
 	/* version value 1 alone is not the format NVMe 2.1 defines */

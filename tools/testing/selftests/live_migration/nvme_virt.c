@@ -78,7 +78,7 @@ static int list(int fd)
 	return 0;
 }
 
-static int usage(void)
+static int print_usage(void)
 {
 	fputs("usage: nvme_virt DEV oacs|list\n"
 	      "       nvme_virt DEV assign SCID NVQ NVI\n"
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 	int fd, ret;
 
 	if (argc < 3)
-		return usage();
+		return print_usage();
 	fd = open(argv[1], O_RDWR);
 	if (fd < 0) {
 		perror(argv[1]);
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[2], "list") && argc == 3)
 		return list(fd);
 	if (argc < 4)
-		return usage();
+		return print_usage();
 	scid = strtoul(argv[3], NULL, 0);
 	if (!strcmp(argv[2], "assign") && argc == 6) {
 		ret = admin(fd, ADMIN_VIRT_MGMT, scid << 16 | RT_VQ << 8 |
@@ -123,5 +123,5 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[2], "offline") && argc == 4)
 		return admin(fd, ADMIN_VIRT_MGMT, scid << 16 | VM_OFFLINE, 0,
 			     NULL, 0);
-	return usage();
+	return print_usage();
 }
