@@ -734,6 +734,8 @@ GUEST_SRC = {
     "lm_bench": "tools/testing/selftests/live_migration/lm_bench.c",
     "lm_compat32": "tools/testing/selftests/live_migration/lm_compat32.c",
     "nvme_virt": "tools/testing/selftests/live_migration/nvme_virt.c",
+    "nvme_lm_events":
+        "tools/testing/selftests/live_migration/nvme_lm_events.c",
 }
 # built as 32-bit programs: what a 32-bit VMM sends
 GUEST_32 = {"lm_compat32"}
@@ -1185,13 +1187,13 @@ def nvme(res):
     qemu_lm = ensure_qemu_lm()
     bdir = build_x86("e2e-x86", os.path.join(REPO, "harness", "e2e.config"))
     kernel, l2initrd = build_l2_linux()
-    bindir = build_guest_tools(bdir, ["nvme_virt", "lmctl"])
+    tools = ["nvme_virt", "nvme_lm_events", "lmctl"]
+    bindir = build_guest_tools(bdir, tools)
     initrd = make_vmm_initramfs(
         ensure_qemu10(), None, os.path.join(CACHE, "initramfs-nvme.cpio.gz"),
         init="init-nvme", bdir=bdir,
-        extra={"l2/bzImage": kernel, "l2/initrd.gz": l2initrd,
-               "bin/nvme_virt": os.path.join(bindir, "nvme_virt"),
-               "bin/lmctl": os.path.join(bindir, "lmctl")})
+        extra=dict({"l2/bzImage": kernel, "l2/initrd.gz": l2initrd},
+                   **{f"bin/{t}": os.path.join(bindir, t) for t in tools}))
     img = os.path.join(CACHE, "nvme-ns.img")
     with open(img, "wb") as f:
         f.truncate(NVME_NS_MIB << 20)

@@ -182,6 +182,7 @@ adapter does for a VMM."""),
                 "tools/testing/selftests/live_migration/config",
                 "tools/testing/selftests/live_migration/lm_bench.c",
                 "tools/testing/selftests/live_migration/lm_compat32.c",
+                "tools/testing/selftests/live_migration/nvme_lm_events.c",
                 "tools/testing/selftests/live_migration/nvme_virt.c",
                 "tools/testing/selftests/live_migration/vfio_lm_test.c",
                 "tools/testing/selftests/live_migration/vfio_lm_util.h",
@@ -193,7 +194,8 @@ functions of the test controlling driver (every arc, PRE_COPY, P2P,
 dirty tracking, bad streams, resets, a data fd outliving vfio-pci, 32-bit
 callers) and the sample driver.  lm_bench prints throughput and latency
 figures.  nvme_virt gives an NVMe controller's secondary controllers
-resources and brings them online, for the NVMe tests.  lmctl lists
+resources and brings them online, and nvme_lm_events resets a VF or
+unbinds its PF's driver during a save, for the NVMe tests.  lmctl lists
 migratable functions and migrates one to another through the VFIO cdev
 and iommufd."""),
     dict(subject="Documentation: live migration of controlled functions",
