@@ -403,6 +403,12 @@ int nvme_lm_vf(struct nvme_lm *lm, int vf, bool fresh,
 	return ret;
 }
 
+/**
+ * nvme_lm_vfs_changed() - the PF's VFs are being enabled or disabled
+ * @lm: from nvme_lm_register(), or NULL
+ *
+ * The VF to controller ID map is read again at its next use.
+ */
 void nvme_lm_vfs_changed(struct nvme_lm *lm)
 {
 	if (!lm)

@@ -182,6 +182,11 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 	}
 	memcpy(aq->loaded + off, buf, bytes);
 	aq->loaded_next = off + bytes;
+	/* NVMe 2.1: vendor state without a vendor format is Invalid Field */
+	if ((seq == NVME_MIG_SEQ_LAST || seq == NVME_MIG_SEQ_ENTIRE) &&
+	    !(cdw11 >> 24) && aq->loaded_next >= NVME_LM_HDR_LEN &&
+	    get_unaligned_le64(((struct nvme_ctrl_state_hdr *)aq->loaded)->vss))
+		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
 	if (seq == NVME_MIG_SEQ_LAST || seq == NVME_MIG_SEQ_ENTIRE) {
 		aq->committed = true;
 		aq->loaded_next = 0;
