@@ -1454,8 +1454,21 @@ def cmd_demo(args):
         vmm(res)
     except HarnessError as e:
         res.add("vmm", "did not finish", False, str(e))
-    res.summary(["vmm"])
     print(f"(full console log: {os.path.join(CACHE, 'vmm-console.log')})")
+    print("\n>>> Now with nvme-pci as the controlling function, no test "
+          "driver: the host\n>>> QEMU is built from Debian's QEMU 10 "
+          "source with qemu/patches/, whose NVMe\n>>> model speaks TP4159. "
+          "nvme-pci in the guest finds HMLMS, registers for its\n>>> VFs; "
+          "QEMU 10 inside runs an L2 Linux whose nvme driver writes and "
+          "verifies\n>>> a pattern on VF0's namespace, and migrates it to a "
+          "second QEMU with VF1:\n>>> Suspend, Get, Set and Resume go to the "
+          "PF's admin queue.", flush=True)
+    try:
+        nvme(res)
+    except HarnessError as e:
+        res.add("nvme", "did not finish", False, str(e))
+    res.summary(["vmm", "nvme"])
+    print(f"(full console log: {os.path.join(CACHE, 'nvme-console.log')})")
     return 0 if ok and not res.failed else 1
 
 
