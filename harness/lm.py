@@ -932,18 +932,24 @@ def bookworm_archive():
 
 def ensure_backports():
     """bookworm-backports, with its sources, from the archive bookworm
-    comes from."""
-    want = "Types: deb deb-src\n"
-    if os.path.exists(BACKPORTS) and want in open(BACKPORTS).read():
+    comes from.  A suite the machine has already keeps its entry; only the
+    sources are added then.  The file is written once apt took it."""
+    if os.path.exists(BACKPORTS) and "deb-src" in open(BACKPORTS).read():
         return
+    _, policy = run(["apt-cache", "policy"], check=False)
+    theirs = not os.path.exists(BACKPORTS) and "bookworm-backports" in policy
     uri, key = bookworm_archive()
     log("adding bookworm-backports (same archive as bookworm) to apt")
-    with open(BACKPORTS, "w") as f:
-        f.write(f"{want}URIs: {uri}\nSuites: bookworm-backports\n"
+    with open(BACKPORTS + ".new", "w") as f:
+        f.write(f"Types: {'deb-src' if theirs else 'deb deb-src'}\n"
+                f"URIs: {uri}\nSuites: bookworm-backports\n"
                 "Components: main\n")
         if key:
             f.write(f"Signed-By: {key}\n")
-    run(["apt-get", "update", "-q"])
+    os.replace(BACKPORTS + ".new", BACKPORTS)
+    if run(["apt-get", "update", "-q"], check=False)[0]:
+        os.unlink(BACKPORTS)
+        raise HarnessError("apt-get update failed with bookworm-backports")
 
 
 def ensure_qemu10():
@@ -993,8 +999,8 @@ def qemu_lm_fw():
 def ensure_qemu_lm():
     """QEMU 10 built from Debian's source of the bookworm-backports package
     with qemu/patches applied (TP4159 in hw/nvme): the host's QEMU for the
-    NVMe tests.  x86_64 system emulator only; rebuilt when a patch changes,
-    and only ctrl.c is recompiled then."""
+    NVMe tests.  x86_64 system emulator only; built anew when a patch
+    changes."""
     ensure_qemu10()
     binary = os.path.join(QEMU_LM, "build", "qemu-system-x86_64")
     patches = sorted(f for f in os.listdir(QEMU_LM_PATCHES)
@@ -1011,6 +1017,12 @@ def ensure_qemu_lm():
     dl = os.path.join(QEMU_LM, "dl")
     os.makedirs(dl, exist_ok=True)
     orig = [f for f in os.listdir(dl) if f.endswith(".orig.tar.xz")]
+    if len(orig) != 1 or run(["xz", "-t", os.path.join(dl, orig[0])],
+                             check=False)[0]:
+        # none, several, or one cut short by an interrupted download
+        shutil.rmtree(dl)
+        os.makedirs(dl)
+        orig = []
     if not orig:
         ensure_backports()
         log("downloading the source of QEMU 10 (bookworm-backports)")
@@ -1022,7 +1034,11 @@ def ensure_qemu_lm():
         if not orig:
             raise HarnessError("apt-get source qemu/bookworm-backports "
                                "brought no orig tarball")
-    rc, out = run(["meson", "--version"], check=False)
+    if not orig[0].startswith("qemu_10.0."):
+        raise HarnessError(f"qemu/patches/ are for QEMU 10.0, the archive "
+                           f"has {orig[0]}")
+    rc, out = (run(["meson", "--version"], check=False)
+               if shutil.which("meson") else (1, ""))
     have = tuple(int(x) for x in re.findall(r"\d+", out)[:2]) if not rc else ()
     rc2, _ = run(["/usr/bin/python3", "-c", "import pycotap"], check=False)
     if have < (1, 5) or rc2:
@@ -1053,6 +1069,8 @@ def ensure_qemu_lm():
         for name in patches:
             run(["patch", "-p1", "-s", "-i",
                  os.path.join(QEMU_LM_PATCHES, name)], cwd=src)
+        # the archive's mtimes are older than the objects: build anew
+        shutil.rmtree(os.path.join(QEMU_LM, "build"), ignore_errors=True)
         open(srcstamp, "w").write(want_src)
     build = os.path.join(QEMU_LM, "build")
     if not os.path.exists(os.path.join(build, "build.ninja")):
@@ -1062,7 +1080,8 @@ def ensure_qemu_lm():
         run([os.path.join(src, "configure"), "--python=/usr/bin/python3"] +
             QEMU_LM_CONFIGURE, cwd=build,
             logfile=os.path.join(QEMU_LM, "configure.log"))
-    log("building QEMU with TP4159 (about 3 minutes the first time)")
+    log("building QEMU with TP4159 (about 3 minutes when its patches "
+        "changed)")
     t0 = time.time()
     run(["ninja", "-j", JOBS, "qemu-system-x86_64"], cwd=build,
         logfile=os.path.join(QEMU_LM, "build.log"))
@@ -1219,6 +1238,13 @@ def cmd_nvme(args):
     return run_alone("nvme", nvme)
 
 
+def cmd_nvme_bench(args):
+    """Only the NVMe part of the bench."""
+    prepare()
+    return nvme_bench(build_x86("bench-x86", os.path.join(
+        REPO, "harness", "bench.config")))
+
+
 # ---------------------------------------------------------------- commands
 
 def job(source, fn, *args):
@@ -1340,7 +1366,8 @@ def cmd_bench(args):
     print("QEMU TCG guest, 2 vCPUs; figures are relative to the same guest")
     print(figures, end="")
     host_crc_cost()
-    return vmm_bench(bdir)
+    rc = vmm_bench(bdir)
+    return nvme_bench(bdir) or rc
 
 
 def host_crc_cost():
@@ -1400,6 +1427,64 @@ def vmm_bench(bdir):
         added = statistics.median(x[0] for x in runs["vf-1MiB"]) / base[0] - 1
         print(f"  a 1 MiB device state adds {100 * added:.0f}% to the "
               f"device-less median downtime (target: at most 30%)")
+    return 1 if failed else 0
+
+
+def nvme_bench(bdir):
+    """QEMU 10 in the bench guest, on the TP4159 host QEMU, migrates an L2
+    Linux with a VF doing I/O and without a device, the setups taking
+    turns; prints medians and the VF's ratio to the device-less median,
+    all from one boot."""
+    qemu_lm = ensure_qemu_lm()
+    kernel, l2initrd = build_l2_linux()
+    bindir = build_guest_tools(bdir, ["nvme_virt"])
+    initrd = make_vmm_initramfs(
+        ensure_qemu10(), None,
+        os.path.join(CACHE, "initramfs-nvme-bench.cpio.gz"),
+        init="init-nvme-bench", bdir=bdir,
+        extra={"l2/bzImage": kernel, "l2/initrd.gz": l2initrd,
+               "bin/nvme_virt": os.path.join(bindir, "nvme_virt")})
+    img = os.path.join(CACHE, "nvme-ns.img")
+    with open(img, "wb") as f:
+        f.truncate(NVME_NS_MIB << 20)
+    log("bench: booting on QEMU with TP4159; QEMU 10 migrates an L2 Linux "
+        "with an NVMe VF and without a device, 3 rounds")
+    logf = os.path.join(CACHE, "nvme-bench-console.log")
+    out = boot(bdir, initrd, logf, timeout=2400, qemu=qemu_lm,
+               extra=qemu_lm_fw() + ["-nic", "none"] + nvme_devices(img))
+    lines = section(out, "NVMEBENCH")
+    if lines is None:
+        print("\n".join(out.splitlines()[-30:]))
+        return 1
+    runs, failed = {}, 0
+    for line in lines.split("\n"):
+        f = line.split()
+        if line.startswith("#"):
+            print(line)
+        elif len(f) == 5 and all(x.isdigit() for x in f[1:]):
+            runs.setdefault(f[0], []).append([int(x) for x in f[1:]])
+        elif f:
+            failed += 1
+            print(f"bench: a migration failed or said nothing: {line}")
+    if "none" not in runs or "vf" not in runs:
+        print("bench: a setup never completed")
+        return 1
+    base = statistics.median(v[0] for v in runs["none"])
+    print("\nQEMU 10 migrating an L2 Linux inside the TCG guest, NVMe VF "
+          "of QEMU's TP4159 model\n(ms; median [min-max]; the VF's state "
+          "is nvme-pci's Get Controller State data)")
+    for setup, v in runs.items():
+        cols = []
+        for i, what in ((0, "downtime"), (1, "total"), (2, "setup")):
+            xs = [x[i] for x in v]
+            cols.append(f"{what} {statistics.median(xs):6.0f} "
+                        f"[{min(xs)}-{max(xs)}]")
+        state = statistics.median(x[3] for x in v)
+        print(f"  {setup:5} {len(v)} runs  " + "  ".join(cols) +
+              (f"  state {state:.0f} bytes" if setup == "vf" else ""))
+    vf = statistics.median(v[0] for v in runs["vf"])
+    if base:
+        print(f"  downtime with the VF / without a device: x{vf / base:.2f}")
     return 1 if failed else 0
 
 
@@ -1475,11 +1560,12 @@ def cmd_demo(args):
 def main():
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__)
-        print("usage: harness/lm {test|demo|bench|e2e|vmm|nvme|prepare|series}")
+        print("usage: harness/lm {test|demo|bench|e2e|vmm|nvme|nvme-bench|prepare|series}")
         return 2
     cmds = {"test": cmd_test, "prepare": cmd_prepare, "demo": cmd_demo,
             "build-e2e": cmd_build_e2e, "e2e": cmd_e2e, "bench": cmd_bench,
-            "vmm": cmd_vmm, "nvme": cmd_nvme, "series": cmd_series}
+            "vmm": cmd_vmm, "nvme": cmd_nvme, "nvme-bench": cmd_nvme_bench,
+            "series": cmd_series}
     if sys.argv[1] not in cmds:
         print(f"unknown command {sys.argv[1]}", file=sys.stderr)
         return 2

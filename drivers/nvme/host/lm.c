@@ -34,6 +34,7 @@
  * @vf: its VF id
  * @cntlid: its controller ID, as of the claim
  * @suspended: a Suspend succeeded and no Resume or reset followed
+ * @stop_failed: a Suspend failed: the controller may be suspended anyway
  * @resets: the PF's reset count when it was suspended
  * @save_fmt: the format of the save under way, chosen by describe
  * @load_fmt: the format of the state being loaded, chosen by compat_check
@@ -44,6 +45,7 @@ struct nvme_lm_fn {
 	int vf;
 	u16 cntlid;
 	bool suspended;
+	bool stop_failed;
 	int resets;
 	struct nvme_lm_fmt save_fmt;
 	struct nvme_lm_fmt load_fmt;
@@ -81,6 +83,12 @@ static int nvme_lm_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 	u32 res = 0;
 	int status = lm->submit(lm, cmd, buf, len, &res);
 	int ret = nvme_lm_status_to_errno(status);
+
+	/* a state or offset the controller refuses is bad data, not ENOTSUP */
+	if (status > 0 && (status & NVME_SCT_SC_MASK) == NVME_SC_INVALID_FIELD &&
+	    (cmd->common.opcode == nvme_admin_migrate_send ||
+	     cmd->common.opcode == nvme_admin_migrate_recv))
+		ret = -EINVAL;
 
 	if (ret && cmd->common.opcode == nvme_admin_identify)
 		dev_err_ratelimited(lm->dev, "Identify CNS %#x failed: %#x (%d)\n",
@@ -442,6 +450,20 @@ static int nvme_lm_check_resets(struct nvme_lm_fn *f)
 	return -EIO;
 }
 
+static int nvme_lm_same_cntlid(struct nvme_lm_fn *f, u16 cntlid);
+
+/*
+ * The VF still has the controller ID of its claim: VFs are renumbered only
+ * when they are re-created, which drops the cached map.
+ */
+static int nvme_lm_check_cntlid(struct nvme_lm_fn *f)
+{
+	struct nvme_sec_ctrl_entry e;
+	int ret = nvme_lm_vf(f->lm, f->vf, false, &e);
+
+	return ret ?: nvme_lm_same_cntlid(f, le16_to_cpu(e.scid));
+}
+
 static int nvme_lm_stop(struct lm_function *fn)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
@@ -449,8 +471,12 @@ static int nvme_lm_stop(struct lm_function *fn)
 	int resets = atomic_read(f->lm->resets);
 	int ret;
 
+	ret = nvme_lm_check_cntlid(f);
+	if (ret)
+		return ret;
 	nvme_lm_cmd_suspend(&c, f->cntlid);
 	ret = nvme_lm_submit(f->lm, &c, NULL, 0, NULL);
+	f->stop_failed = ret;
 	if (!ret) {
 		f->suspended = true;
 		f->resets = resets;
@@ -719,15 +745,19 @@ static int nvme_lm_reset(struct lm_function *fn)
 	int status;
 
 	memset(&f->load_fmt, 0, sizeof(f->load_fmt));
-	if (nvme_lm_check_resets(f) || !f->suspended)
+	/* a failed Suspend may have suspended it all the same */
+	if (nvme_lm_check_resets(f) || (!f->suspended && !f->stop_failed) ||
+	    nvme_lm_check_cntlid(f))
 		return 0;
 	nvme_lm_cmd_resume(&c, f->cntlid);
 	status = f->lm->submit(f->lm, &c, NULL, 0, &(u32){0});
 	if (status >= 0 &&
 	    (status & NVME_SCT_SC_MASK) == NVME_SC_CTRL_NOT_SUSPENDED)
 		status = 0;
-	if (!status)
+	if (!status) {
 		f->suspended = false;
+		f->stop_failed = false;
+	}
 	return nvme_lm_status_to_errno(status);
 }
 

@@ -37,6 +37,7 @@ struct fake_aq {
 	u32 loaded_len;
 	u32 loaded_next;		/* the offset the next piece must have */
 	bool committed;			/* a SEQIND last or entire arrived */
+	bool suspend_times_out;		/* Suspend suspends, its answer is lost */
 	int nvfs;			/* VFs in the Secondary Controller List */
 	u16 scid[FAKE_VFS];		/* their CNTLIDs (VF i + 1) */
 	u16 nvq[FAKE_VFS];
@@ -151,7 +152,7 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 	switch (cdw10 & 0xff) {
 	case NVME_MIGSEND_SUSPEND:
 		aq->suspended[vf] = true;
-		return 0;
+		return aq->suspend_times_out ? -EINTR : 0;
 	case NVME_MIGSEND_RESUME:
 		if (!aq->suspended[vf])
 			return NVME_SC_CTRL_NOT_SUSPENDED | NVME_STATUS_DNR;
@@ -1129,6 +1130,23 @@ static void nvme_lm_test_resets(struct kunit *test)
 	/* and migration works again */
 	KUNIT_EXPECT_EQ(test, save_payload(test, fn, aq->state,
 					   aq->state_len), 0);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+
+	/* a Suspend whose answer timed out suspended it all the same */
+	aq->suspend_times_out = true;
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file),
+			-ETIMEDOUT);
+	aq->suspend_times_out = false;
+	KUNIT_EXPECT_TRUE(test, aq->suspended[0]);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_FALSE(test, aq->suspended[0]);
+
+	/* a state the controller refuses is bad data: -EINVAL */
+	KUNIT_EXPECT_EQ(test, nvme_lm_stop(fn), 0);
+	nvme_lm_fn(fn)->load_fmt.csvi = 2;	/* the fake lists one version */
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, aq->state_len, 0,
+					   aq->state_len), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 }
 
 static struct kunit_case nvme_lm_cases[] = {
