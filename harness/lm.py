@@ -1225,9 +1225,10 @@ def nvme(res):
     out = boot(bdir, initrd, logf, timeout=1500, qemu=qemu_lm,
                extra=qemu_lm_fw() + ["-nic", "none"] + trace +
                nvme_devices(img))
+    # from the plan on: the first results come before any narration
     shown = False
     for line in out.split("==TAP-END==")[0].splitlines():
-        shown = shown or line.startswith(">>>")
+        shown = shown or line.startswith(">>>") or TAP_PLAN.match(line)
         if shown and line.strip() and not KMSG.match(line):
             print(line, flush=True)
     e2e_results(res, out, logf, "nvme", "init-nvme")
