@@ -1200,31 +1200,40 @@ def build_l2_linux():
     return os.path.join(l2dir, "arch", "x86", "boot", "bzImage"), initrd
 
 
-def nvme(res):
-    """nvme-pci controls the VFs of QEMU's TP4159 model; QEMU 10 migrates
-    an L2 doing NVMe I/O from one VF to another."""
+def nvme_boot(bdir, init, tools, name, timeout):
+    """Boots bdir's kernel on the TP4159 QEMU with the NVMe PF, a fresh
+    namespace, QEMU 10, the L2 Linux and tools; returns (console, log)."""
     qemu_lm = ensure_qemu_lm()
-    bdir = build_x86("e2e-x86", os.path.join(REPO, "harness", "e2e.config"))
     kernel, l2initrd = build_l2_linux()
-    tools = ["nvme_virt", "nvme_lm_events", "lmctl"]
     bindir = build_guest_tools(bdir, tools)
     initrd = make_vmm_initramfs(
-        ensure_qemu10(), None, os.path.join(CACHE, "initramfs-nvme.cpio.gz"),
-        init="init-nvme", bdir=bdir,
+        ensure_qemu10(), None,
+        os.path.join(CACHE, f"initramfs-{name}.cpio.gz"), init=init,
+        bdir=bdir,
         extra=dict({"l2/bzImage": kernel, "l2/initrd.gz": l2initrd},
                    **{f"bin/{t}": os.path.join(bindir, t) for t in tools}))
     img = os.path.join(CACHE, "nvme-ns.img")
     with open(img, "wb") as f:
         f.truncate(NVME_NS_MIB << 20)
-    log("nvme: booting the guest on QEMU with TP4159; QEMU 10 inside "
-        "migrates an L2 doing NVMe I/O from VF0 to VF1")
-    logf = os.path.join(CACHE, "nvme-console.log")
+    logf = os.path.join(CACHE, f"{name}-console.log")
     # LM_QEMU_TRACE: QEMU trace event patterns, comma separated (debugging)
     trace = [a for p in os.environ.get("LM_QEMU_TRACE", "").split(",") if p
              for a in ("-trace", p)]
-    out = boot(bdir, initrd, logf, timeout=1500, qemu=qemu_lm,
+    out = boot(bdir, initrd, logf, timeout=timeout, qemu=qemu_lm,
                extra=qemu_lm_fw() + ["-nic", "none"] + trace +
                nvme_devices(img))
+    return out, logf
+
+
+def nvme(res):
+    """nvme-pci controls the VFs of QEMU's TP4159 model; QEMU 10 migrates
+    an L2 doing NVMe I/O from one VF to another."""
+    bdir = build_x86("e2e-x86", os.path.join(REPO, "harness", "e2e.config"))
+    log("nvme: booting the guest on QEMU with TP4159; QEMU 10 inside "
+        "migrates an L2 doing NVMe I/O from VF0 to VF1")
+    out, logf = nvme_boot(bdir, "init-nvme",
+                          ["nvme_virt", "nvme_lm_events", "lmctl"], "nvme",
+                          1500)
     # from the plan on: the first results come before any narration
     shown = False
     for line in out.split("==TAP-END==")[0].splitlines():
@@ -1436,23 +1445,10 @@ def nvme_bench(bdir):
     Linux with a VF doing I/O and without a device, the setups taking
     turns; prints medians and the VF's ratio to the device-less median,
     all from one boot."""
-    qemu_lm = ensure_qemu_lm()
-    kernel, l2initrd = build_l2_linux()
-    bindir = build_guest_tools(bdir, ["nvme_virt"])
-    initrd = make_vmm_initramfs(
-        ensure_qemu10(), None,
-        os.path.join(CACHE, "initramfs-nvme-bench.cpio.gz"),
-        init="init-nvme-bench", bdir=bdir,
-        extra={"l2/bzImage": kernel, "l2/initrd.gz": l2initrd,
-               "bin/nvme_virt": os.path.join(bindir, "nvme_virt")})
-    img = os.path.join(CACHE, "nvme-ns.img")
-    with open(img, "wb") as f:
-        f.truncate(NVME_NS_MIB << 20)
     log("bench: booting on QEMU with TP4159; QEMU 10 migrates an L2 Linux "
         "with an NVMe VF and without a device, 3 rounds")
-    logf = os.path.join(CACHE, "nvme-bench-console.log")
-    out = boot(bdir, initrd, logf, timeout=2400, qemu=qemu_lm,
-               extra=qemu_lm_fw() + ["-nic", "none"] + nvme_devices(img))
+    out, _ = nvme_boot(bdir, "init-nvme-bench", ["nvme_virt"], "nvme-bench",
+                       2400)
     lines = section(out, "NVMEBENCH")
     if lines is None:
         print("\n".join(out.splitlines()[-30:]))

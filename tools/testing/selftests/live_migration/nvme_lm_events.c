@@ -44,18 +44,27 @@ static int save_begin(struct vfio_fn *f, int *data_fd)
 	return read(*data_fd, buf, sizeof(buf)) > 0 ? 0 : -EIO;
 }
 
+/* Opens @bdf through VFIO and starts saving it. */
+static int open_saving(struct vfio_fn *f, const char *bdf, int *data_fd)
+{
+	int ret = vfio_fn_open(f, bdf);
+
+	if (ret) {
+		printf("UNEXPECTED: open %s: %s\n", bdf, strerror(-ret));
+		return ret;
+	}
+	expect(!save_begin(f, data_fd), "the VF's state is being read");
+	return 0;
+}
+
 static int vf_flr(const char *bdf)
 {
 	struct vfio_fn f;
 	char buf[4096];
-	int fd, ret;
+	int fd;
 
-	ret = vfio_fn_open(&f, bdf);
-	if (ret) {
-		printf("UNEXPECTED: open %s: %s\n", bdf, strerror(-ret));
+	if (open_saving(&f, bdf, &fd))
 		return 1;
-	}
-	expect(!save_begin(&f, &fd), "the VF's state is being read");
 	expect(!ioctl(f.device, VFIO_DEVICE_RESET), "FLR of the VF");
 	expect(vfio_mig_get(f.device) == VFIO_DEVICE_STATE_RUNNING,
 	       "after the FLR the VF is running");
@@ -75,14 +84,10 @@ static int pf_unbind(const char *bdf, const char *pf)
 {
 	struct vfio_fn f;
 	char buf[4096];
-	int fd, ret;
+	int fd;
 
-	ret = vfio_fn_open(&f, bdf);
-	if (ret) {
-		printf("UNEXPECTED: open %s: %s\n", bdf, strerror(-ret));
+	if (open_saving(&f, bdf, &fd))
 		return 1;
-	}
-	expect(!save_begin(&f, &fd), "the VF's state is being read");
 	expect(!write_file("/sys/bus/pci/drivers/nvme/unbind", pf),
 	       "the PF's driver unbinds during the save");
 	expect(read(fd, buf, sizeof(buf)) < 0,
