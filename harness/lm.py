@@ -1172,14 +1172,20 @@ NVME_LM_PF = "0000:00:06.0"
 NVME_NS_MIB = 16
 
 
-def nvme_devices(img):
+def nvme_devices(img, slow_img):
+    """The PF and its namespaces: 1 for the I/O that must survive, 2 with
+    writes throttled to 16 bytes/s, so that a write to it stays in flight
+    for minutes and holds up a Suspend (the bounded Suspend's test)."""
     return ["-device", "nvme-subsys,id=subsys1",
             "-device", "nvme,id=lmnvme,serial=lm-tp4159,subsys=subsys1,"
             "addr=0x6,sriov_max_vfs=3,sriov_vq_flexible=7,"
             "sriov_vi_flexible=3,sriov_max_vq_per_vf=3,"
             "sriov_max_vi_per_vf=1,hmlm=on",
             "-drive", f"file={img},if=none,id=lmns,format=raw",
-            "-device", "nvme-ns,drive=lmns,bus=lmnvme,nsid=1,shared=on"]
+            "-device", "nvme-ns,drive=lmns,bus=lmnvme,nsid=1,shared=on",
+            "-drive", f"file={slow_img},if=none,id=lmslow,format=raw,"
+            "throttling.bps-write=16",
+            "-device", "nvme-ns,drive=lmslow,bus=lmnvme,nsid=2,shared=on"]
 
 
 def build_l2_linux():
@@ -1213,15 +1219,17 @@ def nvme_boot(bdir, init, tools, name, timeout):
         extra=dict({"l2/bzImage": kernel, "l2/initrd.gz": l2initrd},
                    **{f"bin/{t}": os.path.join(bindir, t) for t in tools}))
     img = os.path.join(CACHE, "nvme-ns.img")
-    with open(img, "wb") as f:
-        f.truncate(NVME_NS_MIB << 20)
+    slow_img = os.path.join(CACHE, "nvme-ns-slow.img")
+    for path, mib in ((img, NVME_NS_MIB), (slow_img, 1)):
+        with open(path, "wb") as f:
+            f.truncate(mib << 20)
     logf = os.path.join(CACHE, f"{name}-console.log")
     # LM_QEMU_TRACE: QEMU trace event patterns, comma separated (debugging)
     trace = [a for p in os.environ.get("LM_QEMU_TRACE", "").split(",") if p
              for a in ("-trace", p)]
     out = boot(bdir, initrd, logf, timeout=timeout, qemu=qemu_lm,
                extra=qemu_lm_fw() + ["-nic", "none"] + trace +
-               nvme_devices(img))
+               nvme_devices(img, slow_img))
     return out, logf
 
 

@@ -155,7 +155,8 @@ Migration and the status codes of NVMe TP4159."""),
     dict(subject="nvme-pci: control live migration of VFs with TP4159",
          configs=[],
          files=["drivers/nvme/host/Kconfig", "drivers/nvme/host/Makefile",
-                "drivers/nvme/host/pci.c", "drivers/nvme/host/lm.c",
+                "drivers/nvme/host/nvme.h", "drivers/nvme/host/pci.c",
+                "drivers/nvme/host/lm.c",
                 "drivers/nvme/host/lm.h", "drivers/nvme/host/lm_test.c",
                 "drivers/nvme/host/lm.kunitconfig"],
          body="""\
@@ -163,7 +164,9 @@ A PF whose controller supports Host Managed Live Migration registers as
 the controlling function of its VFs: Suspend, Resume, Get and Set
 Controller State through the PF's admin queue, addressed by the CNTLID
 the Secondary Controller List gives for each VF.  What the device
-reports is checked before it is used."""),
+reports is checked before it is used.  A Suspend that a slow VF holds
+up is aborted after nvme.lm_suspend_timeout_ms: the migration fails,
+the PF is not reset."""),
     dict(subject="samples: add a live migration sample controlling driver",
          configs=[],
          files=["samples/Kconfig", "samples/Makefile",

@@ -6,7 +6,9 @@
  * at its end.  One line per round on the console; any mismatch, short
  * transfer or error is printed and stops the writing.
  *
- *   l2io DEV BLOCKS
+ *   l2io DEV BLOCKS [NAME]
+ *
+ * NAME (default l2io) starts each line, to tell two writers apart.
  */
 
 #define _GNU_SOURCE
@@ -18,6 +20,8 @@
 #include <unistd.h>
 
 #define BLOCK	4096
+
+static const char *name = "l2io";
 
 static void fill(unsigned long long *buf, unsigned int round, unsigned int block)
 {
@@ -36,7 +40,7 @@ static int io(int fd, void *buf, unsigned int block, int write_it)
 
 	if (n == BLOCK)
 		return 0;
-	printf("l2io: FAILED: %s of block %u: %s\n", write_it ? "write" : "read",
+	printf("%s: FAILED: %s of block %u: %s\n", name, write_it ? "write" : "read",
 	       block, n < 0 ? strerror(errno) : "short transfer");
 	return -1;
 }
@@ -49,8 +53,8 @@ static int check(int fd, unsigned long long *want, unsigned long long *got, unsi
 		return -1;
 	if (!memcmp(want, got, BLOCK))
 		return 0;
-	printf("l2io: FAILED: MISMATCH in block %u of round %u: %#llx\n", block,
-	       round, (unsigned long long)got[0]);
+	printf("%s: FAILED: MISMATCH in block %u of round %u: %#llx\n", name,
+	       block, round, (unsigned long long)got[0]);
 	return -1;
 }
 
@@ -60,13 +64,15 @@ int main(int argc, char **argv)
 	unsigned long long *want, *got;
 	int fd;
 
-	if (argc != 3)
+	if (argc != 3 && argc != 4)
 		return 1;
+	if (argc == 4)
+		name = argv[3];
 	blocks = strtoul(argv[2], NULL, 0);
 	fd = open(argv[1], O_RDWR | O_DIRECT);
 	if (fd < 0 || posix_memalign((void **)&want, BLOCK, BLOCK) ||
 	    posix_memalign((void **)&got, BLOCK, BLOCK)) {
-		printf("l2io: FAILED: cannot open %s: %s\n", argv[1],
+		printf("%s: FAILED: cannot open %s: %s\n", name, argv[1],
 		       strerror(errno));
 		return 2;
 	}
@@ -80,6 +86,7 @@ int main(int argc, char **argv)
 		for (b = 0; b < blocks; b++)
 			if (check(fd, want, got, round, b))
 				return 2;
-		printf("l2io: round %u verified (%u blocks)\n", round, blocks);
+		printf("%s: round %u verified (%u blocks)\n", name, round,
+		       blocks);
 	}
 }

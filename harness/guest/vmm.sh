@@ -65,6 +65,8 @@ mig_times() {
 		}
 		END { printf "%d %d\n", t, d }'
 }
+# l2_say ID LINE: a line to the L2's console (L2_CONSOLE_IN)
+l2_say() { echo "$2" 1<> /tmp/vm$1.con.in; }
 # read-write: never blocks, even once that QEMU has gone.  A FIFO drops
 # what is written while nobody reads it: see mon_ready.
 mon() { echo "$2" 1<> /tmp/vm$1.in; }
@@ -121,9 +123,17 @@ start_vm() {
 	fi
 	# L2_ARGS, L2_APPEND: another L2 than the counter
 	[ -n "$L2_APPEND" ] && set -- "$@" -append "$L2_APPEND"
+	# L2_CONSOLE_IN: the L2's console also reads (l2_say)
+	if [ -n "$L2_CONSOLE_IN" ]; then
+		mkfifo /tmp/vm$id.con.in /tmp/vm$id.con.out
+		cat /tmp/vm$id.con.out > /tmp/vm$id.serial &
+		set -- "$@" -chardev pipe,id=con,path=/tmp/vm$id.con \
+			-serial chardev:con
+	else
+		set -- "$@" -serial file:/tmp/vm$id.serial
+	fi
 	/bin/qemu-system-x86_64 -L /qemu-fw -machine q35 -accel tcg \
 		-nodefaults -display none ${L2_ARGS:--m 32 -kernel /l2.elf} \
-		-serial file:/tmp/vm$id.serial \
 		-chardev pipe,id=mon,path=/tmp/vm$id \
 		-mon chardev=mon,mode=readline "$@" > /tmp/vm$id.log 2>&1 &
 	echo $! > /tmp/vm$id.pid

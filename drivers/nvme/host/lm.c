@@ -10,7 +10,9 @@
  * here; nothing taken from migration data ever selects a controller.
  */
 
+#include <linux/blk-mq.h>
 #include <linux/live_migration.h>
+#include <linux/moduleparam.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -27,6 +29,17 @@
  * CNS 20h; CSVI names its position there.
  */
 #define NVME_LM_STATE_VER	0
+
+/*
+ * A Suspend completes once the VF's fetched commands have: a slow backend
+ * can hold it for long, and an admin command that times out resets the PF
+ * with every VF and namespace on it.  So it is aborted after this long,
+ * and the migration, not the PF, fails.
+ */
+static unsigned int lm_suspend_timeout_ms = 10000;
+module_param(lm_suspend_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(lm_suspend_timeout_ms,
+		 "a VF's Suspend is aborted and its migration fails after this many ms (at most half of nvme_core.admin_timeout)");
 
 /**
  * struct nvme_lm_fn - a VF this driver migrates
@@ -59,6 +72,9 @@ int nvme_lm_status_to_errno(int status)
 	switch (status & NVME_SCT_SC_MASK) {
 	case NVME_SC_SUCCESS:
 		return 0;
+	case NVME_SC_ABORT_REQ:
+		/* only a command this host bounded is aborted */
+		return -ETIMEDOUT;
 	case NVME_SC_NOT_ENOUGH_RESOURCES:
 		return -ENOSPC;
 	case NVME_SC_CTRL_SUSPENDED:
@@ -77,11 +93,12 @@ int nvme_lm_status_to_errno(int status)
 	return -EIO;
 }
 
-static int nvme_lm_submit(struct nvme_lm *lm, struct nvme_command *cmd,
-			  void *buf, u32 len, u32 *result)
+static int nvme_lm_submit_timeout(struct nvme_lm *lm,
+				  struct nvme_command *cmd, void *buf, u32 len,
+				  u32 *result, unsigned long timeout)
 {
 	u32 res = 0;
-	int status = lm->submit(lm, cmd, buf, len, &res);
+	int status = lm->submit(lm, cmd, buf, len, &res, timeout);
 	int ret = nvme_lm_status_to_errno(status);
 
 	/* a state or offset the controller refuses is bad data, not ENOTSUP */
@@ -101,6 +118,12 @@ static int nvme_lm_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 	if (result)
 		*result = res;
 	return ret;
+}
+
+static int nvme_lm_submit(struct nvme_lm *lm, struct nvme_command *cmd,
+			  void *buf, u32 len, u32 *result)
+{
+	return nvme_lm_submit_timeout(lm, cmd, buf, len, result, 0);
 }
 
 const char *nvme_lm_opcode_name(u8 opcode)
@@ -464,6 +487,14 @@ static int nvme_lm_check_cntlid(struct nvme_lm_fn *f)
 	return ret ?: nvme_lm_same_cntlid(f, le16_to_cpu(e.scid));
 }
 
+/* Never 0 (no bound), and room for the Abort within the admin timeout. */
+static unsigned long nvme_lm_suspend_timeout(void)
+{
+	unsigned long t = msecs_to_jiffies(READ_ONCE(lm_suspend_timeout_ms));
+
+	return clamp(t, 1UL, max(NVME_ADMIN_TIMEOUT / 2, 1UL));
+}
+
 static int nvme_lm_stop(struct lm_function *fn)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
@@ -475,7 +506,12 @@ static int nvme_lm_stop(struct lm_function *fn)
 	if (ret)
 		return ret;
 	nvme_lm_cmd_suspend(&c, f->cntlid);
-	ret = nvme_lm_submit(f->lm, &c, NULL, 0, NULL);
+	ret = nvme_lm_submit_timeout(f->lm, &c, NULL, 0, NULL,
+				     nvme_lm_suspend_timeout());
+	if (ret == -ETIMEDOUT)
+		dev_warn_ratelimited(f->lm->dev,
+				     "CNTLID %u: Suspend took too long, the migration fails\n",
+				     f->cntlid);
 	f->stop_failed = ret;
 	if (!ret) {
 		f->suspended = true;
@@ -750,7 +786,7 @@ static int nvme_lm_reset(struct lm_function *fn)
 	    nvme_lm_check_cntlid(f))
 		return 0;
 	nvme_lm_cmd_resume(&c, f->cntlid);
-	status = f->lm->submit(f->lm, &c, NULL, 0, &(u32){0});
+	status = f->lm->submit(f->lm, &c, NULL, 0, &(u32){0}, 0);
 	if (status >= 0 &&
 	    (status & NVME_SCT_SC_MASK) == NVME_SC_CTRL_NOT_SUSPENDED)
 		status = 0;
@@ -905,15 +941,36 @@ void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 }
 
 static int nvme_lm_submit_admin(struct nvme_lm *lm, struct nvme_command *cmd,
-				void *buf, u32 len, u32 *result)
+				void *buf, u32 len, u32 *result,
+				unsigned long timeout)
 {
-	union nvme_result res = {};
+	struct request_queue *q = lm->ctrl->admin_q;
+	struct request *req;
+	blk_status_t err;
 	int ret;
 
-	ret = __nvme_submit_sync_cmd(lm->ctrl->admin_q, cmd, &res, buf, len,
-				     NVME_QID_ANY, 0);
+	req = blk_mq_alloc_request(q, nvme_req_op(cmd), 0);
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	nvme_init_request(req, cmd);
+	if (timeout) {
+		req->timeout = timeout;
+		nvme_req(req)->flags |= NVME_REQ_ABORT_ON_TIMEOUT;
+	}
+	if (buf && len) {
+		ret = blk_rq_map_kern(q, req, buf, len, GFP_KERNEL);
+		if (ret)
+			goto out;
+	}
+	err = blk_execute_rq(req, false);
+	if (nvme_req(req)->flags & NVME_REQ_CANCELLED)
+		ret = -EINTR;
+	else
+		ret = nvme_req(req)->status ?: blk_status_to_errno(err);
 	if (ret >= 0)
-		*result = le32_to_cpu(res.u32);
+		*result = le32_to_cpu(nvme_req(req)->result.u32);
+out:
+	blk_mq_free_request(req);
 	return ret;
 }
 

@@ -20,9 +20,15 @@ struct nvme_ctrl;
 struct nvme_lm;
 struct pci_dev;
 
-/* Sends one admin command to the PF; returns an NVMe status or -errno. */
+/*
+ * Sends one admin command to the PF; returns an NVMe status or -errno.
+ * With a @timeout (jiffies; 0: the admin queue's), a command that is not
+ * answered in time is aborted with an Abort command instead of
+ * resetting the PF, and then fails with Command Abort Requested.
+ */
 typedef int (*nvme_lm_submit_fn)(struct nvme_lm *lm, struct nvme_command *cmd,
-				 void *buf, u32 len, u32 *result);
+				 void *buf, u32 len, u32 *result,
+				 unsigned long timeout);
 
 /**
  * struct nvme_lm_fmt - a controller state format, as one controller lists it

@@ -38,6 +38,8 @@ struct fake_aq {
 	u32 loaded_next;		/* the offset the next piece must have */
 	bool committed;			/* a SEQIND last or entire arrived */
 	bool suspend_times_out;		/* Suspend suspends, its answer is lost */
+	bool suspend_hangs;		/* Suspend completes only if aborted */
+	unsigned long timeouts[FAKE_CMDS];	/* each command's bound */
 	int nvfs;			/* VFs in the Secondary Controller List */
 	u16 scid[FAKE_VFS];		/* their CNTLIDs (VF i + 1) */
 	u16 nvq[FAKE_VFS];
@@ -135,8 +137,10 @@ static void fake_sec_list(struct fake_aq *aq, struct nvme_command *cmd,
 	}
 }
 
+static void fake_reset(struct fake_aq *aq, int vf);
+
 static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
-			     void *buf, u32 len)
+			     void *buf, u32 len, unsigned long timeout)
 {
 	u32 cdw10 = le32_to_cpu(cmd->common.cdw10);
 	u32 cdw11 = le32_to_cpu(cmd->common.cdw11);
@@ -151,6 +155,17 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 		return NVME_SC_CTRL_ID_INVALID | NVME_STATUS_DNR;
 	switch (cdw10 & 0xff) {
 	case NVME_MIGSEND_SUSPEND:
+		/*
+		 * As nvme-pci ends a command that does not complete: with a
+		 * bound, an Abort the controller honours; without, the admin
+		 * timeout and a reset of the PF.
+		 */
+		if (aq->suspend_hangs && timeout)
+			return NVME_SC_ABORT_REQ;
+		if (aq->suspend_hangs) {
+			fake_reset(aq, -1);
+			return -EINTR;
+		}
 		aq->suspended[vf] = true;
 		return aq->suspend_times_out ? -EINTR : 0;
 	case NVME_MIGSEND_RESUME:
@@ -196,7 +211,7 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 }
 
 static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
-		       void *buf, u32 len, u32 *result)
+		       void *buf, u32 len, u32 *result, unsigned long timeout)
 {
 	struct fake_aq *aq = container_of(lm, struct fake_aq, lm);
 	u64 off = le32_to_cpu(cmd->common.cdw12) |
@@ -205,8 +220,10 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 	u32 cdw11 = le32_to_cpu(cmd->common.cdw11);
 	int vf;
 
-	if (aq->ncmds < FAKE_CMDS)
+	if (aq->ncmds < FAKE_CMDS) {
+		aq->timeouts[aq->ncmds] = timeout;
 		aq->cmds[aq->ncmds++] = *cmd;
+	}
 	/* as blk_rq_map_kern(): no stack, a vmalloc'ed buffer page by page */
 	if (buf && object_is_on_stack(buf))
 		return -EFAULT;
@@ -263,7 +280,7 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 		*result = aq->suspended[vf] ? NVME_MIGRECV_CSUP : 0;
 		return 0;
 	case nvme_admin_migrate_send:
-		return fake_migrate_send(aq, cmd, buf, len);
+		return fake_migrate_send(aq, cmd, buf, len, timeout);
 	}
 	return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
 }
@@ -662,6 +679,7 @@ static void nvme_lm_test_status(struct kunit *test)
 		{ NVME_SC_CDQ_FULL, -EIO },
 		{ NVME_SC_CTRL_ID_INVALID, -ENODEV },
 		{ NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR, -EOPNOTSUPP },
+		{ NVME_SC_ABORT_REQ, -ETIMEDOUT },
 		{ -EINTR, -ETIMEDOUT },
 		{ -ENOMEM, -ENOMEM },
 		{ 0, 0 },
@@ -1149,6 +1167,58 @@ static void nvme_lm_test_resets(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 }
 
+/*
+ * A Suspend that the VF's outstanding commands hold up is bounded by
+ * lm_suspend_timeout_ms and aborted: the migration fails, the PF is not
+ * reset, the VF runs on and migrates later.
+ */
+static void nvme_lm_test_bounded_suspend(struct kunit *test)
+{
+	unsigned int saved = lm_suspend_timeout_ms;
+	struct fake_aq *aq = fake_registered(test, 4096);
+	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
+	enum lm_state state;
+	struct file *file;
+	int i;
+
+	aq->state = fake_state(test, 1, 1, 0);
+	aq->state_len = fake_state_len(1, 1, 0);
+	lm_suspend_timeout_ms = 1234;
+	aq->suspend_hangs = true;
+	aq->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file),
+			-ETIMEDOUT);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
+	KUNIT_EXPECT_FALSE(test, aq->suspended[0]);
+	KUNIT_EXPECT_GT(test, aq->ncmds, 0);
+	for (i = 0; i < aq->ncmds; i++)
+		KUNIT_EXPECT_EQ_MSG(test, aq->timeouts[i],
+				    aq->cmds[i].common.opcode ==
+				    nvme_admin_migrate_send ?
+				    msecs_to_jiffies(1234) : 0,
+				    "command %d", i);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
+
+	/* the bound leaves the Abort half of the admin timeout, never 0 */
+	lm_suspend_timeout_ms = UINT_MAX;
+	KUNIT_EXPECT_EQ(test, nvme_lm_suspend_timeout(),
+			max(NVME_ADMIN_TIMEOUT / 2, 1UL));
+	lm_suspend_timeout_ms = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_suspend_timeout(), 1UL);
+
+	/* once the VF's commands complete, it migrates */
+	lm_suspend_timeout_ms = saved;
+	aq->suspend_hangs = false;
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn, aq->state,
+					   aq->state_len), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+}
+
 static struct kunit_case nvme_lm_cases[] = {
 	KUNIT_CASE(nvme_lm_test_load_pieces),
 	KUNIT_CASE(nvme_lm_test_encoding),
@@ -1162,6 +1232,7 @@ static struct kunit_case nvme_lm_cases[] = {
 	KUNIT_CASE(nvme_lm_test_compat),
 	KUNIT_CASE(nvme_lm_test_set_retry),
 	KUNIT_CASE(nvme_lm_test_resets),
+	KUNIT_CASE(nvme_lm_test_bounded_suspend),
 	{}
 };
 
