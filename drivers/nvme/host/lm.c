@@ -11,6 +11,7 @@
  */
 
 #include <linux/blk-mq.h>
+#include <linux/crc32c.h>
 #include <linux/live_migration.h>
 #include <linux/moduleparam.h>
 #include <linux/pci.h>
@@ -34,12 +35,13 @@
  * A Suspend completes once the VF's fetched commands have: a slow backend
  * can hold it for long, and an admin command that times out resets the PF
  * with every VF and namespace on it.  So it is aborted after this long,
- * and the migration, not the PF, fails.
+ * and the migration, not the PF, fails.  The block layer's timer rounds
+ * the bound up to about a second.
  */
 static unsigned int lm_suspend_timeout_ms = 10000;
 module_param(lm_suspend_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(lm_suspend_timeout_ms,
-		 "a VF's Suspend is aborted and its migration fails after this many ms (at most half of nvme_core.admin_timeout)");
+		 "ms after which a VF's Suspend is aborted and its migration fails, at most nvme_core.admin_timeout; 0: the admin timeout, then a PF reset");
 
 /**
  * struct nvme_lm_fn - a VF this driver migrates
@@ -73,7 +75,7 @@ int nvme_lm_status_to_errno(int status)
 	case NVME_SC_SUCCESS:
 		return 0;
 	case NVME_SC_ABORT_REQ:
-		/* only a command this host bounded is aborted */
+		/* the Abort this host sends when a bounded command's time is up */
 		return -ETIMEDOUT;
 	case NVME_SC_NOT_ENOUGH_RESOURCES:
 		return -ENOSPC;
@@ -100,6 +102,16 @@ static int nvme_lm_submit_timeout(struct nvme_lm *lm,
 	u32 res = 0;
 	int status = lm->submit(lm, cmd, buf, len, &res, timeout);
 	int ret = nvme_lm_status_to_errno(status);
+
+	if (timeout && status > 0 &&
+	    (status & NVME_SCT_SC_MASK) == NVME_SC_ABORT_REQ) {
+		dev_warn_ratelimited(lm->dev,
+				     "%s for CNTLID %u not answered within %u ms: aborted\n",
+				     nvme_lm_opcode_name(cmd->common.opcode),
+				     le32_to_cpu(cmd->common.cdw11) & 0xffff,
+				     jiffies_to_msecs(timeout));
+		return ret;
+	}
 
 	/* a state or offset the controller refuses is bad data, not ENOTSUP */
 	if (status > 0 && (status & NVME_SCT_SC_MASK) == NVME_SC_INVALID_FIELD &&
@@ -209,6 +221,17 @@ void nvme_lm_cmd_identify_ctrl(struct nvme_command *c)
 	c->identify.cns = NVME_ID_CNS_CTRL;
 }
 
+/* Identify CNS @cns for namespace @nsid, controllers from @cntid on. */
+void nvme_lm_cmd_identify_ns(struct nvme_command *c, u8 cns, u32 nsid,
+			     u16 cntid)
+{
+	memset(c, 0, sizeof(*c));
+	c->identify.opcode = nvme_admin_identify;
+	c->identify.cns = cns;
+	c->identify.nsid = cpu_to_le32(nsid);
+	c->identify.ctrlid = cpu_to_le16(cntid);
+}
+
 void nvme_lm_cmd_state_formats(struct nvme_command *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -284,10 +307,109 @@ out:
 	return ret;
 }
 
+/* What a guest sees of a namespace: its NSID, size and LBA format. */
+struct nvme_lm_ns_digest {
+	__le64 nsze;
+	__le32 nsid;
+	__le16 ms;
+	u8 ds;
+	u8 flbas;
+};
+
+/*
+ * Is the controller @cntlid attached to namespace @nsid?  CNS 12h lists
+ * the attached controllers from @cntlid on, in increasing order.
+ */
+static int nvme_lm_ns_attached(struct nvme_lm *lm, u32 nsid, u16 cntlid,
+			       __le16 *list)
+{
+	struct nvme_command c;
+	int ret;
+
+	nvme_lm_cmd_identify_ns(&c, NVME_ID_CNS_CTRL_NS_LIST, nsid, cntlid);
+	ret = nvme_lm_submit(lm, &c, list, NVME_IDENTIFY_DATA_SIZE, NULL);
+	if (ret)
+		return ret;
+	return READ_ONCE(list[0]) && le16_to_cpu(READ_ONCE(list[1])) == cntlid;
+}
+
+/*
+ * The namespaces attached to the VF's controller, as its guest sees them:
+ * their count and a crc32c of their NSIDs, sizes and LBA formats in NSID
+ * order.  The primary lists the allocated namespaces (CNS 10h), and for
+ * each whether the VF is attached (CNS 12h) and its data (CNS 11h): two
+ * commands a namespace, so one page of the list (1024) is the limit.
+ */
+static int nvme_lm_read_namespaces(struct nvme_lm *lm, u16 cntlid,
+				   struct nvme_lm_compat *desc)
+{
+	struct nvme_lm_ns_digest d;
+	struct nvme_command c;
+	struct nvme_id_ns *id;
+	u32 crc = ~0, nsid, last = 0;
+	unsigned int i, n = 0;
+	__le32 *nsids;
+	int ret;
+
+	nsids = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL);
+	id = kzalloc(sizeof(*id), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!nsids || !id)
+		goto out;
+	nvme_lm_cmd_identify_ns(&c, NVME_ID_CNS_NS_PRESENT_LIST, 0, 0);
+	ret = nvme_lm_submit(lm, &c, nsids, NVME_IDENTIFY_DATA_SIZE, NULL);
+	if (ret)
+		goto out;
+	for (i = 0; i < NVME_IDENTIFY_DATA_SIZE / sizeof(*nsids); i++) {
+		nsid = le32_to_cpu(READ_ONCE(nsids[i]));
+		if (!nsid)
+			break;
+		/* in increasing order, or one could be counted twice */
+		if (nsid <= last || nsid == NVME_NSID_ALL) {
+			ret = -EPROTO;
+			goto bad;
+		}
+		last = nsid;
+		ret = nvme_lm_ns_attached(lm, nsid, cntlid, (__le16 *)id);
+		if (ret < 0)
+			goto out;
+		if (!ret)
+			continue;
+		nvme_lm_cmd_identify_ns(&c, NVME_ID_CNS_NS_PRESENT, nsid, 0);
+		ret = nvme_lm_submit(lm, &c, id, sizeof(*id), NULL);
+		if (ret)
+			goto out;
+		d.nsze = id->nsze;
+		d.nsid = cpu_to_le32(nsid);
+		d.flbas = READ_ONCE(id->flbas);
+		d.ms = id->lbaf[nvme_lbaf_index(d.flbas)].ms;
+		d.ds = id->lbaf[nvme_lbaf_index(d.flbas)].ds;
+		crc = crc32c(crc, &d, sizeof(d));
+		n++;
+	}
+	if (i == NVME_IDENTIFY_DATA_SIZE / sizeof(*nsids)) {
+		ret = -E2BIG;
+		goto bad;
+	}
+	desc->nns = cpu_to_le16(n);
+	desc->ns_crc = cpu_to_le32(crc);
+	ret = 0;
+	goto out;
+bad:
+	dev_err_ratelimited(lm->dev,
+			    "allocated namespace list out of order or over %zu entries (%d)\n",
+			    NVME_IDENTIFY_DATA_SIZE / sizeof(*nsids) - 1, ret);
+out:
+	kfree(id);
+	kfree(nsids);
+	return ret;
+}
+
 /*
  * What a destination VF must match to take @vf's state, read now from the
  * controller: its identity and running firmware (Identify Controller), the
- * formats, and the VF's resources and controller ID (CNS 15h).
+ * formats, the VF's resources and controller ID (CNS 15h) and the
+ * namespaces attached to it.
  */
 int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
 			struct nvme_lm_compat *desc, struct nvme_lm_fmt *fmt,
@@ -322,6 +444,8 @@ int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
 		*cntlid = le16_to_cpu(e.scid);
 	}
 	kfree(id);
+	if (!ret)
+		ret = nvme_lm_read_namespaces(lm, le16_to_cpu(e.scid), desc);
 	return ret;
 }
 
@@ -487,12 +611,14 @@ static int nvme_lm_check_cntlid(struct nvme_lm_fn *f)
 	return ret ?: nvme_lm_same_cntlid(f, le16_to_cpu(e.scid));
 }
 
-/* Never 0 (no bound), and room for the Abort within the admin timeout. */
+/* In jiffies; 0: no bound.  No longer than any admin command may take. */
 static unsigned long nvme_lm_suspend_timeout(void)
 {
-	unsigned long t = msecs_to_jiffies(READ_ONCE(lm_suspend_timeout_ms));
+	unsigned int ms = READ_ONCE(lm_suspend_timeout_ms);
 
-	return clamp(t, 1UL, max(NVME_ADMIN_TIMEOUT / 2, 1UL));
+	if (!ms)
+		return 0;
+	return clamp(msecs_to_jiffies(ms), 1UL, max(NVME_ADMIN_TIMEOUT, 1UL));
 }
 
 static int nvme_lm_stop(struct lm_function *fn)
@@ -508,10 +634,6 @@ static int nvme_lm_stop(struct lm_function *fn)
 	nvme_lm_cmd_suspend(&c, f->cntlid);
 	ret = nvme_lm_submit_timeout(f->lm, &c, NULL, 0, NULL,
 				     nvme_lm_suspend_timeout());
-	if (ret == -ETIMEDOUT)
-		dev_warn_ratelimited(f->lm->dev,
-				     "CNTLID %u: Suspend took too long, the migration fails\n",
-				     f->cntlid);
 	f->stop_failed = ret;
 	if (!ret) {
 		f->suspended = true;
@@ -857,6 +979,23 @@ static int nvme_lm_describe(struct lm_function *fn, u8 *buf, u16 *len)
 	return ret;
 }
 
+/* The first part of two descriptors that differs, for the log. */
+static const char *nvme_lm_compat_diff(const struct nvme_lm_compat *a,
+				       const struct nvme_lm_compat *b)
+{
+	if (a->vid != b->vid || memcmp(a->mn, b->mn, sizeof(a->mn)))
+		return "vendor or model";
+	if (memcmp(a->fr, b->fr, sizeof(a->fr)))
+		return "firmware revisions";
+	if (a->nvq != b->nvq || a->nvi != b->nvi)
+		return "queue or interrupt resources";
+	if (a->nns != b->nns || a->ns_crc != b->ns_crc)
+		return "attached namespaces";
+	if (a->mdts != b->mdts)
+		return "maximum transfer sizes";
+	return "state formats";
+}
+
 /*
  * A destination takes a state from the same vendor, model, firmware and
  * controller resources, in formats it lists itself: it sends the state
@@ -873,8 +1012,7 @@ static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
 	int ret;
 
 	memset(&f->load_fmt, 0, sizeof(f->load_fmt));
-	if (len != sizeof(*r) || r->layout != NVME_LM_COMPAT_LAYOUT ||
-	    r->rsvd10 || r->rsvd12)
+	if (len != sizeof(*r) || r->layout != NVME_LM_COMPAT_LAYOUT)
 		return -EXDEV;
 	ret = nvme_lm_describe_vf(f->lm, f->vf, r->uuid, &here, &fmt, &cntlid);
 	if (ret == -EOPNOTSUPP)
@@ -883,8 +1021,12 @@ static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
 		ret = nvme_lm_same_cntlid(f, cntlid);
 	if (ret)
 		return ret;
-	if (memcmp(&here, r, sizeof(here)))
+	if (memcmp(&here, r, sizeof(here))) {
+		dev_info_ratelimited(f->lm->dev,
+				     "VF %d cannot take the state: its %s differ\n",
+				     f->vf, nvme_lm_compat_diff(&here, r));
 		return -EXDEV;
+	}
 	f->load_fmt = fmt;
 	return 0;
 }

@@ -55,8 +55,8 @@ struct nvme_lm_fmt {
  * @nvme_ver: version value of the NVMe-defined controller state format
  * @nvq: queue resources of the VF (Secondary Controller List NVQ)
  * @nvi: interrupt resources of the VF (NVI)
- * @rsvd10: zero
- * @rsvd12: zero
+ * @nns: how many namespaces are attached to the VF
+ * @ns_crc: crc32c of their NSIDs, sizes and LBA formats, in NSID order
  * @uuid: vendor specific controller state format, zero for none
  * @mn: model number, from Identify Controller
  * @fr: firmware revision, from Identify Controller when the save starts
@@ -70,14 +70,14 @@ struct nvme_lm_compat {
 	__le16 nvme_ver;
 	__le16 nvq;
 	__le16 nvi;
-	__le16 rsvd10;
-	__le32 rsvd12;
+	__le16 nns;
+	__le32 ns_crc;
 	u8 uuid[16];
 	char mn[40];
 	char fr[8];
 };
 
-#define NVME_LM_COMPAT_LAYOUT	3
+#define NVME_LM_COMPAT_LAYOUT	4
 
 /**
  * struct nvme_lm - a primary controller acting as controlling function
@@ -156,5 +156,7 @@ void nvme_lm_cmd_set_state(struct nvme_command *c, u16 cntlid,
 void nvme_lm_cmd_sec_list(struct nvme_command *c, u16 first_cntlid);
 void nvme_lm_cmd_state_formats(struct nvme_command *c);
 void nvme_lm_cmd_identify_ctrl(struct nvme_command *c);
+void nvme_lm_cmd_identify_ns(struct nvme_command *c, u8 cns, u32 nsid,
+			     u16 cntid);
 
 #endif /* _NVME_LM_H */

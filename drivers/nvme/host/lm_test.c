@@ -11,6 +11,7 @@
 #define FAKE_CMDS	64
 #define FAKE_PRIMARY	0x7	/* the PF's CNTLID */
 #define FAKE_VFS	200
+#define FAKE_NS		4
 
 /*
  * A TP4159 primary controller as NVMe 2.1 describes it: CNS 20h lists the
@@ -50,11 +51,77 @@ struct fake_aq {
 	u8 nv, nuuid;			/* CNS 20h */
 	__le16 vers[4];
 	u8 uuids[4][16];
+	int nns;			/* allocated namespaces */
+	struct {
+		u32 nsid;
+		u64 nsze;
+		u8 flbas;
+		u8 ds;
+		u16 ms;
+		int only_vf;		/* attached to this VF only, -1: all */
+	} ns[FAKE_NS];
+	bool ns_unordered;		/* CNS 10h lists NSIDs out of order */
+	bool ns_full;			/* CNS 10h fills its page */
 	char fw[8];			/* Identify Controller */
 	char model[40];
 	u8 mdts;
 	atomic_t pf_resets;		/* as nvme-pci counts them */
 };
+
+static int fake_ns_of(struct fake_aq *aq, u32 nsid)
+{
+	int i;
+
+	for (i = 0; i < aq->nns; i++)
+		if (aq->ns[i].nsid == nsid)
+			return i;
+	return -1;
+}
+
+/* Identify CNS 10h, 11h and 12h, as the primary controller answers them */
+static int fake_identify_ns(struct fake_aq *aq, struct nvme_command *cmd,
+			    void *buf)
+{
+	u32 nsid = le32_to_cpu(cmd->identify.nsid);
+	u16 from = le16_to_cpu(cmd->identify.ctrlid);
+	int i, n = 0, ns = fake_ns_of(aq, nsid);
+	struct nvme_id_ns *id = buf;
+	__le32 *nsids = buf;
+	__le16 *ctrls = buf;
+
+	switch (cmd->identify.cns) {
+	case NVME_ID_CNS_NS_PRESENT_LIST:
+		for (i = 0; i < aq->nns; i++)
+			if (aq->ns[i].nsid > nsid)
+				nsids[n++] = cpu_to_le32(aq->ns[i].nsid);
+		if (aq->ns_unordered && n > 1)
+			swap(nsids[0], nsids[1]);
+		for (i = 0; aq->ns_full && i < 1024; i++)
+			nsids[i] = cpu_to_le32(i + 1);
+		return 0;
+	case NVME_ID_CNS_CTRL_NS_LIST:
+		/* the namespaces of a full list are allocated, not attached */
+		if (ns < 0 && aq->ns_full)
+			return 0;
+		if (ns < 0)
+			return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+		for (i = 0; i < aq->nvfs; i++)
+			if (aq->scid[i] >= from &&
+			    (aq->ns[ns].only_vf < 0 || aq->ns[ns].only_vf == i))
+				ctrls[1 + n++] = cpu_to_le16(aq->scid[i]);
+		ctrls[0] = cpu_to_le16(n);
+		return 0;
+	}
+	if (ns < 0)
+		return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+	id->nsze = cpu_to_le64(aq->ns[ns].nsze);
+	id->ncap = id->nsze;
+	id->flbas = aq->ns[ns].flbas;
+	id->nlbaf = 1;
+	id->lbaf[nvme_lbaf_index(id->flbas)].ds = aq->ns[ns].ds;
+	id->lbaf[nvme_lbaf_index(id->flbas)].ms = cpu_to_le16(aq->ns[ns].ms);
+	return 0;
+}
 
 /* The VF a CNTLID names, or -1. */
 static int fake_vf_of(struct fake_aq *aq, u32 cntlid)
@@ -261,6 +328,10 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 						  ARRAY_SIZE(aq->uuids)));
 			return 0;
 		}
+		if (cmd->identify.cns == NVME_ID_CNS_NS_PRESENT_LIST ||
+		    cmd->identify.cns == NVME_ID_CNS_NS_PRESENT ||
+		    cmd->identify.cns == NVME_ID_CNS_CTRL_NS_LIST)
+			return fake_identify_ns(aq, cmd, buf);
 		aq->identifies++;
 		fake_sec_list(aq, cmd, buf);
 		return 0;
@@ -337,6 +408,12 @@ static struct fake_aq *fake_aq_new_mdts(struct kunit *test, u32 mdts,
 	aq->scid[1] = 0x22;
 	for (i = 0; i < FAKE_VFS; i++)
 		aq->nvq[i] = 2;
+	/* one namespace of 32 MiB in 4 KiB blocks, attached to every VF */
+	aq->nns = 1;
+	aq->ns[0].nsid = 1;
+	aq->ns[0].nsze = 8192;
+	aq->ns[0].ds = 12;
+	aq->ns[0].only_vf = -1;
 	/* the NVMe-defined format only, as NVMe 2.1 defines it */
 	aq->nv = 1;
 	aq->vers[0] = cpu_to_le16(0);
@@ -554,18 +631,23 @@ static void nvme_lm_test_chunking(struct kunit *test)
 						   aq->state_len), 0);
 		KUNIT_EXPECT_EQ(test, f->save_fmt.csuuidi, vss[i] ? 1 : 0);
 		/*
-		 * Suspend; formats, list and Identify Controller for the
-		 * descriptor; the header, then the state in max_xfer pieces.
+		 * Suspend; formats, list, Identify Controller and the
+		 * namespaces (CNS 10h, 12h, 11h) for the descriptor; the
+		 * header, then the state in max_xfer pieces.
 		 */
-		expect_cmds = 5 + DIV_ROUND_UP(aq->state_len, max_xfer);
+		expect_cmds = 8 + DIV_ROUND_UP(aq->state_len, max_xfer);
 		KUNIT_EXPECT_EQ(test, aq->ncmds, (int)expect_cmds);
 		KUNIT_EXPECT_EQ(test, aq->cmds[0].common.opcode, 0x41);
 		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[0], 11), 0x10022U);
 		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[1], 10), 0x20U);
 		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[2], 10), 0x15U);
 		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[3], 10), 0x1U);
-		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[4], 15), 48 / 4 - 1);
-		for (j = 5; j < expect_cmds; j++) {
+		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[4], 10), 0x10U);
+		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[5], 10), 0x220012U);
+		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[5], 1), 1);
+		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[6], 10), 0x11U);
+		KUNIT_EXPECT_EQ(test, dw(&aq->cmds[7], 15), 48 / 4 - 1);
+		for (j = 8; j < expect_cmds; j++) {
 			n = min(aq->state_len - off, max_xfer);
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 10), 0x10000U);
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 11),
@@ -802,6 +884,26 @@ static void nvme_lm_test_lying_device(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, 100, 0,
 					   aq->state_len + 4), -EPROTO);
 	KUNIT_EXPECT_EQ(test, aq->ncmds, 0);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	put_unaligned_le64(0, hdr->vss);
+
+	/*
+	 * An allocated namespace list out of order (a namespace counted
+	 * twice) or longer than a page: the save does not start.
+	 */
+	aq->nns = 2;
+	aq->ns[1] = aq->ns[0];
+	aq->ns[1].nsid = 2;
+	aq->ns_unordered = true;
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn, NULL, 0), -EPROTO);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	aq->ns_unordered = false;
+	aq->ns_full = true;
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn, NULL, 0), -E2BIG);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	aq->ns_full = false;
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn, aq->state,
+					   aq->state_len), 0);
 }
 
 static void nvme_lm_test_vf_map(struct kunit *test)
@@ -965,6 +1067,11 @@ static void nvme_lm_test_compat(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, desc->mdts, 5);
 	KUNIT_EXPECT_EQ(test, memcmp(desc->uuid, u1, 16), 0);
 	KUNIT_EXPECT_EQ(test, memcmp(desc->fr, "1.0     ", 8), 0);
+	/* NSZE, NSID, MS, DS, FLBAS: what the guest's driver has cached */
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->nns), 1);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(desc->ns_crc),
+			crc32c(~0, "\x00\x20\0\0\0\0\0\0\x01\0\0\0\0\0\x0c\0",
+			       16));
 
 	/* the destination's own indexes: version 0 is 2nd, u1 2nd */
 	dst->loaded_len = len;
@@ -990,10 +1097,27 @@ static void nvme_lm_test_compat(struct kunit *test)
 	dst->nuuid = 2;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc) - 1), -EXDEV);
-	desc->rsvd12 = cpu_to_le32(1);
+	desc->layout = 3;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), -EXDEV);
-	desc->rsvd12 = 0;
+	desc->layout = NVME_LM_COMPAT_LAYOUT;
+
+	/* refused: a namespace the guest knows with another size or format */
+	dst->ns[0].nsze++;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), -EXDEV);
+	dst->ns[0].nsze--;
+	dst->ns[0].flbas = 1;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), -EXDEV);
+	dst->ns[0].flbas = 0;
+	/* ... or one more attached; one attached to another VF is no matter */
+	dst->nns = 2;
+	dst->ns[1] = dst->ns[0];
+	dst->ns[1].nsid = 7;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), -EXDEV);
+	dst->ns[1].only_vf = 0;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), 0);
 	/* a load without a checked descriptor sends nothing */
@@ -1019,7 +1143,8 @@ static void nvme_lm_test_compat(struct kunit *test)
 	src->ncmds = 0;
 	KUNIT_EXPECT_EQ(test, lm_set_state(sfn, LM_STATE_STOP_COPY, NULL,
 					   &file), -ENODEV);
-	KUNIT_EXPECT_EQ(test, src->ncmds, 3);	/* the descriptor's reads */
+	/* the descriptor's reads: CNS 20h, 15h, 01h, 10h, 12h, 11h */
+	KUNIT_EXPECT_EQ(test, src->ncmds, 6);
 	src->scid[0] = 0x21;
 }
 
@@ -1167,20 +1292,28 @@ static void nvme_lm_test_resets(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 }
 
+static void nvme_lm_test_restore_bound(void *saved)
+{
+	lm_suspend_timeout_ms = (uintptr_t)saved;
+}
+
 /*
  * A Suspend that the VF's outstanding commands hold up is bounded by
  * lm_suspend_timeout_ms and aborted: the migration fails, the PF is not
- * reset, the VF runs on and migrates later.
+ * reset, the VF runs on and migrates later.  Unbounded (0), the admin
+ * timeout resets the PF, as for any admin command.
  */
 static void nvme_lm_test_bounded_suspend(struct kunit *test)
 {
-	unsigned int saved = lm_suspend_timeout_ms;
 	struct fake_aq *aq = fake_registered(test, 4096);
 	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
 	enum lm_state state;
 	struct file *file;
 	int i;
 
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+				nvme_lm_test_restore_bound,
+				(void *)(uintptr_t)lm_suspend_timeout_ms), 0);
 	aq->state = fake_state(test, 1, 1, 0);
 	aq->state_len = fake_state_len(1, 1, 0);
 	lm_suspend_timeout_ms = 1234;
@@ -1195,7 +1328,8 @@ static void nvme_lm_test_bounded_suspend(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, aq->timeouts[i],
 				    aq->cmds[i].common.opcode ==
 				    nvme_admin_migrate_send ?
-				    msecs_to_jiffies(1234) : 0,
+				    min(msecs_to_jiffies(1234),
+					NVME_ADMIN_TIMEOUT) : 0,
 				    "command %d", i);
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
 	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
@@ -1203,19 +1337,24 @@ static void nvme_lm_test_bounded_suspend(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
 	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
 
-	/* the bound leaves the Abort half of the admin timeout, never 0 */
+	/* the bound is no longer than the admin timeout */
 	lm_suspend_timeout_ms = UINT_MAX;
 	KUNIT_EXPECT_EQ(test, nvme_lm_suspend_timeout(),
-			max(NVME_ADMIN_TIMEOUT / 2, 1UL));
+			max(NVME_ADMIN_TIMEOUT, 1UL));
+
+	/* unbounded: the admin timeout resets the PF; the VF recovers */
 	lm_suspend_timeout_ms = 0;
-	KUNIT_EXPECT_EQ(test, nvme_lm_suspend_timeout(), 1UL);
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file),
+			-ETIMEDOUT);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 2);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 
 	/* once the VF's commands complete, it migrates */
-	lm_suspend_timeout_ms = saved;
+	lm_suspend_timeout_ms = 1234;
 	aq->suspend_hangs = false;
 	KUNIT_EXPECT_EQ(test, save_payload(test, fn, aq->state,
 					   aq->state_len), 0);
-	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 2);
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 }
 
