@@ -88,7 +88,10 @@ int nvme_lm_status_to_errno(int status)
 		return -EIO;
 	case NVME_SC_INVALID_OPCODE:
 	case NVME_SC_INVALID_FIELD:
+	case NVME_SC_INVALID_IO_CMD_SET:
 		return -EOPNOTSUPP;
+	case NVME_SC_INVALID_NS:
+		return -ENXIO;
 	case NVME_SC_CTRL_ID_INVALID:
 		return -ENODEV;
 	}
@@ -307,13 +310,18 @@ out:
 	return ret;
 }
 
-/* What a guest sees of a namespace: its NSID, size and LBA format. */
+/*
+ * What a guest sees of a namespace: its NSID, size, LBA format and
+ * protection settings; only the NSID of one whose Identify is refused.
+ */
 struct nvme_lm_ns_digest {
 	__le64 nsze;
 	__le32 nsid;
 	__le16 ms;
 	u8 ds;
 	u8 flbas;
+	u8 dps;
+	u8 rsvd[7];
 };
 
 /*
@@ -326,8 +334,12 @@ static int nvme_lm_ns_attached(struct nvme_lm *lm, u32 nsid, u16 cntlid,
 	struct nvme_command c;
 	int ret;
 
+	memset(list, 0, NVME_IDENTIFY_DATA_SIZE);
 	nvme_lm_cmd_identify_ns(&c, NVME_ID_CNS_CTRL_NS_LIST, nsid, cntlid);
 	ret = nvme_lm_submit(lm, &c, list, NVME_IDENTIFY_DATA_SIZE, NULL);
+	/* deleted since the list was read */
+	if (ret == -ENXIO)
+		return 0;
 	if (ret)
 		return ret;
 	return READ_ONCE(list[0]) && le16_to_cpu(READ_ONCE(list[1])) == cntlid;
@@ -335,12 +347,14 @@ static int nvme_lm_ns_attached(struct nvme_lm *lm, u32 nsid, u16 cntlid,
 
 /*
  * The namespaces attached to the VF's controller, as its guest sees them:
- * their count and a crc32c of their NSIDs, sizes and LBA formats in NSID
- * order.  The primary lists the allocated namespaces (CNS 10h), and for
- * each whether the VF is attached (CNS 12h) and its data (CNS 11h): two
- * commands a namespace, so one page of the list (1024) is the limit.
+ * their count and a crc32c of their NSIDs, sizes, LBA formats and
+ * protection settings in NSID order.  The primary lists the allocated
+ * namespaces (CNS 10h), and for each whether the VF is attached (CNS 12h)
+ * and its data (CNS 11h): up to two commands a namespace, so one page of
+ * the list, 1023 namespaces and a terminating zero, is the limit.  Without
+ * Namespace Management those are optional: NVME_LM_NS_UNKNOWN then.
  */
-static int nvme_lm_read_namespaces(struct nvme_lm *lm, u16 cntlid,
+static int nvme_lm_read_namespaces(struct nvme_lm *lm, u16 cntlid, u16 oacs,
 				   struct nvme_lm_compat *desc)
 {
 	struct nvme_lm_ns_digest d;
@@ -351,6 +365,12 @@ static int nvme_lm_read_namespaces(struct nvme_lm *lm, u16 cntlid,
 	__le32 *nsids;
 	int ret;
 
+	BUILD_BUG_ON(sizeof(*id) != NVME_IDENTIFY_DATA_SIZE);
+	BUILD_BUG_ON(sizeof(d) != 24);
+	if (!(oacs & NVME_CTRL_OACS_NS_MNGT_SUPP)) {
+		desc->nns = cpu_to_le16(NVME_LM_NS_UNKNOWN);
+		return 0;
+	}
 	nsids = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL);
 	id = kzalloc(sizeof(*id), GFP_KERNEL);
 	ret = -ENOMEM;
@@ -360,14 +380,24 @@ static int nvme_lm_read_namespaces(struct nvme_lm *lm, u16 cntlid,
 	ret = nvme_lm_submit(lm, &c, nsids, NVME_IDENTIFY_DATA_SIZE, NULL);
 	if (ret)
 		goto out;
-	for (i = 0; i < NVME_IDENTIFY_DATA_SIZE / sizeof(*nsids); i++) {
+	if (READ_ONCE(nsids[NVME_LM_NS_MAX])) {
+		dev_err_ratelimited(lm->dev,
+				    "more than %u namespaces: not described\n",
+				    NVME_LM_NS_MAX);
+		ret = -E2BIG;
+		goto out;
+	}
+	for (i = 0; i < NVME_LM_NS_MAX; i++) {
 		nsid = le32_to_cpu(READ_ONCE(nsids[i]));
 		if (!nsid)
 			break;
 		/* in increasing order, or one could be counted twice */
 		if (nsid <= last || nsid == NVME_NSID_ALL) {
+			dev_err_ratelimited(lm->dev,
+					    "allocated namespace list out of order at NSID %u\n",
+					    nsid);
 			ret = -EPROTO;
-			goto bad;
+			goto out;
 		}
 		last = nsid;
 		ret = nvme_lm_ns_attached(lm, nsid, cntlid, (__le16 *)id);
@@ -375,30 +405,27 @@ static int nvme_lm_read_namespaces(struct nvme_lm *lm, u16 cntlid,
 			goto out;
 		if (!ret)
 			continue;
+		memset(&d, 0, sizeof(d));
+		d.nsid = cpu_to_le32(nsid);
+		memset(id, 0, sizeof(*id));
 		nvme_lm_cmd_identify_ns(&c, NVME_ID_CNS_NS_PRESENT, nsid, 0);
 		ret = nvme_lm_submit(lm, &c, id, sizeof(*id), NULL);
-		if (ret)
+		/* deleted since, or of a command set CNS 11h does not cover */
+		if (ret < 0 && ret != -ENXIO && ret != -EOPNOTSUPP)
 			goto out;
-		d.nsze = id->nsze;
-		d.nsid = cpu_to_le32(nsid);
-		d.flbas = READ_ONCE(id->flbas);
-		d.ms = id->lbaf[nvme_lbaf_index(d.flbas)].ms;
-		d.ds = id->lbaf[nvme_lbaf_index(d.flbas)].ds;
+		if (!ret) {
+			d.nsze = id->nsze;
+			d.flbas = READ_ONCE(id->flbas);
+			d.ms = id->lbaf[nvme_lbaf_index(d.flbas)].ms;
+			d.ds = id->lbaf[nvme_lbaf_index(d.flbas)].ds;
+			d.dps = id->dps;
+		}
 		crc = crc32c(crc, &d, sizeof(d));
 		n++;
-	}
-	if (i == NVME_IDENTIFY_DATA_SIZE / sizeof(*nsids)) {
-		ret = -E2BIG;
-		goto bad;
 	}
 	desc->nns = cpu_to_le16(n);
 	desc->ns_crc = cpu_to_le32(crc);
 	ret = 0;
-	goto out;
-bad:
-	dev_err_ratelimited(lm->dev,
-			    "allocated namespace list out of order or over %zu entries (%d)\n",
-			    NVME_IDENTIFY_DATA_SIZE / sizeof(*nsids) - 1, ret);
 out:
 	kfree(id);
 	kfree(nsids);
@@ -443,9 +470,10 @@ int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
 		memcpy(desc->fr, id->fr, sizeof(desc->fr));
 		*cntlid = le16_to_cpu(e.scid);
 	}
-	kfree(id);
 	if (!ret)
-		ret = nvme_lm_read_namespaces(lm, le16_to_cpu(e.scid), desc);
+		ret = nvme_lm_read_namespaces(lm, le16_to_cpu(e.scid),
+					      le16_to_cpu(id->oacs), desc);
+	kfree(id);
 	return ret;
 }
 

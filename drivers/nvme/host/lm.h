@@ -78,6 +78,10 @@ struct nvme_lm_compat {
 };
 
 #define NVME_LM_COMPAT_LAYOUT	4
+/* nns of a controller that does not say which namespaces a VF has */
+#define NVME_LM_NS_UNKNOWN	0xffff
+/* the namespaces one page of the allocated NSID list names, less its end */
+#define NVME_LM_NS_MAX		(NVME_IDENTIFY_DATA_SIZE / 4U - 1)
 
 /**
  * struct nvme_lm - a primary controller acting as controlling function

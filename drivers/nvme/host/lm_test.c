@@ -62,6 +62,7 @@ struct fake_aq {
 	} ns[FAKE_NS];
 	bool ns_unordered;		/* CNS 10h lists NSIDs out of order */
 	bool ns_full;			/* CNS 10h fills its page */
+	bool no_nms;			/* OACS without Namespace Management */
 	char fw[8];			/* Identify Controller */
 	char model[40];
 	u8 mdts;
@@ -100,9 +101,6 @@ static int fake_identify_ns(struct fake_aq *aq, struct nvme_command *cmd,
 			nsids[i] = cpu_to_le32(i + 1);
 		return 0;
 	case NVME_ID_CNS_CTRL_NS_LIST:
-		/* the namespaces of a full list are allocated, not attached */
-		if (ns < 0 && aq->ns_full)
-			return 0;
 		if (ns < 0)
 			return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
 		for (i = 0; i < aq->nvfs; i++)
@@ -309,6 +307,8 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 			struct nvme_id_ctrl *id = buf;
 
 			id->vid = cpu_to_le16(0x1b36);
+			if (!aq->no_nms)
+				id->oacs = cpu_to_le16(NVME_CTRL_OACS_NS_MNGT_SUPP);
 			memcpy(id->mn, aq->model, sizeof(id->mn));
 			memcpy(id->fr, aq->fw, sizeof(id->fr));
 			id->mdts = aq->mdts;
@@ -1039,7 +1039,10 @@ static void nvme_lm_test_compat(struct kunit *test)
 	struct lm_function *sfn, *dfn;
 	u8 hdr[STREAM_HDR_LEN];
 	struct nvme_lm_compat *desc = (void *)(hdr + STREAM_COMPAT_AT);
+	struct nvme_lm_compat here;
+	struct nvme_lm_fmt fmt;
 	struct nvme_lm_fn *df;
+	u16 cntlid;
 	struct file *file;
 	u32 len = fake_state_len(1, 1, 64);
 
@@ -1070,8 +1073,8 @@ static void nvme_lm_test_compat(struct kunit *test)
 	/* NSZE, NSID, MS, DS, FLBAS: what the guest's driver has cached */
 	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->nns), 1);
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(desc->ns_crc),
-			crc32c(~0, "\x00\x20\0\0\0\0\0\0\x01\0\0\0\0\0\x0c\0",
-			       16));
+			crc32c(~0, "\x00\x20\0\0\0\0\0\0\x01\0\0\0\0\0\x0c"
+				   "\0\0\0\0\0\0\0\0\0", 24));
 
 	/* the destination's own indexes: version 0 is 2nd, u1 2nd */
 	dst->loaded_len = len;
@@ -1106,6 +1109,10 @@ static void nvme_lm_test_compat(struct kunit *test)
 	dst->ns[0].nsze++;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), -EXDEV);
+	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&dst->lm, 1, desc->uuid,
+						  &here, &fmt, &cntlid), 0);
+	KUNIT_EXPECT_STREQ(test, nvme_lm_compat_diff(&here, desc),
+			   "attached namespaces");
 	dst->ns[0].nsze--;
 	dst->ns[0].flbas = 1;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
@@ -1120,6 +1127,14 @@ static void nvme_lm_test_compat(struct kunit *test)
 	dst->ns[1].only_vf = 0;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), 0);
+	/* a controller without Namespace Management says nothing of them */
+	dst->no_nms = true;
+	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&dst->lm, 1, desc->uuid,
+						  &here, &fmt, &cntlid), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(here.nns), NVME_LM_NS_UNKNOWN);
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), -EXDEV);
+	dst->no_nms = false;
 	/* a load without a checked descriptor sends nothing */
 	KUNIT_ASSERT_EQ(test, lm_function_reset(dfn), 0);
 	dst->ncmds = 0;
