@@ -1324,11 +1324,12 @@ static void nvme_lm_test_bounded_suspend(struct kunit *test)
 	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
 	enum lm_state state;
 	struct file *file;
+	void *saved = (void *)(uintptr_t)lm_suspend_timeout_ms;
 	int i;
 
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
-				nvme_lm_test_restore_bound,
-				(void *)(uintptr_t)lm_suspend_timeout_ms), 0);
+							nvme_lm_test_restore_bound,
+							saved), 0);
 	aq->state = fake_state(test, 1, 1, 0);
 	aq->state_len = fake_state_len(1, 1, 0);
 	lm_suspend_timeout_ms = 1234;
