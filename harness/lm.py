@@ -1256,6 +1256,141 @@ def cmd_nvme(args):
     return run_alone("nvme", nvme)
 
 
+# nvme-cli's lm plugin came with 2.11; bookworm has 2.4, trixie 2.13
+NVME_CLI_SUITE = "trixie"
+NVME_CLI_FIX = (
+    # 2.13 leaves CSVI out of Set Controller State (upstream passes it
+    # since 130265be2): without it the check would test that bug
+    "\t\t.csuuidi = cfg.csuuidi,\n\t\t.uidx = cfg.uidx,\n",
+    "\t\t.csuuidi = cfg.csuuidi,\n\t\t.csvi = cfg.csvi,\n"
+    "\t\t.uidx = cfg.uidx,\n")
+
+
+def ensure_nvme_cli_source():
+    """nvme-cli's source package from Debian trixie, fetched with an apt
+    configuration of its own that knows only trixie's sources: the
+    machine's apt is not touched."""
+    d = os.path.join(CACHE, "nvme-cli-src")
+    tars = glob.glob(os.path.join(d, "nvme-cli_*.orig.tar.*"))
+    if tars:
+        return sorted(tars)[-1]
+    apt = os.path.join(CACHE, "trixie-apt")
+    for sub in ("lists/partial", "cache/archives/partial", "parts"):
+        os.makedirs(os.path.join(apt, sub), exist_ok=True)
+    uri, key = bookworm_archive()
+    sources = os.path.join(apt, "trixie.sources")
+    with open(sources, "w") as f:
+        f.write(f"Types: deb-src\nURIs: {uri}\nSuites: {NVME_CLI_SUITE}\n"
+                "Components: main\n" + (f"Signed-By: {key}\n" if key else ""))
+    opts = ["-o", f"Dir::Etc::SourceList={sources}",
+            "-o", f"Dir::Etc::SourceParts={os.path.join(apt, 'parts')}",
+            "-o", f"Dir::State::Lists={os.path.join(apt, 'lists')}",
+            "-o", f"Dir::Cache={os.path.join(apt, 'cache')}"]
+    log(f"nvme-cli: fetching its source from Debian {NVME_CLI_SUITE}")
+    run(["apt-get", *opts, "update", "-q"])
+    os.makedirs(d, exist_ok=True)
+    run(["apt-get", *opts, "source", "--download-only", "-q", "nvme-cli"],
+        cwd=d)
+    tars = glob.glob(os.path.join(d, "nvme-cli_*.orig.tar.*"))
+    if not tars:
+        raise HarnessError("nvme-cli: no source tarball downloaded")
+    return sorted(tars)[-1]
+
+
+def build_nvme_cli(libnvme):
+    """A static nvme binary: nvme-cli with @libnvme as its meson
+    subproject.  @libnvme is libnvme's source tree, or a git repository
+    of it, of which tag v1.13 (what nvme-cli 2.13 asks for) is taken."""
+    tar = ensure_nvme_cli_source()
+    ensure_qemu_lm()            # and meson, ninja
+    out = os.path.join(CACHE, "nvme-cli")
+    binary = os.path.join(out, "nvme")
+    if os.path.exists(os.path.join(libnvme, "meson.build")):
+        what = os.path.abspath(libnvme)
+    else:
+        what = run(["git", "-C", libnvme, "rev-parse", "v1.13"])[1].strip()
+    key = hashlib.sha256(f"{tar} {what} {NVME_CLI_FIX}".encode()).hexdigest()
+    stamp = os.path.join(out, "stamp")
+    if (os.path.exists(binary) and os.path.exists(stamp) and
+            open(stamp).read() == key):
+        return binary
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    run(["tar", "xf", tar, "-C", out])
+    src = glob.glob(os.path.join(out, "nvme-cli-*"))[0]
+    sub = os.path.join(src, "subprojects", "libnvme")
+    if what.startswith("/"):
+        shutil.copytree(libnvme, sub, ignore=shutil.ignore_patterns(".git"))
+    else:
+        os.makedirs(sub)
+        subprocess.run(f"git -C '{libnvme}' archive v1.13 | tar -x -C '{sub}'",
+                       shell=True, check=True)
+    lmc = os.path.join(src, "plugins", "lm", "lm-nvme.c")
+    text = open(lmc).read()
+    if ".csvi = cfg.csvi" not in text.split("lm_migration_recv")[0]:
+        if NVME_CLI_FIX[0] not in text:
+            raise HarnessError("nvme-cli: its Set Controller State code "
+                               "is not the one the fix is for")
+        log("nvme-cli: passing --csvi to Set Controller State, as upstream "
+            "does since 130265be2")
+        with open(lmc, "w") as f:
+            f.write(text.replace(NVME_CLI_FIX[0], NVME_CLI_FIX[1], 1))
+    log("nvme-cli: building a static nvme with libnvme as a subproject")
+    build = os.path.join(src, "build")
+    run(["meson", "setup", build, "--wrap-mode=nodownload",
+         "--force-fallback-for=libnvme", "--default-library=static",
+         "-Dc_link_args=-static", "-Djson-c=disabled", "-Ddocs=false",
+         "-Dnvme-tests=false", "-Dlibnvme:python=disabled",
+         "-Dlibnvme:openssl=disabled", "-Dlibnvme:json-c=disabled",
+         "-Dlibnvme:keyutils=disabled", "-Dlibnvme:liburing=disabled",
+         "-Dlibnvme:tests=false"], cwd=src)
+    run(["ninja", "-C", build, "nvme"])
+    shutil.copy(os.path.join(build, "nvme"), binary)
+    with open(stamp, "w") as f:
+        f.write(key)
+    return binary
+
+
+def nvme_cli(res, libnvme):
+    """nvme-cli's lm plugin drives QEMU's TP4159 model from the PF."""
+    nvme = build_nvme_cli(libnvme)
+    bdir = build_x86("e2e-x86", os.path.join(REPO, "harness", "e2e.config"))
+    bindir = build_guest_tools(bdir, ["nvme_virt"])
+    tmp = tempfile.mkdtemp(prefix="lm-nvme-cli-")
+    try:
+        shutil.copy(os.path.join(bindir, "nvme_virt"), tmp)
+        shutil.copy(nvme, tmp)
+        initrd = make_initramfs(
+            "init-nvmecli", tmp, ["nvme_virt", "nvme"],
+            os.path.join(CACHE, "initramfs-nvmecli.cpio.gz"), bdir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    img = os.path.join(CACHE, "nvme-ns.img")
+    slow_img = os.path.join(CACHE, "nvme-ns-slow.img")
+    for path, mib in ((img, NVME_NS_MIB), (slow_img, 1)):
+        with open(path, "wb") as f:
+            f.truncate(mib << 20)
+    logf = os.path.join(CACHE, "nvme-cli-console.log")
+    log("nvme-cli: booting the guest; nvme-cli's lm plugin drives the PF")
+    out = boot(bdir, initrd, logf, timeout=600, qemu=ensure_qemu_lm(),
+               extra=qemu_lm_fw() + ["-nic", "none"] +
+               nvme_devices(img, slow_img))
+    for line in out.split("==TAP-END==")[0].splitlines():
+        if line.startswith(">>>") or tap_result(line.strip()):
+            print(line, flush=True)
+    e2e_results(res, out, logf, "nvme-cli", "init-nvmecli")
+
+
+def cmd_nvme_cli(args):
+    """nvme-cli's lm plugin against QEMU's TP4159 model.  Not part of the
+    test command: it needs libnvme's source (1.13 or later), which the
+    Debian archive this machine reaches does not serve for trixie."""
+    if len(args) != 1:
+        raise HarnessError("usage: harness/lm nvme-cli LIBNVME_SOURCE "
+                           "(a libnvme tree or git repository)")
+    return run_alone("nvme-cli", lambda res: nvme_cli(res, args[0]))
+
+
 def cmd_nvme_bench(args):
     """Only the NVMe part of the bench."""
     prepare()
@@ -1565,11 +1700,13 @@ def cmd_demo(args):
 def main():
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__)
-        print("usage: harness/lm {test|demo|bench|e2e|vmm|nvme|nvme-bench|prepare|series}")
+        print("usage: harness/lm {test|demo|bench|e2e|vmm|nvme|nvme-bench|"
+              "nvme-cli LIBNVME|prepare|series}")
         return 2
     cmds = {"test": cmd_test, "prepare": cmd_prepare, "demo": cmd_demo,
             "build-e2e": cmd_build_e2e, "e2e": cmd_e2e, "bench": cmd_bench,
             "vmm": cmd_vmm, "nvme": cmd_nvme, "nvme-bench": cmd_nvme_bench,
+            "nvme-cli": cmd_nvme_cli,
             "series": cmd_series}
     if sys.argv[1] not in cmds:
         print(f"unknown command {sys.argv[1]}", file=sys.stderr)
