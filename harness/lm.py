@@ -1302,11 +1302,20 @@ def build_nvme_cli(libnvme):
     subproject.  @libnvme is libnvme's source tree, or a git repository
     of it, of which tag v1.13 (what nvme-cli 2.13 asks for) is taken."""
     tar = ensure_nvme_cli_source()
-    ensure_qemu_lm()            # and meson, ninja
+    ensure_qemu_lm()            # its steps install meson and ninja
     out = os.path.join(CACHE, "nvme-cli")
     binary = os.path.join(out, "nvme")
-    if os.path.exists(os.path.join(libnvme, "meson.build")):
-        what = os.path.abspath(libnvme)
+    tree = os.path.exists(os.path.join(libnvme, "meson.build"))
+    if tree:
+        # a tree is rebuilt when any of its files changes
+        h = hashlib.sha256()
+        for root, dirs, files in sorted(os.walk(libnvme)):
+            dirs[:] = sorted(d for d in dirs if d != ".git")
+            for name in sorted(files):
+                st = os.stat(os.path.join(root, name))
+                h.update(f"{root}/{name} {st.st_size} {st.st_mtime_ns}\n"
+                         .encode())
+        what = h.hexdigest()
     else:
         what = run(["git", "-C", libnvme, "rev-parse", "v1.13"])[1].strip()
     key = hashlib.sha256(f"{tar} {what} {NVME_CLI_FIX}".encode()).hexdigest()
@@ -1319,12 +1328,17 @@ def build_nvme_cli(libnvme):
     run(["tar", "xf", tar, "-C", out])
     src = glob.glob(os.path.join(out, "nvme-cli-*"))[0]
     sub = os.path.join(src, "subprojects", "libnvme")
-    if what.startswith("/"):
+    if tree:
         shutil.copytree(libnvme, sub, ignore=shutil.ignore_patterns(".git"))
     else:
         os.makedirs(sub)
-        subprocess.run(f"git -C '{libnvme}' archive v1.13 | tar -x -C '{sub}'",
-                       shell=True, check=True)
+        git = subprocess.Popen(["git", "-C", libnvme, "archive", "v1.13"],
+                               stdout=subprocess.PIPE)
+        tar_rc = subprocess.run(["tar", "-x", "-C", sub],
+                                stdin=git.stdout).returncode
+        git.stdout.close()
+        if git.wait() or tar_rc:
+            raise HarnessError(f"nvme-cli: no libnvme v1.13 from {libnvme}")
     lmc = os.path.join(src, "plugins", "lm", "lm-nvme.c")
     text = open(lmc).read()
     if ".csvi = cfg.csvi" not in text.split("lm_migration_recv")[0]:

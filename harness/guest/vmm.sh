@@ -125,6 +125,7 @@ start_vm() {
 	[ -n "$L2_APPEND" ] && set -- "$@" -append "$L2_APPEND"
 	# L2_CONSOLE_IN: the L2's console also reads (l2_say)
 	if [ -n "$L2_CONSOLE_IN" ]; then
+		rm -f /tmp/vm$id.con.in /tmp/vm$id.con.out
 		mkfifo /tmp/vm$id.con.in /tmp/vm$id.con.out
 		cat /tmp/vm$id.con.out > /tmp/vm$id.serial &
 		set -- "$@" -chardev pipe,id=con,path=/tmp/vm$id.con \

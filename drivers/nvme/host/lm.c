@@ -113,6 +113,8 @@ static int nvme_lm_submit_timeout(struct nvme_lm *lm,
 				     nvme_lm_opcode_name(cmd->common.opcode),
 				     le32_to_cpu(cmd->common.cdw11) & 0xffff,
 				     jiffies_to_msecs(timeout));
+		if (result)
+			*result = res;
 		return ret;
 	}
 
@@ -325,24 +327,52 @@ struct nvme_lm_ns_digest {
 };
 
 /*
+ * Identify CNS @cns of namespace @nsid into a zeroed @buf.  Invalid
+ * Namespace (-ENXIO: deleted since it was listed) and Invalid Field or
+ * I/O Command Set (-EOPNOTSUPP) are answers here, not failures to log.
+ */
+static int nvme_lm_identify_ns(struct nvme_lm *lm, u8 cns, u32 nsid,
+			       u16 cntid, void *buf)
+{
+	struct nvme_command c;
+	u32 res;
+	int ret;
+
+	memset(buf, 0, NVME_IDENTIFY_DATA_SIZE);
+	nvme_lm_cmd_identify_ns(&c, cns, nsid, cntid);
+	ret = nvme_lm_status_to_errno(lm->submit(lm, &c, buf,
+						 NVME_IDENTIFY_DATA_SIZE,
+						 &res, 0));
+	if (ret && ret != -ENXIO && ret != -EOPNOTSUPP)
+		dev_err_ratelimited(lm->dev,
+				    "Identify CNS %#x of NSID %u failed (%d)\n",
+				    cns, nsid, ret);
+	return ret;
+}
+
+/*
  * Is the controller @cntlid attached to namespace @nsid?  CNS 12h lists
- * the attached controllers from @cntlid on, in increasing order.
+ * the attached controllers from @cntlid on; a device that ignores the
+ * start still lists @cntlid somewhere if it is attached.
  */
 static int nvme_lm_ns_attached(struct nvme_lm *lm, u32 nsid, u16 cntlid,
 			       __le16 *list)
 {
-	struct nvme_command c;
+	unsigned int i, n;
 	int ret;
 
-	memset(list, 0, NVME_IDENTIFY_DATA_SIZE);
-	nvme_lm_cmd_identify_ns(&c, NVME_ID_CNS_CTRL_NS_LIST, nsid, cntlid);
-	ret = nvme_lm_submit(lm, &c, list, NVME_IDENTIFY_DATA_SIZE, NULL);
-	/* deleted since the list was read */
+	ret = nvme_lm_identify_ns(lm, NVME_ID_CNS_CTRL_NS_LIST, nsid, cntlid,
+				  list);
 	if (ret == -ENXIO)
 		return 0;
 	if (ret)
 		return ret;
-	return READ_ONCE(list[0]) && le16_to_cpu(READ_ONCE(list[1])) == cntlid;
+	n = min_t(unsigned int, le16_to_cpu(READ_ONCE(list[0])),
+		  NVME_IDENTIFY_DATA_SIZE / sizeof(*list) - 1);
+	for (i = 1; i <= n; i++)
+		if (le16_to_cpu(READ_ONCE(list[i])) == cntlid)
+			return 1;
+	return 0;
 }
 
 /*
@@ -350,18 +380,17 @@ static int nvme_lm_ns_attached(struct nvme_lm *lm, u32 nsid, u16 cntlid,
  * their count and a crc32c of their NSIDs, sizes, LBA formats and
  * protection settings in NSID order.  The primary lists the allocated
  * namespaces (CNS 10h), and for each whether the VF is attached (CNS 12h)
- * and its data (CNS 11h): up to two commands a namespace, so one page of
- * the list, 1023 namespaces and a terminating zero, is the limit.  Without
- * Namespace Management those are optional: NVME_LM_NS_UNKNOWN then.
+ * and its data (CNS 11h): up to two commands a namespace, so the list is
+ * read for at most NVME_LM_NS_PAGES pages.  Without Namespace Management
+ * those are optional: NVME_LM_NS_UNKNOWN then.
  */
 static int nvme_lm_read_namespaces(struct nvme_lm *lm, u16 cntlid, u16 oacs,
 				   struct nvme_lm_compat *desc)
 {
 	struct nvme_lm_ns_digest d;
-	struct nvme_command c;
 	struct nvme_id_ns *id;
 	u32 crc = ~0, nsid, last = 0;
-	unsigned int i, n = 0;
+	unsigned int i, page, n = 0;
 	__le32 *nsids;
 	int ret;
 
@@ -376,53 +405,62 @@ static int nvme_lm_read_namespaces(struct nvme_lm *lm, u16 cntlid, u16 oacs,
 	ret = -ENOMEM;
 	if (!nsids || !id)
 		goto out;
-	nvme_lm_cmd_identify_ns(&c, NVME_ID_CNS_NS_PRESENT_LIST, 0, 0);
-	ret = nvme_lm_submit(lm, &c, nsids, NVME_IDENTIFY_DATA_SIZE, NULL);
-	if (ret)
-		goto out;
-	if (READ_ONCE(nsids[NVME_LM_NS_MAX])) {
-		dev_err_ratelimited(lm->dev,
-				    "more than %u namespaces: not described\n",
-				    NVME_LM_NS_MAX);
-		ret = -E2BIG;
-		goto out;
-	}
-	for (i = 0; i < NVME_LM_NS_MAX; i++) {
-		nsid = le32_to_cpu(READ_ONCE(nsids[i]));
-		if (!nsid)
-			break;
-		/* in increasing order, or one could be counted twice */
-		if (nsid <= last || nsid == NVME_NSID_ALL) {
-			dev_err_ratelimited(lm->dev,
-					    "allocated namespace list out of order at NSID %u\n",
-					    nsid);
-			ret = -EPROTO;
+	/* a page at a time, each from the last NSID seen */
+	for (page = 0; page < NVME_LM_NS_PAGES; page++) {
+		ret = nvme_lm_identify_ns(lm, NVME_ID_CNS_NS_PRESENT_LIST, last,
+					  0, nsids);
+		/* a controller that does not list them */
+		if (ret == -EOPNOTSUPP && !page) {
+			desc->nns = cpu_to_le16(NVME_LM_NS_UNKNOWN);
+			ret = 0;
 			goto out;
 		}
-		last = nsid;
-		ret = nvme_lm_ns_attached(lm, nsid, cntlid, (__le16 *)id);
-		if (ret < 0)
+		if (ret)
 			goto out;
-		if (!ret)
-			continue;
-		memset(&d, 0, sizeof(d));
-		d.nsid = cpu_to_le32(nsid);
-		memset(id, 0, sizeof(*id));
-		nvme_lm_cmd_identify_ns(&c, NVME_ID_CNS_NS_PRESENT, nsid, 0);
-		ret = nvme_lm_submit(lm, &c, id, sizeof(*id), NULL);
-		/* deleted since, or of a command set CNS 11h does not cover */
-		if (ret < 0 && ret != -ENXIO && ret != -EOPNOTSUPP)
-			goto out;
-		if (!ret) {
-			d.nsze = id->nsze;
-			d.flbas = READ_ONCE(id->flbas);
-			d.ms = id->lbaf[nvme_lbaf_index(d.flbas)].ms;
-			d.ds = id->lbaf[nvme_lbaf_index(d.flbas)].ds;
-			d.dps = id->dps;
+		for (i = 0; i < NVME_LM_NS_PER_PAGE; i++) {
+			nsid = le32_to_cpu(READ_ONCE(nsids[i]));
+			if (!nsid)
+				goto done;
+			/* increasing, or one could be counted twice */
+			if (nsid <= last || nsid == NVME_NSID_ALL) {
+				dev_err_ratelimited(lm->dev,
+						    "allocated namespace list out of order at NSID %u\n",
+						    nsid);
+				ret = -EPROTO;
+				goto out;
+			}
+			last = nsid;
+			ret = nvme_lm_ns_attached(lm, nsid, cntlid,
+						  (__le16 *)id);
+			if (ret < 0)
+				goto out;
+			if (!ret)
+				continue;
+			memset(&d, 0, sizeof(d));
+			d.nsid = cpu_to_le32(nsid);
+			ret = nvme_lm_identify_ns(lm, NVME_ID_CNS_NS_PRESENT,
+						  nsid, 0, id);
+			if (ret < 0 && ret != -ENXIO && ret != -EOPNOTSUPP)
+				goto out;
+			/* deleted since, or of a command set 11h does not cover */
+			if (!ret) {
+				d.nsze = id->nsze;
+				d.flbas = READ_ONCE(id->flbas);
+				d.ms = id->lbaf[nvme_lbaf_index(d.flbas)].ms;
+				d.ds = id->lbaf[nvme_lbaf_index(d.flbas)].ds;
+				d.dps = id->dps;
+			}
+			crc = crc32c(crc, &d, sizeof(d));
+			n++;
 		}
-		crc = crc32c(crc, &d, sizeof(d));
-		n++;
+		if (last >= NVME_NSID_ALL - 1)
+			goto done;
 	}
+	dev_err_ratelimited(lm->dev, "more than %u namespaces: not described\n",
+			    NVME_LM_NS_PAGES * NVME_LM_NS_PER_PAGE);
+	ret = -E2BIG;
+	goto out;
+done:
 	desc->nns = cpu_to_le16(n);
 	desc->ns_crc = cpu_to_le32(crc);
 	ret = 0;

@@ -56,7 +56,8 @@ struct nvme_lm_fmt {
  * @nvq: queue resources of the VF (Secondary Controller List NVQ)
  * @nvi: interrupt resources of the VF (NVI)
  * @nns: how many namespaces are attached to the VF
- * @ns_crc: crc32c of their NSIDs, sizes and LBA formats, in NSID order
+ * @ns_crc: crc32c of their NSIDs, sizes, LBA formats and protection
+ *	settings (DPS), in NSID order
  * @uuid: vendor specific controller state format, zero for none
  * @mn: model number, from Identify Controller
  * @fr: firmware revision, from Identify Controller when the save starts
@@ -80,8 +81,9 @@ struct nvme_lm_compat {
 #define NVME_LM_COMPAT_LAYOUT	4
 /* nns of a controller that does not say which namespaces a VF has */
 #define NVME_LM_NS_UNKNOWN	0xffff
-/* the namespaces one page of the allocated NSID list names, less its end */
-#define NVME_LM_NS_MAX		(NVME_IDENTIFY_DATA_SIZE / 4U - 1)
+/* NSIDs in a page of the allocated NSID list, and the pages read */
+#define NVME_LM_NS_PER_PAGE	(NVME_IDENTIFY_DATA_SIZE / 4U)
+#define NVME_LM_NS_PAGES	16
 
 /**
  * struct nvme_lm - a primary controller acting as controlling function

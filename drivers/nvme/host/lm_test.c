@@ -58,7 +58,10 @@ struct fake_aq {
 		u8 flbas;
 		u8 ds;
 		u16 ms;
+		u8 dps;
 		int only_vf;		/* attached to this VF only, -1: all */
+		bool gone;		/* deleted once CNS 10h listed it */
+		bool other_csi;		/* CNS 11h: Invalid I/O Command Set */
 	} ns[FAKE_NS];
 	bool ns_unordered;		/* CNS 10h lists NSIDs out of order */
 	bool ns_full;			/* CNS 10h fills its page */
@@ -98,10 +101,10 @@ static int fake_identify_ns(struct fake_aq *aq, struct nvme_command *cmd,
 		if (aq->ns_unordered && n > 1)
 			swap(nsids[0], nsids[1]);
 		for (i = 0; aq->ns_full && i < 1024; i++)
-			nsids[i] = cpu_to_le32(i + 1);
+			nsids[i] = cpu_to_le32(nsid + i + 1);
 		return 0;
 	case NVME_ID_CNS_CTRL_NS_LIST:
-		if (ns < 0)
+		if (ns < 0 || aq->ns[ns].gone)
 			return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
 		for (i = 0; i < aq->nvfs; i++)
 			if (aq->scid[i] >= from &&
@@ -110,9 +113,12 @@ static int fake_identify_ns(struct fake_aq *aq, struct nvme_command *cmd,
 		ctrls[0] = cpu_to_le16(n);
 		return 0;
 	}
-	if (ns < 0)
+	if (ns < 0 || aq->ns[ns].gone)
 		return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+	if (aq->ns[ns].other_csi)
+		return NVME_SC_INVALID_IO_CMD_SET | NVME_STATUS_DNR;
 	id->nsze = cpu_to_le64(aq->ns[ns].nsze);
+	id->dps = aq->ns[ns].dps;
 	id->ncap = id->nsze;
 	id->flbas = aq->ns[ns].flbas;
 	id->nlbaf = 1;
@@ -762,6 +768,8 @@ static void nvme_lm_test_status(struct kunit *test)
 		{ NVME_SC_CTRL_ID_INVALID, -ENODEV },
 		{ NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR, -EOPNOTSUPP },
 		{ NVME_SC_ABORT_REQ, -ETIMEDOUT },
+		{ NVME_SC_INVALID_NS | NVME_STATUS_DNR, -ENXIO },
+		{ NVME_SC_INVALID_IO_CMD_SET, -EOPNOTSUPP },
 		{ -EINTR, -ETIMEDOUT },
 		{ -ENOMEM, -ENOMEM },
 		{ 0, 0 },
@@ -1118,6 +1126,21 @@ static void nvme_lm_test_compat(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), -EXDEV);
 	dst->ns[0].flbas = 0;
+	dst->ns[0].dps = 1;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), -EXDEV);
+	dst->ns[0].dps = 0;
+	/* ... or of a command set Identify CNS 11h does not describe */
+	dst->ns[0].other_csi = true;
+	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&dst->lm, 1, desc->uuid,
+						  &here, &fmt, &cntlid), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(here.nns), 1);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(here.ns_crc),
+			crc32c(~0, "\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0"
+				   "\0\0\0\0\0\0\0\0", 24));
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), -EXDEV);
+	dst->ns[0].other_csi = false;
 	/* ... or one more attached; one attached to another VF is no matter */
 	dst->nns = 2;
 	dst->ns[1] = dst->ns[0];
@@ -1127,6 +1150,12 @@ static void nvme_lm_test_compat(struct kunit *test)
 	dst->ns[1].only_vf = 0;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), 0);
+	/* one deleted between the list and the question is not attached */
+	dst->ns[1].only_vf = -1;
+	dst->ns[1].gone = true;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), 0);
+	dst->nns = 1;
 	/* a controller without Namespace Management says nothing of them */
 	dst->no_nms = true;
 	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&dst->lm, 1, desc->uuid,
