@@ -1172,6 +1172,16 @@ NVME_LM_PF = "0000:00:06.0"
 NVME_NS_MIB = 16
 
 
+def nvme_images():
+    """Fresh, zeroed files for the two namespaces: (main, throttled)."""
+    img = os.path.join(CACHE, "nvme-ns.img")
+    slow_img = os.path.join(CACHE, "nvme-ns-slow.img")
+    for path, mib in ((img, NVME_NS_MIB), (slow_img, 1)):
+        with open(path, "wb") as f:
+            f.truncate(mib << 20)
+    return img, slow_img
+
+
 def nvme_devices(img, slow_img):
     """The PF and its namespaces: 1 for the I/O that must survive, 2 with
     writes throttled to 16 bytes/s, so that a write to it stays in flight
@@ -1218,11 +1228,7 @@ def nvme_boot(bdir, init, tools, name, timeout):
         bdir=bdir,
         extra=dict({"l2/bzImage": kernel, "l2/initrd.gz": l2initrd},
                    **{f"bin/{t}": os.path.join(bindir, t) for t in tools}))
-    img = os.path.join(CACHE, "nvme-ns.img")
-    slow_img = os.path.join(CACHE, "nvme-ns-slow.img")
-    for path, mib in ((img, NVME_NS_MIB), (slow_img, 1)):
-        with open(path, "wb") as f:
-            f.truncate(mib << 20)
+    img, slow_img = nvme_images()
     logf = os.path.join(CACHE, f"{name}-console.log")
     # LM_QEMU_TRACE: QEMU trace event patterns, comma separated (debugging)
     trace = [a for p in os.environ.get("LM_QEMU_TRACE", "").split(",") if p
@@ -1379,11 +1385,7 @@ def nvme_cli(res, libnvme):
             os.path.join(CACHE, "initramfs-nvmecli.cpio.gz"), bdir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    img = os.path.join(CACHE, "nvme-ns.img")
-    slow_img = os.path.join(CACHE, "nvme-ns-slow.img")
-    for path, mib in ((img, NVME_NS_MIB), (slow_img, 1)):
-        with open(path, "wb") as f:
-            f.truncate(mib << 20)
+    img, slow_img = nvme_images()
     logf = os.path.join(CACHE, "nvme-cli-console.log")
     log("nvme-cli: booting the guest; nvme-cli's lm plugin drives the PF")
     out = boot(bdir, initrd, logf, timeout=600, qemu=ensure_qemu_lm(),
