@@ -1550,6 +1550,37 @@ def host_crc_cost():
     subprocess.run([exe])
 
 
+def bench_runs(lines, nfig):
+    """A bench guest's lines "SETUP FIGURE..." (nfig figures each) by
+    setup, and how many said something else ("SETUP failed"); "#" lines,
+    the guest's reasons and progress, are printed."""
+    runs, failed = {}, 0
+    for line in lines.split("\n"):
+        f = line.split()
+        if line.startswith("#"):
+            print(line)
+        elif len(f) == nfig + 1 and all(x.isdigit() for x in f[1:]):
+            runs.setdefault(f[0], []).append([int(x) for x in f[1:]])
+        elif f:
+            failed += 1
+            print(f"bench: a migration failed or said nothing: {line}")
+    return runs, failed
+
+
+def bench_columns(v, names, base=None):
+    """ "NAME median [min-max]" for the first figures of runs v, each with
+    its ratio to base[i] when there is one."""
+    cols = []
+    for i, what in enumerate(names):
+        xs = [x[i] for x in v]
+        med = statistics.median(xs)
+        col = f"{what} {med:6.0f} [{min(xs)}-{max(xs)}]"
+        if base and base[i]:
+            col += f" x{med / base[i]:.2f}"
+        cols.append(col)
+    return "  ".join(cols)
+
+
 def vmm_bench(bdir):
     """QEMU 10 in the bench guest migrates an L2 with and without a VF,
     the setups taking turns; prints medians and spread, and the ratios
@@ -1566,17 +1597,7 @@ def vmm_bench(bdir):
     if lines is None:
         print("\n".join(out.splitlines()[-30:]))
         return 1
-    runs, failed = {}, 0
-    for line in lines.split("\n"):
-        if line.startswith("#"):
-            print(line)
-            continue
-        f = line.split()
-        if len(f) == 3 and f[1].isdigit() and f[2].isdigit():
-            runs.setdefault(f[0], []).append((int(f[1]), int(f[2])))
-        elif f:
-            failed += 1
-            print(f"bench: a migration failed or said nothing: {line}")
+    runs, failed = bench_runs(lines, 2)
     if "none" not in runs:
         print("bench: no device-less migration completed")
         return 1
@@ -1584,14 +1605,8 @@ def vmm_bench(bdir):
     print("\nQEMU 10 migrating an L2 inside the TCG guest (ms; median "
           "[min-max] of the runs; ratio = median / device-less median)")
     for setup, v in runs.items():
-        cols = []
-        for i, what in ((0, "downtime"), (1, "total")):
-            xs = [x[i] for x in v]
-            med = statistics.median(xs)
-            cols.append(f"{what} {med:7.0f} [{min(xs)}-{max(xs)}] "
-                        f"x{med / base[i]:.2f}" if base[i] else
-                        f"{what} {med:7.0f} [{min(xs)}-{max(xs)}]")
-        print(f"  {setup:9} {len(v)} runs  " + "  ".join(cols))
+        print(f"  {setup:9} {len(v)} runs  " +
+              bench_columns(v, ("downtime", "total"), base))
     if "vf-1MiB" in runs and base[0]:
         added = statistics.median(x[0] for x in runs["vf-1MiB"]) / base[0] - 1
         print(f"  a 1 MiB device state adds {100 * added:.0f}% to the "
@@ -1612,16 +1627,7 @@ def nvme_bench(bdir):
     if lines is None:
         print("\n".join(out.splitlines()[-30:]))
         return 1
-    runs, failed = {}, 0
-    for line in lines.split("\n"):
-        f = line.split()
-        if line.startswith("#"):
-            print(line)
-        elif len(f) == 5 and all(x.isdigit() for x in f[1:]):
-            runs.setdefault(f[0], []).append([int(x) for x in f[1:]])
-        elif f:
-            failed += 1
-            print(f"bench: a migration failed or said nothing: {line}")
+    runs, failed = bench_runs(lines, 4)
     if "none" not in runs or "vf" not in runs:
         print("bench: a setup never completed")
         return 1
@@ -1630,13 +1636,9 @@ def nvme_bench(bdir):
           "of QEMU's TP4159 model\n(ms; median [min-max]; the VF's state "
           "is nvme-pci's Get Controller State data)")
     for setup, v in runs.items():
-        cols = []
-        for i, what in ((0, "downtime"), (1, "total"), (2, "setup")):
-            xs = [x[i] for x in v]
-            cols.append(f"{what} {statistics.median(xs):6.0f} "
-                        f"[{min(xs)}-{max(xs)}]")
         state = statistics.median(x[3] for x in v)
-        print(f"  {setup:5} {len(v)} runs  " + "  ".join(cols) +
+        print(f"  {setup:5} {len(v)} runs  " +
+              bench_columns(v, ("downtime", "total", "setup")) +
               (f"  state {state:.0f} bytes" if setup == "vf" else ""))
     vf = statistics.median(v[0] for v in runs["vf"])
     if base:

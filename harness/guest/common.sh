@@ -28,6 +28,17 @@ bind_vfio "$VF0"
 bind_vfio "$VF1"
 [ -e /sys/bus/pci/devices/$PLAIN ] && bind_vfio $PLAIN
 
+# ns_dev CTRL NSID: the block device of CTRL's namespace NSID; the driver
+# scans namespaces in parallel, so CTRLn1 is whichever it named first
+ns_dev() {
+	local d
+	for d in /sys/block/$1n*; do
+		[ "$(cat $d/nsid 2>/dev/null)" = "$2" ] &&
+			[ -b /dev/${d##*/} ] && echo /dev/${d##*/} && return 0
+	done
+	return 1
+}
+
 finish() {
 	dmesg > /tmp/dmesg
 	echo
