@@ -784,7 +784,7 @@ def make_initramfs(init_name, bindir, names, out, bdir=None):
         shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
         for n in names:
             shutil.copy(os.path.join(bindir, n), os.path.join(root, "bin", n))
-        pack_initramfs(root, init_name, ["common.sh"], out)
+        pack_initramfs(root, init_name, ["common.sh", "nsdev.sh"], out)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return out
@@ -1137,7 +1137,8 @@ def make_vmm_initramfs(qemu, l2, out, init="init-vmm", bdir=None, extra=None):
             src = os.path.join(QEMU10, "root", where, name)
             shutil.copy(os.path.realpath(src), os.path.join(root, "qemu-fw",
                                                             name))
-        pack_initramfs(root, init, ["common.sh", "vmm.sh"], out)
+        pack_initramfs(root, init, ["common.sh", "nsdev.sh", "vmm.sh"],
+                       out)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return out
@@ -1210,7 +1211,7 @@ def build_l2_linux():
         run(["gcc", "-static", "-O2", "-Wall", "-Werror", "-o",
              os.path.join(root, "bin", "l2io"),
              os.path.join(REPO, "harness", "guest", "l2io.c")])
-        pack_initramfs(root, "init-l2nvme", [], initrd)
+        pack_initramfs(root, "init-l2nvme", ["nsdev.sh"], initrd)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return os.path.join(l2dir, "arch", "x86", "boot", "bzImage"), initrd
@@ -1567,14 +1568,14 @@ def bench_runs(lines, nfig):
     return runs, failed
 
 
-def bench_columns(v, names, base=None):
+def bench_columns(v, names, base=None, width=6):
     """ "NAME median [min-max]" for the first figures of runs v, each with
     its ratio to base[i] when there is one."""
     cols = []
     for i, what in enumerate(names):
         xs = [x[i] for x in v]
         med = statistics.median(xs)
-        col = f"{what} {med:6.0f} [{min(xs)}-{max(xs)}]"
+        col = f"{what} {med:{width}.0f} [{min(xs)}-{max(xs)}]"
         if base and base[i]:
             col += f" x{med / base[i]:.2f}"
         cols.append(col)
@@ -1606,7 +1607,7 @@ def vmm_bench(bdir):
           "[min-max] of the runs; ratio = median / device-less median)")
     for setup, v in runs.items():
         print(f"  {setup:9} {len(v)} runs  " +
-              bench_columns(v, ("downtime", "total"), base))
+              bench_columns(v, ("downtime", "total"), base, 7))
     if "vf-1MiB" in runs and base[0]:
         added = statistics.median(x[0] for x in runs["vf-1MiB"]) / base[0] - 1
         print(f"  a 1 MiB device state adds {100 * added:.0f}% to the "
@@ -1627,7 +1628,7 @@ def nvme_bench(bdir):
     if lines is None:
         print("\n".join(out.splitlines()[-30:]))
         return 1
-    runs, failed = bench_runs(lines, 9)
+    runs, failed = bench_runs(lines, 12)
     if "none" not in runs or "vf" not in runs:
         print("bench: a setup never completed")
         return 1
@@ -1643,18 +1644,23 @@ def nvme_bench(bdir):
     vf = statistics.median(v[0] for v in runs["vf"])
     if base:
         print(f"  downtime with the VF / without a device: x{vf / base:.2f}")
-    # the device's phases: the PF's admin commands for the VFs, in us
-    phases = [[x[i] for x in runs["vf"]] for i in range(4, 9)]
-    print("  the VF's phases on the PF's admin queue (us, median [min-max]; "
-          "Identify: the\n  compatibility descriptor's reads, source and "
-          "destination):")
-    print("    " + "  ".join(
-        f"{name} {statistics.median(xs):.0f} [{min(xs)}-{max(xs)}]"
-        for name, xs in zip(("Suspend", "Get", "Set", "Resume", "Identify"),
-                            phases)))
-    device = statistics.median(sum(x[4:9]) for x in runs["vf"]) / 1000
-    print(f"  in all {device:.1f} ms of the VF setup's median downtime "
-          f"of {vf:.0f} ms")
+    print("  the VF's commands on the PF's admin queue (us, median "
+          "[min-max]):")
+    phases = [x[4:] for x in runs["vf"]]
+    print("    source, from its Suspend to its last Get (inside QEMU's "
+          "downtime):\n      " +
+          bench_columns(phases, ("Suspend", "Identify", "Get", "span")))
+    print("    destination, after that (the L2 waits for them; QEMU's "
+          "downtime, taken\n    at the source without a return path, may "
+          "end first):\n      " +
+          bench_columns([x[4:] for x in phases],
+                        ("Identify", "Set", "Resume")))
+    print("    before the downtime (the destination's Suspend as it enters "
+          "RESUMING,\n    the source's size reads): " +
+          bench_columns([x[7:] for x in phases], ("",)).strip())
+    if any(x[4:] != [0] * 8 for x in runs["none"]):
+        print("  bench: PF admin commands during a migration without a "
+              "device: the figures\n  above include others than the VF's")
     return 1 if failed else 0
 
 

@@ -146,8 +146,7 @@ every call with -ENODEV until it comes back with the same ones."""),
     dict(subject="nvme: add Host Managed Live Migration (TP4159) "
          "definitions",
          configs=[],
-         files=["include/linux/nvme.h", "drivers/nvme/host/constants.c",
-                "drivers/nvme/host/core.c"],
+         files=["include/linux/nvme.h", "drivers/nvme/host/constants.c"],
          body="""\
 Add the Migration Send and Migration Receive admin opcodes, the
 Controller Data Queue opcode, the OACS bit for Host Managed Live
@@ -155,7 +154,8 @@ Migration and the status codes of NVMe TP4159."""),
     dict(subject="nvme-pci: control live migration of VFs with TP4159",
          configs=[],
          files=["drivers/nvme/host/Kconfig", "drivers/nvme/host/Makefile",
-                "drivers/nvme/host/nvme.h", "drivers/nvme/host/pci.c",
+                "drivers/nvme/host/core.c", "drivers/nvme/host/nvme.h",
+                "drivers/nvme/host/pci.c",
                 "drivers/nvme/host/lm.c",
                 "drivers/nvme/host/lm.h", "drivers/nvme/host/lm_test.c",
                 "drivers/nvme/host/lm.kunitconfig"],
@@ -166,7 +166,10 @@ Controller State through the PF's admin queue, addressed by the CNTLID
 the Secondary Controller List gives for each VF.  What the device
 reports is checked before it is used.  A Suspend that a slow VF holds
 up is aborted after nvme.lm_suspend_timeout_ms: the migration fails,
-the PF is not reset."""),
+the PF is not reset.  nvme core gains nvme_submit_admin_cmd_abortable()
+for that: an admin command with its own timeout, which nvme-pci's timeout
+handler aborts instead of resetting the controller; the layout checks of
+the TP4159 structures come along."""),
     dict(subject="samples: add a live migration sample controlling driver",
          configs=[],
          files=["samples/Kconfig", "samples/Makefile",

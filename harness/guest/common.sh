@@ -1,4 +1,5 @@
 # Sourced by the guest's /init: mounts, and VFs bound to vfio-pci.
+. /nsdev.sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mkdir -p /proc /sys /dev /tmp
@@ -27,17 +28,6 @@ VF1=$(basename "$(readlink /sys/bus/pci/devices/$PF/virtfn1)")
 bind_vfio "$VF0"
 bind_vfio "$VF1"
 [ -e /sys/bus/pci/devices/$PLAIN ] && bind_vfio $PLAIN
-
-# ns_dev CTRL NSID: the block device of CTRL's namespace NSID; the driver
-# scans namespaces in parallel, so CTRLn1 is whichever it named first
-ns_dev() {
-	local d
-	for d in /sys/block/$1n*; do
-		[ "$(cat $d/nsid 2>/dev/null)" = "$2" ] &&
-			[ -b /dev/${d##*/} ] && echo /dev/${d##*/} && return 0
-	done
-	return 1
-}
 
 finish() {
 	dmesg > /tmp/dmesg

@@ -1152,33 +1152,13 @@ static int nvme_lm_submit_admin(struct nvme_lm *lm, struct nvme_command *cmd,
 				void *buf, u32 len, u32 *result,
 				unsigned long timeout)
 {
-	struct request_queue *q = lm->ctrl->admin_q;
-	struct request *req;
-	blk_status_t err;
+	union nvme_result res;
 	int ret;
 
-	req = blk_mq_alloc_request(q, nvme_req_op(cmd), 0);
-	if (IS_ERR(req))
-		return PTR_ERR(req);
-	nvme_init_request(req, cmd);
-	if (timeout) {
-		req->timeout = timeout;
-		nvme_req(req)->flags |= NVME_REQ_ABORT_ON_TIMEOUT;
-	}
-	if (buf && len) {
-		ret = blk_rq_map_kern(q, req, buf, len, GFP_KERNEL);
-		if (ret)
-			goto out;
-	}
-	err = blk_execute_rq(req, false);
-	if (nvme_req(req)->flags & NVME_REQ_CANCELLED)
-		ret = -EINTR;
-	else
-		ret = nvme_req(req)->status ?: blk_status_to_errno(err);
+	ret = nvme_submit_admin_cmd_abortable(lm->ctrl, cmd, &res, buf, len,
+					      timeout);
 	if (ret >= 0)
-		*result = le32_to_cpu(nvme_req(req)->result.u32);
-out:
-	blk_mq_free_request(req);
+		*result = le32_to_cpu(res.u32);
 	return ret;
 }
 
