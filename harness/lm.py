@@ -1647,9 +1647,11 @@ def nvme_bench(bdir):
     print("  the VF's commands on the PF's admin queue (us, median "
           "[min-max]):")
     phases = [x[4:] for x in runs["vf"]]
-    print("    source, from its Suspend to its last Get (inside QEMU's "
-          "downtime):\n      " +
-          bench_columns(phases, ("Suspend", "Identify", "Get", "span")))
+    print("    source, inside QEMU's downtime: its Suspend at the VM's "
+          "stop; after RAM's\n    last pass, the STOP_COPY arc: the "
+          "descriptor's Identify reads and the Gets,\n    and that arc's "
+          "span:\n      " +
+          bench_columns(phases, ("Suspend", "Identify", "Get", "STOP_COPY")))
     print("    destination, after that (the L2 waits for them; QEMU's "
           "downtime, taken\n    at the source without a return path, may "
           "end first):\n      " +

@@ -10,7 +10,7 @@
  * here; nothing taken from migration data ever selects a controller.
  */
 
-#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
 #include <linux/crc32c.h>
 #include <linux/live_migration.h>
 #include <linux/moduleparam.h>
