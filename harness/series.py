@@ -146,15 +146,34 @@ every call with -ENODEV until it comes back with the same ones."""),
     dict(subject="nvme: add Host Managed Live Migration (TP4159) "
          "definitions",
          configs=[],
-         files=["include/linux/nvme.h", "drivers/nvme/host/constants.c"],
+         files=["include/linux/nvme.h", "drivers/nvme/host/constants.c",
+                "drivers/nvme/host/core.c@0004"],
          body="""\
 Add the Migration Send and Migration Receive admin opcodes, the
 Controller Data Queue opcode, the OACS bit for Host Managed Live
 Migration and the status codes of NVMe TP4159."""),
+    dict(subject="nvme: let an admin command be aborted when it times out",
+         configs=[],
+         files=["drivers/nvme/host/core.c", "drivers/nvme/host/nvme.h",
+                "drivers/nvme/host/pci.c@0005"],
+         body="""\
+An admin command that times out resets the controller, and on a PF that
+takes every namespace and VF with it.  Some admin commands may rightly
+take long: a Migration Send Suspend completes only once the secondary
+controller's fetched commands have, which a slow backend can delay.
+
+Add nvme_submit_admin_cmd_abortable(), which shares the body of
+__nvme_submit_sync_cmd() and sends an admin command with its own timeout
+and the new request flag NVME_REQ_ABORT_ON_TIMEOUT.  nvme-pci's timeout
+handler then sends an Abort for it, as it does for I/O commands, instead
+of resetting the controller, and re-arms it with the admin timeout; a
+controller that ignores the Abort as well is reset as before.  Other
+transports ignore the flag.  The message of an aborted command names it
+with the admin or I/O opcode table, as the reset message does.
+Commands without the flag behave as before."""),
     dict(subject="nvme-pci: control live migration of VFs with TP4159",
          configs=[],
          files=["drivers/nvme/host/Kconfig", "drivers/nvme/host/Makefile",
-                "drivers/nvme/host/core.c", "drivers/nvme/host/nvme.h",
                 "drivers/nvme/host/pci.c",
                 "drivers/nvme/host/lm.c",
                 "drivers/nvme/host/lm.h", "drivers/nvme/host/lm_test.c",
@@ -166,10 +185,7 @@ Controller State through the PF's admin queue, addressed by the CNTLID
 the Secondary Controller List gives for each VF.  What the device
 reports is checked before it is used.  A Suspend that a slow VF holds
 up is aborted after nvme.lm_suspend_timeout_ms: the migration fails,
-the PF is not reset.  nvme core gains nvme_submit_admin_cmd_abortable()
-for that: an admin command with its own timeout, which nvme-pci's timeout
-handler aborts instead of resetting the controller; the layout checks of
-the TP4159 structures come along."""),
+the PF is not reset."""),
     dict(subject="samples: add a live migration sample controlling driver",
          configs=[],
          files=["samples/Kconfig", "samples/Makefile",
@@ -279,8 +295,29 @@ def _kbuild_filter(rel, text, configs):
     return "\n".join(out)
 
 
+def _entry(entry):
+    """A step's file: "PATH", its final version, or "PATH@NNNN", PATH as
+    the patches in patches/ up to the one numbered NNNN leave it (an
+    upstream file whose changes belong to several patches)."""
+    rel, _, upto = entry.partition("@")
+    return rel, upto
+
+
 def _step_paths(steps_done):
-    return [f for s in steps_done for f in s["files"]] + list(LM_KBUILD)
+    return [_entry(f)[0] for s in steps_done for f in s["files"]] + \
+        list(LM_KBUILD)
+
+
+def _text_upto(ctx, rel, upto):
+    patches = ctx.patch_series()
+    last = [i for i, p in enumerate(patches)
+            if os.path.basename(p).startswith(upto + "-")]
+    if len(last) != 1:
+        raise ctx.HarnessError(f"series: no single patch {upto} in patches/")
+    files = ctx.patched_files(patches[:last[0] + 1])
+    if rel not in files:
+        raise ctx.HarnessError(f"series: patches up to {upto} leave no {rel}")
+    return files[rel].decode("utf-8")
 
 
 def _reset(ctx, repo, branch):
@@ -308,18 +345,20 @@ def make(ctx):
     configs = []
     for step in STEPS:
         configs += step["configs"]
-        for rel in step["files"] + list(LM_KBUILD):
+        for rel, upto in map(_entry, step["files"] + list(LM_KBUILD)):
             src = os.path.join(ctx.TREE, rel)
             dst = os.path.join(repo, rel)
             if not os.path.exists(src):
                 raise ctx.HarnessError(f"series: {rel} is not in the tree")
-            text = open(src, encoding="utf-8").read()
+            text = _text_upto(ctx, rel, upto) if upto else \
+                open(src, encoding="utf-8").read()
             if rel in LM_KBUILD:
                 text = _kbuild_filter(rel, text, configs)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             with open(dst, "w", encoding="utf-8") as f:
                 f.write(text)
-        _git(ctx, repo, "add", "-f", "--", *step["files"], *LM_KBUILD)
+        _git(ctx, repo, "add", "-f", "--",
+             *[_entry(f)[0] for f in step["files"]], *LM_KBUILD)
         msg = f"{step['subject']}\n\n{step['body']}\n\nSigned-off-by: {AUTHOR}\n"
         _git(ctx, repo, "commit", "-q", "-F", "-", stdin=msg)
     # after the last step, the tree is the work, filtered files included
