@@ -7,8 +7,10 @@ checkpatch --strict is clean per patch.
 
 The series is cut from the prepared tree (pristine + patches/ + the
 repository's files), one step per patch below: each step brings the final
-version of its files.  drivers/live_migration/{Kconfig,Makefile} grow with
-the steps: each step keeps only the options it introduced so far."""
+version of its files, or for an upstream file whose changes belong to
+several patches, "PATH@NNNN": the file as patches/ up to NNNN leave it.
+drivers/live_migration/{Kconfig,Makefile} grow with the steps: each step
+keeps only the options it introduced so far."""
 
 import hashlib
 import json
@@ -149,9 +151,17 @@ every call with -ENODEV until it comes back with the same ones."""),
          files=["include/linux/nvme.h", "drivers/nvme/host/constants.c",
                 "drivers/nvme/host/core.c@0004"],
          body="""\
-Add the Migration Send and Migration Receive admin opcodes, the
-Controller Data Queue opcode, the OACS bit for Host Managed Live
-Migration and the status codes of NVMe TP4159."""),
+Add what a controlling-function driver needs for NVMe Host Managed Live
+Migration: the Track Send/Receive, Migration Send/Receive and Controller
+Data Queue opcodes, OACS.HMLMS, the live migration fields of Identify
+Controller (bytes 570 to 587), the Supported Controller State Formats of
+CNS 20h, the Secondary Controller List of CNS 15h, the controller state
+data layout (header, and the NVMe-defined format, version 0) and the
+command specific status codes 37h to 3Bh, with their names.
+
+Values follow NVMe Base Specification 2.1 as used by libnvme, nvme-cli and
+libvfn.  Build-time checks pin the new Identify Controller offsets and the
+structure sizes."""),
     dict(subject="nvme: let an admin command be aborted when it times out",
          configs=[],
          files=["drivers/nvme/host/core.c", "drivers/nvme/host/nvme.h",
@@ -299,25 +309,46 @@ def _entry(entry):
     """A step's file: "PATH", its final version, or "PATH@NNNN", PATH as
     the patches in patches/ up to the one numbered NNNN leave it (an
     upstream file whose changes belong to several patches)."""
-    rel, _, upto = entry.partition("@")
+    rel, at, upto = entry.partition("@")
+    if at and not re.fullmatch(r"\d{4}", upto):
+        raise ValueError(f"series: {entry}: not PATH@NNNN")
     return rel, upto
 
 
 def _step_paths(steps_done):
-    return [_entry(f)[0] for s in steps_done for f in s["files"]] + \
-        list(LM_KBUILD)
+    paths = [_entry(f)[0] for s in steps_done for f in s["files"]]
+    return list(dict.fromkeys(paths + list(LM_KBUILD)))
+
+
+def _check_order(ctx, steps):
+    """A file in several steps comes as PATH@NNNN with NNNN rising, and at
+    most once without it, last: else a patch would undo another's work."""
+    seen = {}
+    for step in steps:
+        try:
+            entries = [_entry(f) for f in step["files"]]
+        except ValueError as e:
+            raise ctx.HarnessError(str(e))
+        for rel, upto in entries:
+            before = seen.get(rel)
+            if before is not None and (before == "" or
+                                       (upto and upto <= before)):
+                raise ctx.HarnessError(f"series: {rel} goes back to an "
+                                       f"earlier version in a later patch")
+            seen[rel] = upto
 
 
 def _text_upto(ctx, rel, upto):
+    """rel as the pristine tree and patches/ up to the one numbered upto
+    leave it (applied to temporary copies); that patch must change it."""
     patches = ctx.patch_series()
     last = [i for i, p in enumerate(patches)
             if os.path.basename(p).startswith(upto + "-")]
     if len(last) != 1:
         raise ctx.HarnessError(f"series: no single patch {upto} in patches/")
-    files = ctx.patched_files(patches[:last[0] + 1])
-    if rel not in files:
-        raise ctx.HarnessError(f"series: patches up to {upto} leave no {rel}")
-    return files[rel].decode("utf-8")
+    if rel not in ctx.touched_files(patches[last[0]]):
+        raise ctx.HarnessError(f"series: patch {upto} does not change {rel}")
+    return ctx.patched_files(patches[:last[0] + 1])[rel].decode("utf-8")
 
 
 def _reset(ctx, repo, branch):
@@ -341,6 +372,7 @@ def make(ctx):
     if missing:
         raise ctx.HarnessError("series: files in no patch: " +
                                ", ".join(sorted(set(missing))))
+    _check_order(ctx, STEPS)
     _reset(ctx, repo, "lm-series")
     configs = []
     for step in STEPS:
