@@ -32,20 +32,30 @@
 #define NVME_LM_STATE_VER	0
 
 /*
- * A Suspend completes once the VF's fetched commands have: a slow backend
- * can hold it for long, and an admin command that times out resets the PF
- * with every VF and namespace on it.  So it is aborted after this long,
- * and the migration, not the PF, fails.  The block layer's timer rounds
- * the bound up to about a second.
+ * A Suspend completes once the VF's fetched commands have, which the guest
+ * decides: it is sent as an abortable command, which never resets the PF.
+ * After this long it is aborted and the migration, not the PF, fails.  The
+ * block layer's timer rounds the bound up to about a second.
  */
 static unsigned int lm_suspend_timeout_ms = 10000;
 module_param(lm_suspend_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(lm_suspend_timeout_ms,
-		 "ms after which a VF's Suspend is aborted and its migration fails, at most nvme_core.admin_timeout; 0: the admin timeout, then a PF reset");
+		 "ms after which a VF's Suspend is aborted and its migration fails, at most nvme_core.admin_timeout; 0: the admin timeout");
+
+/*
+ * A state is judged by its format, the VF's resources and namespaces: a
+ * fleet's firmware rollout must not stop migration.  An administrator who
+ * trusts only the same build says so here.
+ */
+static bool lm_same_firmware;
+module_param(lm_same_firmware, bool, 0644);
+MODULE_PARM_DESC(lm_same_firmware,
+		 "a VF takes a state only from the same vendor, model and firmware revision (default: any, if the state format matches)");
 
 /**
  * struct nvme_lm_fn - a VF this driver migrates
  * @lm: its PF
+ * @dev: the VF's device
  * @vf: its VF id
  * @cntlid: its controller ID, as of the claim
  * @suspended: a Suspend succeeded and no Resume or reset followed
@@ -53,10 +63,13 @@ MODULE_PARM_DESC(lm_suspend_timeout_ms,
  * @resets: the PF's reset count when it was suspended
  * @save_fmt: the format of the save under way, chosen by describe
  * @load_fmt: the format of the state being loaded, chosen by compat_check
+ * @load_nvq: the VF's queue resources as compat_check read them
+ * @load_nvi: its interrupt resources, likewise
  * @compat: the descriptor as of the claim (sysfs shows it)
  */
 struct nvme_lm_fn {
 	struct nvme_lm *lm;
+	struct device *dev;
 	int vf;
 	u16 cntlid;
 	bool suspended;
@@ -64,6 +77,8 @@ struct nvme_lm_fn {
 	int resets;
 	struct nvme_lm_fmt save_fmt;
 	struct nvme_lm_fmt load_fmt;
+	u16 load_nvq;
+	u16 load_nvi;
 	struct nvme_lm_compat compat;
 };
 
@@ -98,12 +113,13 @@ int nvme_lm_status_to_errno(int status)
 	return -EIO;
 }
 
-static int nvme_lm_submit_timeout(struct nvme_lm *lm,
-				  struct nvme_command *cmd, void *buf, u32 len,
-				  u32 *result, unsigned long timeout)
+/*
+ * The errno of @cmd's completion @status, logged: a command sent with a
+ * @timeout that was aborted is said once as such.
+ */
+static int nvme_lm_cmd_errno(struct nvme_lm *lm, struct nvme_command *cmd,
+			     int status, unsigned long timeout)
 {
-	u32 res = 0;
-	int status = lm->submit(lm, cmd, buf, len, &res, timeout);
 	int ret = nvme_lm_status_to_errno(status);
 
 	if (timeout && status > 0 &&
@@ -113,8 +129,6 @@ static int nvme_lm_submit_timeout(struct nvme_lm *lm,
 				     nvme_lm_opcode_name(cmd->common.opcode),
 				     le32_to_cpu(cmd->common.cdw11) & 0xffff,
 				     jiffies_to_msecs(timeout));
-		if (result)
-			*result = res;
 		return ret;
 	}
 
@@ -132,15 +146,19 @@ static int nvme_lm_submit_timeout(struct nvme_lm *lm,
 				    nvme_lm_opcode_name(cmd->common.opcode),
 				    le32_to_cpu(cmd->common.cdw11) & 0xffff,
 				    status, ret);
-	if (result)
-		*result = res;
 	return ret;
 }
 
 static int nvme_lm_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 			  void *buf, u32 len, u32 *result)
 {
-	return nvme_lm_submit_timeout(lm, cmd, buf, len, result, 0);
+	u32 res = 0;
+	int ret = nvme_lm_cmd_errno(lm, cmd,
+				    lm->submit(lm, cmd, buf, len, &res, 0), 0);
+
+	if (result)
+		*result = res;
+	return ret;
 }
 
 const char *nvme_lm_opcode_name(u8 opcode)
@@ -677,29 +695,48 @@ static int nvme_lm_check_cntlid(struct nvme_lm_fn *f)
 	return ret ?: nvme_lm_same_cntlid(f, le16_to_cpu(e.scid));
 }
 
-/* In jiffies; 0: no bound.  No longer than any admin command may take. */
+/* In jiffies, at least 1: no longer than any admin command may take. */
 static unsigned long nvme_lm_suspend_timeout(void)
 {
+	unsigned long admin = max(NVME_ADMIN_TIMEOUT, 1UL);
 	unsigned int ms = READ_ONCE(lm_suspend_timeout_ms);
 
-	if (!ms)
-		return 0;
-	return clamp(msecs_to_jiffies(ms), 1UL, max(NVME_ADMIN_TIMEOUT, 1UL));
+	return ms ? clamp(msecs_to_jiffies(ms), 1UL, admin) : admin;
+}
+
+/*
+ * Neither the Suspend nor its Abort was answered: the command stays
+ * outstanding on the PF's admin queue, its tag held, and only a reset of
+ * the VF ends it (a Controller Level Reset ends a suspension, and the
+ * controller then completes the Suspend).  The reset cannot happen here,
+ * under the function's lock, which the VF's reset handler takes.
+ */
+static void nvme_lm_suspend_lost(struct nvme_lm_fn *f)
+{
+	dev_warn_ratelimited(f->lm->dev,
+			     "Migration Send for CNTLID %u not answered, nor its Abort: resetting VF %d to end it\n",
+			     f->cntlid, f->vf);
+	f->lm->reset_vf(f->lm, f->dev);
 }
 
 static int nvme_lm_stop(struct lm_function *fn)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
-	struct nvme_command c;
+	unsigned long timeout = nvme_lm_suspend_timeout();
 	int resets = atomic_read(f->lm->resets);
+	struct nvme_command c;
 	int ret;
+	u32 res;
 
 	ret = nvme_lm_check_cntlid(f);
 	if (ret)
 		return ret;
 	nvme_lm_cmd_suspend(&c, f->cntlid);
-	ret = nvme_lm_submit_timeout(f->lm, &c, NULL, 0, NULL,
-				     nvme_lm_suspend_timeout());
+	ret = f->lm->submit(f->lm, &c, NULL, 0, &res, timeout);
+	if (ret == -ETIMEDOUT)
+		nvme_lm_suspend_lost(f);
+	else
+		ret = nvme_lm_cmd_errno(f->lm, &c, ret, timeout);
 	f->stop_failed = ret;
 	if (!ret) {
 		f->suspended = true;
@@ -844,6 +881,110 @@ int nvme_lm_check_state(struct nvme_lm *lm, const struct nvme_lm_fmt *fmt,
 	return 0;
 }
 
+/* Bits of an I/O queue's ATTR that NVMe 2.1 defines. */
+#define NVME_LM_SQ_ATTR_KNOWN	0x7		/* PC, QPRIO */
+#define NVME_LM_CQ_ATTR_KNOWN	0xffff0007	/* PC, IEN, S0PT, IV */
+#define NVME_LM_CQ_ATTR_IEN	BIT(1)
+
+static bool nvme_lm_queue_ok(const struct nvme_lm *lm, u16 qid, u16 nio,
+			     u16 qsize, u16 head, u16 tail, const u8 *rsvd)
+{
+	return qid && qid <= nio && qsize && qsize <= lm->mqes &&
+	       head <= qsize && tail <= qsize && !memchr_inv(rsvd, 0, 4);
+}
+
+/*
+ * The NVMe-defined state of a stream against the VF it is about to be
+ * set on, as the device describes that VF (@nvq queue and @nvi interrupt
+ * resources; the primary's MQES, as a secondary's CAP cannot be read
+ * through the primary): the stream is the user's, and its descriptor too.
+ * Queue IDs within the VF's I/O queues and unique, each SQ's CQ in the
+ * state, sizes within MQES (0's based, not 0), head and tail within the
+ * size, vectors of interrupting CQs within NVI, reserved fields zero and
+ * ATTR bits known.  The NVMe-defined state must be in @len.
+ */
+int nvme_lm_check_queues(struct nvme_lm *lm, const u8 *state, u32 len,
+			 u16 nvq, u16 nvi)
+{
+	const struct nvme_ctrl_state_nvme *cs =
+		(const void *)(state + NVME_LM_HDR_LEN);
+	const struct nvme_ctrl_state_sq *sq;
+	const struct nvme_ctrl_state_cq *cq;
+	unsigned long *sqs = NULL, *cqs = NULL;
+	u16 nio = nvq ? nvq - 1 : 0;	/* one is the admin queue */
+	u16 niosq, niocq, qid, i;
+	const char *why;
+	int ret = -EPROTO;
+
+	if (len < NVME_LM_HDR_LEN + sizeof(*cs))
+		return -EPROTO;
+	niosq = le16_to_cpu(cs->niosq);
+	niocq = le16_to_cpu(cs->niocq);
+	why = "more I/O queues than the VF has";
+	if (niosq > nio || niocq > nio)
+		goto bad;
+	why = "queues beyond the first piece";
+	if (NVME_LM_HDR_LEN + sizeof(*cs) + (u64)niosq * sizeof(*sq) +
+	    (u64)niocq * sizeof(*cq) > len)
+		goto bad;
+	why = "reserved field set";
+	if (cs->rsvd6)
+		goto bad;
+	sqs = bitmap_zalloc(nio + 1, GFP_KERNEL);
+	cqs = bitmap_zalloc(nio + 1, GFP_KERNEL);
+	if (!sqs || !cqs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	sq = (const void *)(cs + 1);
+	cq = (const void *)(sq + niosq);
+	for (i = 0; i < niocq; i++, cq++) {
+		u32 attr = le32_to_cpu(cq->attr);
+
+		qid = le16_to_cpu(cq->qid);
+		why = "completion queue out of range";
+		if (!nvme_lm_queue_ok(lm, qid, nio, le16_to_cpu(cq->qsize),
+				      le16_to_cpu(cq->head),
+				      le16_to_cpu(cq->tail), cq->rsvd20))
+			goto bad;
+		why = "completion queue attributes";
+		if ((attr & ~NVME_LM_CQ_ATTR_KNOWN) ||
+		    ((attr & NVME_LM_CQ_ATTR_IEN) && attr >> 16 >= nvi))
+			goto bad;
+		why = "completion queue ID twice";
+		if (__test_and_set_bit(qid, cqs))
+			goto bad;
+	}
+	for (i = 0; i < niosq; i++, sq++) {
+		qid = le16_to_cpu(sq->qid);
+		why = "submission queue out of range";
+		if (!nvme_lm_queue_ok(lm, qid, nio, le16_to_cpu(sq->qsize),
+				      le16_to_cpu(sq->head),
+				      le16_to_cpu(sq->tail), sq->rsvd20))
+			goto bad;
+		why = "submission queue attributes";
+		if (le16_to_cpu(sq->attr) & ~NVME_LM_SQ_ATTR_KNOWN)
+			goto bad;
+		why = "submission queue of no completion queue";
+		qid = le16_to_cpu(sq->cqid);
+		if (!qid || qid > nio || !test_bit(qid, cqs))
+			goto bad;
+		why = "submission queue ID twice";
+		if (__test_and_set_bit(le16_to_cpu(sq->qid), sqs))
+			goto bad;
+	}
+	ret = 0;
+	goto out;
+bad:
+	dev_err_ratelimited(lm->dev,
+			    "controller state refused: %s (%u SQs, %u CQs; VF: %u queues, %u vectors)\n",
+			    why, niosq, niocq, nvq, nvi);
+out:
+	bitmap_free(sqs);
+	bitmap_free(cqs);
+	return ret;
+}
+
 static int nvme_lm_save_begin(struct lm_function *fn,
 			      enum lm_save_phase phase, struct lm_segment *seg)
 {
@@ -909,6 +1050,12 @@ static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
 	    (!offset && (total > U32_MAX || (total & 3) ||
 			 nvme_lm_check_state(lm, fmt, buf, len, total))))
 		return -EPROTO;
+	if (!offset) {
+		ret = nvme_lm_check_queues(lm, buf, len, f->load_nvq,
+					   f->load_nvi);
+		if (ret)
+			return ret;
+	}
 	ret = nvme_lm_check_resets(f);
 	if (ret)
 		return ret;
@@ -970,9 +1117,17 @@ static int nvme_lm_reset(struct lm_function *fn)
 
 	memset(&f->load_fmt, 0, sizeof(f->load_fmt));
 	/* a failed Suspend may have suspended it all the same */
-	if (nvme_lm_check_resets(f) || (!f->suspended && !f->stop_failed) ||
-	    nvme_lm_check_cntlid(f))
+	if (nvme_lm_check_resets(f) || (!f->suspended && !f->stop_failed))
 		return 0;
+	/*
+	 * Only a VF that is no longer this controller has nothing of ours to
+	 * resume; a failure to find out leaves the function in ERROR.
+	 */
+	status = nvme_lm_check_cntlid(f);
+	if (status == -ENODEV)
+		return 0;
+	if (status)
+		return status;
 	nvme_lm_cmd_resume(&c, f->cntlid);
 	status = f->lm->submit(f->lm, &c, NULL, 0, &(u32){0}, 0);
 	if (status >= 0 &&
@@ -1001,6 +1156,7 @@ static int nvme_lm_claim(struct lm_controller *ctrl, struct device *dev,
 	if (!f)
 		return -ENOMEM;
 	f->lm = lm;
+	f->dev = dev;
 	f->vf = vf;
 	ret = nvme_lm_describe_vf(lm, vf, NULL, &f->compat, &f->save_fmt,
 				  &f->cntlid);
@@ -1045,27 +1201,36 @@ static int nvme_lm_describe(struct lm_function *fn, u8 *buf, u16 *len)
 	return ret;
 }
 
-/* The first part of two descriptors that differs, for the log. */
+/*
+ * What keeps a VF described by @a from taking a state described by @b, or
+ * NULL: the state format, the VF's resources and namespaces; vendor,
+ * model and firmware only with lm_same_firmware.
+ */
 static const char *nvme_lm_compat_diff(const struct nvme_lm_compat *a,
 				       const struct nvme_lm_compat *b)
 {
-	if (a->vid != b->vid || memcmp(a->mn, b->mn, sizeof(a->mn)))
-		return "vendor or model";
-	if (memcmp(a->fr, b->fr, sizeof(a->fr)))
-		return "firmware revisions";
+	if (a->layout != b->layout || a->nvme_ver != b->nvme_ver ||
+	    memcmp(a->uuid, b->uuid, sizeof(a->uuid)))
+		return "state formats";
 	if (a->nvq != b->nvq || a->nvi != b->nvi)
 		return "queue or interrupt resources";
 	if (a->nns != b->nns || a->ns_crc != b->ns_crc)
 		return "attached namespaces";
 	if (a->mdts != b->mdts)
 		return "maximum transfer sizes";
-	return "state formats";
+	if (!READ_ONCE(lm_same_firmware))
+		return NULL;
+	if (a->vid != b->vid || memcmp(a->mn, b->mn, sizeof(a->mn)))
+		return "vendor or model";
+	if (memcmp(a->fr, b->fr, sizeof(a->fr)))
+		return "firmware revisions";
+	return NULL;
 }
 
 /*
- * A destination takes a state from the same vendor, model, firmware and
- * controller resources, in formats it lists itself: it sends the state
- * with its own indexes of them.
+ * A destination takes a state in a format it lists itself, for the same
+ * VF resources and namespaces: it sends the state with its own indexes of
+ * the format.
  */
 static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
 				size_t len)
@@ -1074,6 +1239,7 @@ static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
 	const struct nvme_lm_compat *r = (const void *)remote;
 	struct nvme_lm_compat here;
 	struct nvme_lm_fmt fmt;
+	const char *diff;
 	u16 cntlid;
 	int ret;
 
@@ -1087,13 +1253,16 @@ static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
 		ret = nvme_lm_same_cntlid(f, cntlid);
 	if (ret)
 		return ret;
-	if (memcmp(&here, r, sizeof(here))) {
+	diff = nvme_lm_compat_diff(&here, r);
+	if (diff) {
 		dev_info_ratelimited(f->lm->dev,
 				     "VF %d cannot take the state: its %s differ\n",
-				     f->vf, nvme_lm_compat_diff(&here, r));
+				     f->vf, diff);
 		return -EXDEV;
 	}
 	f->load_fmt = fmt;
+	f->load_nvq = le16_to_cpu(here.nvq);
+	f->load_nvi = le16_to_cpu(here.nvi);
 	return 0;
 }
 
@@ -1130,15 +1299,18 @@ static const struct lm_migration_ops nvme_lm_ops = {
  * @cntlid: the primary controller's CNTLID, which its VFs' entries in the
  *	Secondary Controller List must name
  * @pf_resets: the PF driver's count of PF resets; it must outlive @lm
+ * @reset_vf: starts a reset of a VF, for a Suspend nothing else ends
  */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 		  nvme_lm_submit_fn submit, u32 max_xfer, u32 map_limit,
-		  u16 cntlid, atomic_t *pf_resets)
+		  u16 cntlid, atomic_t *pf_resets, nvme_lm_reset_vf_fn reset_vf)
 {
 	lm->dev = dev;
 	lm->submit = submit;
+	lm->reset_vf = reset_vf;
 	lm->cntlid = cntlid;
 	lm->resets = pf_resets;
+	lm->mqes = U16_MAX;
 	lm->max_xfer = min3(max_xfer, map_limit, NVME_LM_XFER_MAX);
 	lm->max_xfer = max(round_down(lm->max_xfer, 4), 4U);
 	mutex_init(&lm->map_lock);
@@ -1155,11 +1327,52 @@ static int nvme_lm_submit_admin(struct nvme_lm *lm, struct nvme_command *cmd,
 	union nvme_result res;
 	int ret;
 
-	ret = nvme_submit_admin_cmd_abortable(lm->ctrl, cmd, &res, buf, len,
-					      timeout);
+	/* a command that may outlive the call has no data to land late */
+	if (timeout && buf)
+		return -EINVAL;
+	if (timeout)
+		ret = nvme_submit_admin_cmd_abortable(lm->ctrl, cmd, &res,
+						      timeout);
+	else
+		ret = __nvme_submit_sync_cmd(lm->ctrl->admin_q, cmd, &res, buf,
+					     len, NVME_QID_ANY, 0);
 	if (ret >= 0)
 		*result = le32_to_cpu(res.u32);
 	return ret;
+}
+
+struct nvme_lm_vf_reset {
+	struct work_struct work;
+	struct pci_dev *vf;
+};
+
+static void nvme_lm_vf_reset_work(struct work_struct *work)
+{
+	struct nvme_lm_vf_reset *w = container_of(work, typeof(*w), work);
+	int ret = pci_reset_function(w->vf);
+
+	if (ret)
+		pci_warn(w->vf, "reset to end a Suspend failed: %d\n", ret);
+	pci_dev_put(w->vf);
+	kfree(w);
+}
+
+/*
+ * As an administrator's reset through sysfs: the VF's driver (vfio-pci)
+ * is told before and after, and its reset_done brings the function back
+ * from ERROR.  nvme-pci's module exit flushes nvme_wq.
+ */
+static void nvme_lm_pci_reset_vf(struct nvme_lm *lm, struct device *vf)
+{
+	struct nvme_lm_vf_reset *w = kmalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w) {
+		dev_err(vf, "cannot reset: a Suspend stays outstanding until the VF is reset\n");
+		return;
+	}
+	INIT_WORK(&w->work, nvme_lm_vf_reset_work);
+	w->vf = pci_dev_get(to_pci_dev(vf));
+	queue_work(nvme_wq, &w->work);
 }
 
 /**
@@ -1193,7 +1406,8 @@ struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev,
 		     ctrl->max_hw_sectors << SECTOR_SHIFT,
 		     min_t(u64, (u64)queue_max_hw_sectors(q) << SECTOR_SHIFT,
 			   (u64)queue_max_segments(q) * PAGE_SIZE),
-		     ctrl->cntlid, pf_resets);
+		     ctrl->cntlid, pf_resets, nvme_lm_pci_reset_vf);
+	lm->mqes = NVME_CAP_MQES(ctrl->cap);
 	ret = nvme_lm_read_formats(lm, NULL, &fmt);
 	if (!ret)
 		ret = lm_controller_register(&lm->lm_ctrl);

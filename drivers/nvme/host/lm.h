@@ -22,13 +22,18 @@ struct pci_dev;
 
 /*
  * Sends one admin command to the PF; returns an NVMe status or -errno.
- * With a @timeout (jiffies; 0: the admin queue's), a command that is not
- * answered in time is aborted with an Abort command instead of
- * resetting the PF, and then fails with Command Abort Requested.
+ * With a @timeout (jiffies; 0: the admin queue's), a command without data
+ * that is not answered in time is aborted with an Abort command, never by
+ * resetting the PF: it fails with Command Abort Requested, or, when the
+ * Abort is not honoured either, with -ETIMEDOUT while it stays
+ * outstanding on the controller.
  */
 typedef int (*nvme_lm_submit_fn)(struct nvme_lm *lm, struct nvme_command *cmd,
 				 void *buf, u32 len, u32 *result,
 				 unsigned long timeout);
+
+/* Starts a reset of the VF @vf, without waiting for it. */
+typedef void (*nvme_lm_reset_vf_fn)(struct nvme_lm *lm, struct device *vf);
 
 /**
  * struct nvme_lm_fmt - a controller state format, as one controller lists it
@@ -91,9 +96,13 @@ struct nvme_lm_compat {
  * @dev: the PF's device
  * @ctrl: the PF's NVMe controller, for @submit
  * @submit: admin command submission (a fake one in KUnit)
+ * @reset_vf: VF reset, for a Suspend that nothing else ends (a fake one
+ *	in KUnit)
  * @max_xfer: bytes one command moves here: at most MDTS, what the admin
  *	queue maps in one request, and %NVME_LM_XFER_MAX
  * @cntlid: the primary controller's own CNTLID
+ * @mqes: the primary's CAP.MQES (0's based), which bounds the queue sizes
+ *	a state may set on a VF
  * @resets: the PF driver's count of PF resets, each of which ends every
  *	VF's suspension; it outlives this structure
  * @map_lock: protects @map_valid, @vf_known and @vf_entry
@@ -106,8 +115,10 @@ struct nvme_lm {
 	struct device *dev;
 	struct nvme_ctrl *ctrl;
 	nvme_lm_submit_fn submit;
+	nvme_lm_reset_vf_fn reset_vf;
 	u32 max_xfer;
 	u16 cntlid;
+	u16 mqes;
 	atomic_t *resets;
 	struct mutex map_lock;		/* see above */
 	bool map_valid;
@@ -140,7 +151,7 @@ static inline void nvme_lm_vfs_changed(struct nvme_lm *lm)
 /* lm.c internals, visible to its KUnit test */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 		  nvme_lm_submit_fn submit, u32 max_xfer, u32 map_limit,
-		  u16 cntlid, atomic_t *pf_resets);
+		  u16 cntlid, atomic_t *pf_resets, nvme_lm_reset_vf_fn reset_vf);
 int nvme_lm_status_to_errno(int status);
 const char *nvme_lm_opcode_name(u8 opcode);
 int nvme_lm_vf(struct nvme_lm *lm, int vf, bool fresh,
@@ -150,6 +161,8 @@ int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
 			struct nvme_lm_compat *desc, struct nvme_lm_fmt *fmt,
 			u16 *cntlid);
+int nvme_lm_check_queues(struct nvme_lm *lm, const u8 *state, u32 len,
+			 u16 nvq, u16 nvi);
 int nvme_lm_check_state(struct nvme_lm *lm, const struct nvme_lm_fmt *fmt,
 			const u8 *state, u32 len, u64 total);
 void nvme_lm_cmd_suspend(struct nvme_command *c, u16 cntlid);

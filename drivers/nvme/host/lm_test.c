@@ -19,8 +19,11 @@
  * and Set Controller State name them by 1-based index (CSVI, CSUUIDI); a
  * Resume of a controller that is not suspended gets Controller Not
  * Suspended (13Ah); a Controller Level Reset of a secondary and a reset of
- * the primary end suspensions.  Buffers are checked as the block layer
- * maps them: never on the stack, a vmalloc'ed one page by page.
+ * the primary end suspensions; a Controller Level Reset of a secondary
+ * also ends its pending Suspend, which completes then.  Abort is best
+ * effort (NVMe 2.1, 5.1.1): the controller may leave the command be.
+ * Buffers are checked as the block layer maps them: never on the stack,
+ * a vmalloc'ed one page by page.
  */
 struct fake_aq {
 	struct nvme_lm lm;
@@ -40,8 +43,13 @@ struct fake_aq {
 	bool committed;			/* a SEQIND last or entire arrived */
 	bool suspend_times_out;		/* Suspend suspends, its answer is lost */
 	bool suspend_hangs;		/* Suspend completes only if aborted */
+	bool abort_ignored;		/* ... and the Abort does nothing */
+	bool pending[FAKE_VFS];		/* a Suspend outstanding for the VF */
+	int outstanding;		/* commands holding a tag past the call */
+	int vf_resets[FAKE_VFS];	/* resets of each VF asked by lm.c */
 	unsigned long timeouts[FAKE_CMDS];	/* each command's bound */
 	int nvfs;			/* VFs in the Secondary Controller List */
+	struct device *vf_dev[FAKE_VFS];	/* functions made by the test */
 	u16 scid[FAKE_VFS];		/* their CNTLIDs (VF i + 1) */
 	u16 nvq[FAKE_VFS];
 	u16 foreign_scid;		/* a VF 1 of another primary, if set */
@@ -138,6 +146,11 @@ static int fake_vf_of(struct fake_aq *aq, u32 cntlid)
 	return -1;
 }
 
+/*
+ * A state as a controller saves one: I/O queues 1..n of 64 entries, each
+ * SQ on a CQ of the state (CQ 1 when there is none: invalid on purpose),
+ * CQs interrupting on vector 0; then vendor state of a byte pattern.
+ */
 static u8 *fake_state(struct kunit *test, u16 niosq, u16 niocq, u32 vss)
 {
 	u32 css = sizeof(struct nvme_ctrl_state_nvme) +
@@ -146,6 +159,8 @@ static u8 *fake_state(struct kunit *test, u16 niosq, u16 niocq, u32 vss)
 	u32 len = NVME_LM_HDR_LEN + css + vss;
 	struct nvme_ctrl_state_hdr *hdr;
 	struct nvme_ctrl_state_nvme *cs;
+	struct nvme_ctrl_state_sq *sq;
+	struct nvme_ctrl_state_cq *cq;
 	u8 *p = kunit_kzalloc(test, len, GFP_KERNEL);
 	u32 i;
 
@@ -159,7 +174,26 @@ static u8 *fake_state(struct kunit *test, u16 niosq, u16 niocq, u32 vss)
 	cs->ver = cpu_to_le16(0);
 	cs->niosq = cpu_to_le16(niosq);
 	cs->niocq = cpu_to_le16(niocq);
-	for (i = NVME_LM_HDR_LEN + sizeof(*cs); i < len; i++)
+	sq = (void *)(cs + 1);
+	for (i = 0; i < niosq; i++, sq++) {
+		sq->prp1 = cpu_to_le64(0x100000ULL * (i + 1));
+		sq->qsize = cpu_to_le16(63);
+		sq->qid = cpu_to_le16(i + 1);
+		sq->cqid = cpu_to_le16(niocq ? i % niocq + 1 : 1);
+		sq->attr = cpu_to_le16(1);		/* PC */
+		sq->head = cpu_to_le16(i % 64);
+		sq->tail = cpu_to_le16((i + 3) % 64);
+	}
+	cq = (void *)sq;
+	for (i = 0; i < niocq; i++, cq++) {
+		cq->prp1 = cpu_to_le64(0x80000000ULL + 0x100000ULL * i);
+		cq->qsize = cpu_to_le16(63);
+		cq->qid = cpu_to_le16(i + 1);
+		cq->head = cpu_to_le16(i % 64);
+		cq->tail = cpu_to_le16((i + 5) % 64);
+		cq->attr = cpu_to_le32(0x3);		/* PC, IEN, vector 0 */
+	}
+	for (i = len - vss; i < len; i++)
 		p[i] = i * 13;
 	return p;
 }
@@ -227,10 +261,18 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 	switch (cdw10 & 0xff) {
 	case NVME_MIGSEND_SUSPEND:
 		/*
-		 * As nvme-pci ends a command that does not complete: with a
-		 * bound, an Abort the controller honours; without, the admin
-		 * timeout and a reset of the PF.
+		 * As nvme-pci ends a command that does not complete: the
+		 * Abort it sends at the bound is honoured, or it is not and
+		 * the command stays outstanding after the call.  Without a
+		 * bound, the admin timeout resets the PF.
 		 */
+		if (aq->pending[vf])
+			return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
+		if (aq->suspend_hangs && timeout && aq->abort_ignored) {
+			aq->pending[vf] = true;
+			aq->outstanding++;
+			return -ETIMEDOUT;
+		}
 		if (aq->suspend_hangs && timeout)
 			return NVME_SC_ABORT_REQ;
 		if (aq->suspend_hangs) {
@@ -372,12 +414,33 @@ static void fake_reset(struct fake_aq *aq, int vf)
 
 	if (vf < 0)
 		atomic_inc(&aq->pf_resets);
-	for (i = 0; i < aq->nvfs; i++)
-		if (vf < 0 || i == vf)
-			aq->suspended[i] = false;
+	for (i = 0; i < aq->nvfs; i++) {
+		if (vf >= 0 && i != vf)
+			continue;
+		aq->suspended[i] = false;
+		/* the pending Suspend completes: its tag comes back */
+		if (aq->pending[i]) {
+			aq->pending[i] = false;
+			aq->outstanding--;
+		}
+	}
 	aq->loaded_next = 0;
 	if (vf < 0)
 		atomic_inc(&aq->pf_resets);
+}
+
+/* A VF reset as lm.c starts one: the controller sees an FLR of it. */
+static void fake_reset_vf(struct nvme_lm *lm, struct device *vf)
+{
+	struct fake_aq *aq = container_of(lm, struct fake_aq, lm);
+	int i;
+
+	for (i = 0; i < aq->nvfs; i++) {
+		if (!aq->vf_dev[i] || aq->vf_dev[i] != vf)
+			continue;
+		aq->vf_resets[i]++;
+		fake_reset(aq, i);
+	}
 }
 
 static int nvme_lm_test_names;
@@ -407,13 +470,14 @@ static struct fake_aq *fake_aq_new_mdts(struct kunit *test, u32 mdts,
 	memcpy(aq->fw, "1.0     ", sizeof(aq->fw));
 	aq->mdts = 5;
 	nvme_lm_init(&aq->lm, nvme_lm_test_dev(test, "pf"), fake_submit,
-		     mdts, map_segs * PAGE_SIZE, FAKE_PRIMARY, &aq->pf_resets);
+		     mdts, map_segs * PAGE_SIZE, FAKE_PRIMARY, &aq->pf_resets,
+		     fake_reset_vf);
 	aq->max_bytes = mdts;
 	aq->nvfs = 2;
 	aq->scid[0] = 0x21;
 	aq->scid[1] = 0x22;
 	for (i = 0; i < FAKE_VFS; i++)
-		aq->nvq[i] = 2;
+		aq->nvq[i] = 4;	/* 3 I/O queues */
 	/* one namespace of 32 MiB in 4 KiB blocks, attached to every VF */
 	aq->nns = 1;
 	aq->ns[0].nsid = 1;
@@ -501,14 +565,15 @@ static struct lm_function *nvme_lm_test_fn(struct kunit *test,
 	KUNIT_ASSERT_NOT_NULL(test, f);
 	f->lm = &aq->lm;
 	f->vf = vf;
+	f->dev = nvme_lm_test_dev(test, "vf");
+	aq->vf_dev[vf] = f->dev;
 	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&aq->lm, vf, NULL,
 						  &f->compat, &f->save_fmt,
 						  &f->cntlid), 0);
 	info.drvdata = f;
 	info.compat = (const u8 *)&f->compat;
 	info.compat_len = sizeof(f->compat);
-	fn = lm_function_add(&aq->lm.lm_ctrl, nvme_lm_test_dev(test, "vf"),
-			     &info);
+	fn = lm_function_add(&aq->lm.lm_ctrl, f->dev, &info);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(fn));
 	return fn;
 }
@@ -1033,11 +1098,17 @@ static void nvme_lm_test_formats(struct kunit *test)
 			-EOPNOTSUPP);
 }
 
+static void nvme_lm_test_restore_same_fw(void *unused)
+{
+	lm_same_firmware = false;
+}
+
 /*
  * The descriptor: a destination listing the same formats in another order
  * takes the state and sends it with its own indexes; other resources, a
- * missing vendor format or other firmware are refused before any command
- * reaches the VF.  The source's descriptor follows a firmware activation.
+ * missing vendor format or another format version are refused before any
+ * command reaches the VF, other firmware only when the administrator asks.
+ * The source's descriptor follows a firmware activation.
  */
 static void nvme_lm_test_compat(struct kunit *test)
 {
@@ -1053,6 +1124,7 @@ static void nvme_lm_test_compat(struct kunit *test)
 	u16 cntlid;
 	struct file *file;
 	u32 len = fake_state_len(1, 1, 64);
+	int i;
 
 	src->nuuid = 2;
 	memcpy(src->uuids[0], u1, 16);
@@ -1074,7 +1146,7 @@ static void nvme_lm_test_compat(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, desc->layout, NVME_LM_COMPAT_LAYOUT);
 	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->vid), 0x1b36);
 	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->nvme_ver), 0);
-	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->nvq), 2);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->nvq), 4);
 	KUNIT_EXPECT_EQ(test, desc->mdts, 5);
 	KUNIT_EXPECT_EQ(test, memcmp(desc->uuid, u1, 16), 0);
 	KUNIT_EXPECT_EQ(test, memcmp(desc->fr, "1.0     ", 8), 0);
@@ -1098,10 +1170,10 @@ static void nvme_lm_test_compat(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, lm_function_reset(dfn), 0);
 
 	/* refused: other queue resources, no such vendor format, a lie */
-	dst->nvq[1] = 4;
+	dst->nvq[1] = 5;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), -EXDEV);
-	dst->nvq[1] = 2;
+	dst->nvq[1] = 4;
 	dst->nuuid = 1;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), -EXDEV);
@@ -1171,13 +1243,42 @@ static void nvme_lm_test_compat(struct kunit *test)
 			-EPROTO);
 	KUNIT_EXPECT_EQ(test, dst->ncmds, 0);
 
-	/* new firmware activated on the source: its next save says so */
+	/*
+	 * New firmware activated on the source: its next save says so, and
+	 * the destination takes the state all the same (same format), unless
+	 * the administrator asked for the same firmware.  Another model of
+	 * the vendor listing the format is no matter either.
+	 */
 	KUNIT_ASSERT_EQ(test, lm_function_reset(sfn), 0);
 	memcpy(src->fw, "2.0     ", 8);
 	KUNIT_ASSERT_EQ(test, save_stream(test, sfn, NULL, 0, hdr), 0);
 	KUNIT_EXPECT_EQ(test, memcmp(desc->fr, "2.0     ", 8), 0);
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							nvme_lm_test_restore_same_fw,
+							NULL), 0);
+	lm_same_firmware = true;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc)), -EXDEV);
+	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&dst->lm, 1, desc->uuid,
+						  &here, &fmt, &cntlid), 0);
+	KUNIT_EXPECT_STREQ(test, nvme_lm_compat_diff(&here, desc),
+			   "firmware revisions");
+	lm_same_firmware = false;
+	desc->mn[0] ^= 1;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), 0);
+	desc->mn[0] ^= 1;
+	/* another version of the NVMe-defined format: refused, nothing sent */
+	desc->nvme_ver = cpu_to_le16(1);
+	dst->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
+						   sizeof(*desc)), -EXDEV);
+	for (i = 0; i < dst->ncmds; i++)
+		KUNIT_EXPECT_EQ(test, dst->cmds[i].common.opcode,
+				nvme_admin_identify);
+	desc->nvme_ver = 0;
 
 	/* the controller renumbered VF 0: nothing is sent to another one */
 	KUNIT_ASSERT_EQ(test, lm_function_reset(sfn), 0);
@@ -1209,8 +1310,8 @@ static void nvme_lm_test_load_pieces(struct kunit *test)
 	aq->nuuid = 1;
 	aq->uuids[0][3] = 3;
 	fn = nvme_lm_test_fn(test, aq, 1);
-	aq->state = fake_state(test, 1, 0, vss);
-	aq->state_len = fake_state_len(1, 0, vss);
+	aq->state = fake_state(test, 1, 1, vss);
+	aq->state_len = fake_state_len(1, 1, vss);
 	aq->loaded_len = aq->state_len;
 	aq->loaded = kunit_kzalloc(test, aq->loaded_len, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, aq->loaded);
@@ -1245,11 +1346,14 @@ static void nvme_lm_test_load_pieces(struct kunit *test)
 static void nvme_lm_test_set_retry(struct kunit *test)
 {
 	struct fake_aq *aq = fake_registered(test, 4096);
-	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
-	struct nvme_lm_fn *f = nvme_lm_fn(fn);
-	u32 len = fake_state_len(400, 0, 0);
+	struct lm_function *fn;
+	struct nvme_lm_fn *f;
+	u32 len = fake_state_len(200, 200, 0);
 
-	aq->state = fake_state(test, 400, 0, 0);
+	aq->nvq[0] = 201;
+	fn = nvme_lm_test_fn(test, aq, 0);
+	f = nvme_lm_fn(fn);
+	aq->state = fake_state(test, 200, 200, 0);
 	aq->loaded_len = len;
 	aq->loaded = kunit_kzalloc(test, len, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, aq->loaded);
@@ -1336,6 +1440,137 @@ static void nvme_lm_test_resets(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 }
 
+/* Each rule of nvme_lm_check_queues(), broken once in a valid state. */
+enum fake_break {
+	BREAK_NONE, BREAK_NIOSQ, BREAK_NIOCQ, BREAK_SQ_QID0, BREAK_SQ_QID_HIGH,
+	BREAK_SQ_DUP, BREAK_CQ_DUP, BREAK_SQ_NO_CQ, BREAK_SQ_QSIZE0,
+	BREAK_CQ_QSIZE_MQES, BREAK_SQ_HEAD, BREAK_CQ_TAIL, BREAK_CQ_VECTOR,
+	BREAK_SQ_RSVD, BREAK_CQ_RSVD, BREAK_SQ_ATTR, BREAK_CQ_ATTR,
+	BREAK_NVME_RSVD, BREAK_COUNT
+};
+
+/* Two SQs on two CQs; the VF has 3 I/O queues, 1 vector, MQES 127. */
+static void fake_break_state(u8 *p, enum fake_break what)
+{
+	struct nvme_ctrl_state_nvme *cs = (void *)(p + NVME_LM_HDR_LEN);
+	struct nvme_ctrl_state_sq *sq = (void *)(cs + 1);
+	struct nvme_ctrl_state_cq *cq = (void *)(sq + 2);
+
+	switch (what) {
+	case BREAK_NIOSQ:	/* 4 SQs on a VF of 3 I/O queues */
+		cs->niosq = cpu_to_le16(4);
+		break;
+	case BREAK_NIOCQ:
+		cs->niocq = cpu_to_le16(4);
+		break;
+	case BREAK_SQ_QID0:
+		sq[1].qid = 0;
+		break;
+	case BREAK_SQ_QID_HIGH:
+		sq[1].qid = cpu_to_le16(4);
+		break;
+	case BREAK_SQ_DUP:
+		sq[1].qid = sq[0].qid;
+		break;
+	case BREAK_CQ_DUP:
+		cq[1].qid = cq[0].qid;
+		sq[1].cqid = cq[0].qid;
+		break;
+	case BREAK_SQ_NO_CQ:	/* CQ 3 is a VF queue, not in the state */
+		sq[1].cqid = cpu_to_le16(3);
+		break;
+	case BREAK_SQ_QSIZE0:
+		sq[0].qsize = 0;
+		sq[0].head = 0;
+		sq[0].tail = 0;
+		break;
+	case BREAK_CQ_QSIZE_MQES:
+		cq[1].qsize = cpu_to_le16(128);
+		break;
+	case BREAK_SQ_HEAD:
+		sq[1].head = cpu_to_le16(64);
+		break;
+	case BREAK_CQ_TAIL:
+		cq[0].tail = cpu_to_le16(64);
+		break;
+	case BREAK_CQ_VECTOR:
+		cq[1].attr = cpu_to_le32(1 << 16 | 0x3);
+		break;
+	case BREAK_SQ_RSVD:
+		sq[0].rsvd20[3] = 1;
+		break;
+	case BREAK_CQ_RSVD:
+		cq[1].rsvd20[0] = 0x80;
+		break;
+	case BREAK_SQ_ATTR:
+		sq[1].attr = cpu_to_le16(0x9);
+		break;
+	case BREAK_CQ_ATTR:
+		cq[0].attr = cpu_to_le32(0x13);
+		break;
+	case BREAK_NVME_RSVD:
+		cs->rsvd6 = cpu_to_le16(1);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * A stream is the user's, its descriptor too: the NVMe-defined state is
+ * checked against the destination VF as the device describes it, and a
+ * state that breaks any rule reaches the VF in no Set Controller State.
+ * The destination's own descriptor and a valid stream crc do not help.
+ */
+static void nvme_lm_test_state_checks(struct kunit *test)
+{
+	u32 len = fake_state_len(2, 2, 0);
+	struct fake_aq *aq = fake_registered(test, 4096);
+	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
+	struct nvme_lm_fn *f = nvme_lm_fn(fn);
+	u8 *state;
+	int i, what, sets;
+
+	aq->lm.mqes = 127;
+	aq->loaded_len = len;
+	aq->loaded = kunit_kzalloc(test, len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, aq->loaded);
+	for (what = BREAK_NONE; what < BREAK_COUNT; what++) {
+		state = fake_state(test, 2, 2, 0);
+		fake_break_state(state, what);
+		load_prepare(test, fn, &f->compat);
+		aq->ncmds = 0;
+		KUNIT_EXPECT_EQ_MSG(test, nvme_lm_load(fn, state, len, 0, len),
+				    what == BREAK_NONE ? 0 : -EPROTO,
+				    "rule %d", what);
+		for (i = 0, sets = 0; i < aq->ncmds; i++)
+			sets += aq->cmds[i].common.opcode ==
+				nvme_admin_migrate_send;
+		KUNIT_EXPECT_EQ_MSG(test, sets, what == BREAK_NONE ? 1 : 0,
+				    "rule %d", what);
+		KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+	}
+
+	/* the VF's resources are the device's, read at compat_check */
+	aq->nvq[0] = 2;
+	nvme_lm_vfs_changed(&aq->lm);
+	state = fake_state(test, 2, 2, 0);
+	f->compat.nvq = cpu_to_le16(2);
+	load_prepare(test, fn, &f->compat);
+	aq->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, state, len, 0, len), -EPROTO);
+	KUNIT_EXPECT_EQ(test, aq->ncmds, 0);
+	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
+
+	/* a short first piece cannot hide the queues */
+	KUNIT_EXPECT_EQ(test, nvme_lm_check_queues(&aq->lm, state,
+						   NVME_LM_HDR_LEN + 8 + 24,
+						   4, 1), -EPROTO);
+	KUNIT_EXPECT_EQ(test, nvme_lm_check_queues(&aq->lm, state,
+						   NVME_LM_HDR_LEN, 4, 1),
+			-EPROTO);
+}
+
 static void nvme_lm_test_restore_bound(void *saved)
 {
 	lm_suspend_timeout_ms = (uintptr_t)saved;
@@ -1344,8 +1579,8 @@ static void nvme_lm_test_restore_bound(void *saved)
 /*
  * A Suspend that the VF's outstanding commands hold up is bounded by
  * lm_suspend_timeout_ms and aborted: the migration fails, the PF is not
- * reset, the VF runs on and migrates later.  Unbounded (0), the admin
- * timeout resets the PF, as for any admin command.
+ * reset, the VF runs on and migrates later.  0 bounds it by the admin
+ * timeout, and still never resets the PF.
  */
 static void nvme_lm_test_bounded_suspend(struct kunit *test)
 {
@@ -1387,11 +1622,16 @@ static void nvme_lm_test_bounded_suspend(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nvme_lm_suspend_timeout(),
 			max(NVME_ADMIN_TIMEOUT, 1UL));
 
-	/* unbounded: the admin timeout resets the PF; the VF recovers */
+	/* 0: the admin timeout bounds it; the PF is not reset */
 	lm_suspend_timeout_ms = 0;
+	aq->ncmds = 0;
 	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file),
 			-ETIMEDOUT);
-	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
+	for (i = 0; i < aq->ncmds; i++)
+		if (aq->cmds[i].common.opcode == nvme_admin_migrate_send)
+			KUNIT_EXPECT_EQ(test, aq->timeouts[i],
+					max(NVME_ADMIN_TIMEOUT, 1UL));
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 
 	/* once the VF's commands complete, it migrates */
@@ -1399,8 +1639,101 @@ static void nvme_lm_test_bounded_suspend(struct kunit *test)
 	aq->suspend_hangs = false;
 	KUNIT_EXPECT_EQ(test, save_payload(test, fn, aq->state,
 					   aq->state_len), 0);
-	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+}
+
+/*
+ * Abort is best effort: a controller may leave the Suspend be.  The PF is
+ * still never reset.  The migration fails, the function is in ERROR, and
+ * lm.c resets the VF alone, which ends the Suspend: the controller
+ * completes it and its tag comes back.  The VF's reset handler brings the
+ * function back to RUNNING, and the VF migrates afterwards.
+ */
+static void nvme_lm_test_abort_ignored(struct kunit *test)
+{
+	struct fake_aq *aq = fake_registered(test, 4096);
+	struct lm_function *fn = nvme_lm_test_fn(test, aq, 1);
+	struct lm_function *other = nvme_lm_test_fn(test, aq, 0);
+	enum lm_state state;
+	struct file *file;
+
+	aq->state = fake_state(test, 1, 1, 0);
+	aq->state_len = fake_state_len(1, 1, 0);
+	aq->suspend_hangs = true;
+	aq->abort_ignored = true;
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file),
+			-ETIMEDOUT);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
+	/* the VF alone was reset, which ended the Suspend */
+	KUNIT_EXPECT_EQ(test, aq->vf_resets[1], 1);
+	KUNIT_EXPECT_EQ(test, aq->vf_resets[0], 0);
+	KUNIT_EXPECT_EQ(test, aq->outstanding, 0);
+	KUNIT_EXPECT_FALSE(test, aq->suspended[1]);
+	/* the other VF was not touched and still migrates */
+	KUNIT_EXPECT_EQ(test, lm_get_state(other, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
+
+	/* the VF's reset handler: a Resume, answered 13Ah, then RUNNING */
+	aq->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
+	KUNIT_EXPECT_EQ(test, aq->ncmds, 1);
+
+	/* once the guest lets its commands complete, it migrates */
+	aq->suspend_hangs = false;
+	KUNIT_EXPECT_EQ(test, save_payload(test, fn, aq->state,
+					   aq->state_len), 0);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
+	KUNIT_EXPECT_EQ(test, aq->vf_resets[1], 1);
+}
+
+/*
+ * A reset that cannot tell whether the VF is still its controller (no
+ * memory, a failed Identify) leaves a suspended VF in ERROR, not RUNNING;
+ * only a VF that is no longer this controller is not resumed.
+ */
+static void nvme_lm_test_reset_lookup(struct kunit *test)
+{
+	struct fake_aq *aq = fake_registered(test, 4096);
+	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
+	static const int fails[] = { -ENOMEM, -ETIMEDOUT, NVME_SC_INTERNAL };
+	enum lm_state state;
+	struct file *file;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(fails); i++) {
+		KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL,
+						   &file), 0);
+		nvme_lm_vfs_changed(&aq->lm);
+		aq->fail_status = fails[i];
+		aq->fail_opcode = nvme_admin_identify;
+		KUNIT_EXPECT_LT(test, lm_function_reset(fn), 0);
+		KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+		KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
+		KUNIT_EXPECT_TRUE(test, aq->suspended[0]);
+		aq->fail_status = 0;
+		KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+		KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+		KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
+		KUNIT_EXPECT_FALSE(test, aq->suspended[0]);
+	}
+
+	/* renumbered: CNTLID 0x21 is now another VF's; nothing to resume */
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
+	nvme_lm_vfs_changed(&aq->lm);
+	aq->scid[0] = 0x30;
+	aq->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
+	for (i = 0; i < aq->ncmds; i++)
+		KUNIT_EXPECT_NE(test, aq->cmds[i].common.opcode,
+				nvme_admin_migrate_send);
 }
 
 static struct kunit_case nvme_lm_cases[] = {
@@ -1417,6 +1750,9 @@ static struct kunit_case nvme_lm_cases[] = {
 	KUNIT_CASE(nvme_lm_test_set_retry),
 	KUNIT_CASE(nvme_lm_test_resets),
 	KUNIT_CASE(nvme_lm_test_bounded_suspend),
+	KUNIT_CASE(nvme_lm_test_abort_ignored),
+	KUNIT_CASE(nvme_lm_test_reset_lookup),
+	KUNIT_CASE(nvme_lm_test_state_checks),
 	{}
 };
 
