@@ -1186,12 +1186,14 @@ def nvme_images():
 def nvme_devices(img, slow_img):
     """The PF and its namespaces: 1 for the I/O that must survive, 2 with
     writes throttled to 16 bytes/s, so that a write to it stays in flight
-    for minutes and holds up a Suspend (the bounded Suspend's test)."""
+    for minutes and holds up a Suspend (the bounded Suspend's test).  VF0's
+    pending Suspend ignores an Abort, as NVMe allows (x-hmlm-ignore-abort
+    bit 0)."""
     return ["-device", "nvme-subsys,id=subsys1",
             "-device", "nvme,id=lmnvme,serial=lm-tp4159,subsys=subsys1,"
             "addr=0x6,sriov_max_vfs=3,sriov_vq_flexible=7,"
             "sriov_vi_flexible=3,sriov_max_vq_per_vf=3,"
-            "sriov_max_vi_per_vf=1,hmlm=on",
+            "sriov_max_vi_per_vf=1,hmlm=on,x-hmlm-ignore-abort=1",
             "-drive", f"file={img},if=none,id=lmns,format=raw",
             "-device", "nvme-ns,drive=lmns,bus=lmnvme,nsid=1,shared=on",
             "-drive", f"file={slow_img},if=none,id=lmslow,format=raw,"

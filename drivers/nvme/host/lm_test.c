@@ -676,7 +676,7 @@ static void load_prepare(struct kunit *test, struct lm_function *fn,
 
 static void nvme_lm_test_chunking(struct kunit *test)
 {
-	static const u32 vss[] = { 0, 4096 - 48 - 8 - 24, 10000 };
+	static const u32 vss[] = { 0, 4096 - 48 - 8 - 48, 10000 };
 	static const u8 uuid[16] = { 0xa5, 1, 2, 3 };
 	const u32 max_xfer = 4096;
 	int i;
@@ -694,8 +694,8 @@ static void nvme_lm_test_chunking(struct kunit *test)
 		}
 		fn = nvme_lm_test_fn(test, aq, 1);
 		f = nvme_lm_fn(fn);
-		aq->state = fake_state(test, 1, 0, vss[i]);
-		aq->state_len = fake_state_len(1, 0, vss[i]);
+		aq->state = fake_state(test, 1, 1, vss[i]);
+		aq->state_len = fake_state_len(1, 1, vss[i]);
 		aq->ncmds = 0;
 		/* the core copies out what the controller wrote, as it was */
 		KUNIT_ASSERT_EQ(test, save_payload(test, fn, aq->state,
@@ -1435,6 +1435,8 @@ static void nvme_lm_test_resets(struct kunit *test)
 	/* a state the controller refuses is bad data: -EINVAL */
 	KUNIT_EXPECT_EQ(test, nvme_lm_stop(fn), 0);
 	nvme_lm_fn(fn)->load_fmt.csvi = 2;	/* the fake lists one version */
+	nvme_lm_fn(fn)->load_nvq = 4;
+	nvme_lm_fn(fn)->load_nvi = 1;
 	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, aq->state_len, 0,
 					   aq->state_len), -EINVAL);
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
