@@ -704,6 +704,9 @@ static unsigned long nvme_lm_suspend_timeout(void)
 	return ms ? clamp(msecs_to_jiffies(ms), 1UL, admin) : admin;
 }
 
+/* Suspends left outstanding, each holding an admin tag, before no more */
+#define NVME_LM_MAX_LEFT	4
+
 /*
  * Neither the Suspend nor its Abort was answered: the command stays
  * outstanding on the PF's admin queue, its tag held, and only a reset of
@@ -713,10 +716,12 @@ static unsigned long nvme_lm_suspend_timeout(void)
  */
 static void nvme_lm_suspend_lost(struct nvme_lm_fn *f)
 {
+	int ret = f->lm->reset_vf(f->lm, f->dev);
+
 	dev_warn_ratelimited(f->lm->dev,
-			     "Migration Send for CNTLID %u not answered, nor its Abort: resetting VF %d to end it\n",
-			     f->cntlid, f->vf);
-	f->lm->reset_vf(f->lm, f->dev);
+			     "Migration Send for CNTLID %u not answered, nor its Abort: %s VF %d to end it (%d)\n",
+			     f->cntlid, ret ? "could not reset" : "resetting",
+			     f->vf, ret);
 }
 
 static int nvme_lm_stop(struct lm_function *fn)
@@ -731,6 +736,13 @@ static int nvme_lm_stop(struct lm_function *fn)
 	ret = nvme_lm_check_cntlid(f);
 	if (ret)
 		return ret;
+	/* a device that ends none of them must not take the admin queue */
+	if (atomic_read(f->lm->left) >= NVME_LM_MAX_LEFT) {
+		dev_warn_ratelimited(f->lm->dev,
+				     "%d Suspends still outstanding: VF %d not suspended\n",
+				     atomic_read(f->lm->left), f->vf);
+		return -EBUSY;
+	}
 	nvme_lm_cmd_suspend(&c, f->cntlid);
 	ret = f->lm->submit(f->lm, &c, NULL, 0, &res, timeout);
 	if (ret == -ETIMEDOUT)
@@ -1299,14 +1311,18 @@ static const struct lm_migration_ops nvme_lm_ops = {
  * @cntlid: the primary controller's CNTLID, which its VFs' entries in the
  *	Secondary Controller List must name
  * @pf_resets: the PF driver's count of PF resets; it must outlive @lm
+ * @left: the PF driver's count of Suspends left outstanding; it must
+ *	outlive @lm and the PF's admin queue
  * @reset_vf: starts a reset of a VF, for a Suspend nothing else ends
  */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 		  nvme_lm_submit_fn submit, u32 max_xfer, u32 map_limit,
-		  u16 cntlid, atomic_t *pf_resets, nvme_lm_reset_vf_fn reset_vf)
+		  u16 cntlid, atomic_t *pf_resets, atomic_t *left,
+		  nvme_lm_reset_vf_fn reset_vf)
 {
 	lm->dev = dev;
 	lm->submit = submit;
+	lm->left = left;
 	lm->reset_vf = reset_vf;
 	lm->cntlid = cntlid;
 	lm->resets = pf_resets;
@@ -1332,7 +1348,7 @@ static int nvme_lm_submit_admin(struct nvme_lm *lm, struct nvme_command *cmd,
 		return -EINVAL;
 	if (timeout)
 		ret = nvme_submit_admin_cmd_abortable(lm->ctrl, cmd, &res,
-						      timeout);
+						      timeout, lm->left);
 	else
 		ret = __nvme_submit_sync_cmd(lm->ctrl->admin_q, cmd, &res, buf,
 					     len, NVME_QID_ANY, 0);
@@ -1362,17 +1378,16 @@ static void nvme_lm_vf_reset_work(struct work_struct *work)
  * is told before and after, and its reset_done brings the function back
  * from ERROR.  nvme-pci's module exit flushes nvme_wq.
  */
-static void nvme_lm_pci_reset_vf(struct nvme_lm *lm, struct device *vf)
+static int nvme_lm_pci_reset_vf(struct nvme_lm *lm, struct device *vf)
 {
 	struct nvme_lm_vf_reset *w = kmalloc(sizeof(*w), GFP_KERNEL);
 
-	if (!w) {
-		dev_err(vf, "cannot reset: a Suspend stays outstanding until the VF is reset\n");
-		return;
-	}
+	if (!w)
+		return -ENOMEM;
 	INIT_WORK(&w->work, nvme_lm_vf_reset_work);
 	w->vf = pci_dev_get(to_pci_dev(vf));
 	queue_work(nvme_wq, &w->work);
+	return 0;
 }
 
 /**
@@ -1382,13 +1397,15 @@ static void nvme_lm_pci_reset_vf(struct nvme_lm *lm, struct device *vf)
  * @pf_resets: counts the PF's resets (each ends every VF's suspension),
  *	raised before and after the controller is disabled; kept by the
  *	caller, it outlives the registration
+ * @left: counts the Suspends left outstanding on the admin queue; kept by
+ *	the caller, it outlives the registration and the admin queue
  *
  * Does nothing for a controller without Host Managed Live Migration.
  *
  * Return: the registration, to be passed to nvme_lm_unregister(), or NULL.
  */
 struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev,
-				 atomic_t *pf_resets)
+				 atomic_t *pf_resets, atomic_t *left)
 {
 	struct request_queue *q = ctrl->admin_q;
 	struct nvme_lm_fmt fmt;
@@ -1406,7 +1423,7 @@ struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev,
 		     ctrl->max_hw_sectors << SECTOR_SHIFT,
 		     min_t(u64, (u64)queue_max_hw_sectors(q) << SECTOR_SHIFT,
 			   (u64)queue_max_segments(q) * PAGE_SIZE),
-		     ctrl->cntlid, pf_resets, nvme_lm_pci_reset_vf);
+		     ctrl->cntlid, pf_resets, left, nvme_lm_pci_reset_vf);
 	lm->mqes = NVME_CAP_MQES(ctrl->cap);
 	ret = nvme_lm_read_formats(lm, NULL, &fmt);
 	if (!ret)

@@ -45,7 +45,7 @@ struct fake_aq {
 	bool suspend_hangs;		/* Suspend completes only if aborted */
 	bool abort_ignored;		/* ... and the Abort does nothing */
 	bool pending[FAKE_VFS];		/* a Suspend outstanding for the VF */
-	int outstanding;		/* commands holding a tag past the call */
+	atomic_t outstanding;		/* commands holding a tag past the call */
 	int vf_resets[FAKE_VFS];	/* resets of each VF asked by lm.c */
 	unsigned long timeouts[FAKE_CMDS];	/* each command's bound */
 	int nvfs;			/* VFs in the Secondary Controller List */
@@ -270,7 +270,7 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 			return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
 		if (aq->suspend_hangs && timeout && aq->abort_ignored) {
 			aq->pending[vf] = true;
-			aq->outstanding++;
+			atomic_inc(&aq->outstanding);
 			return -ETIMEDOUT;
 		}
 		if (aq->suspend_hangs && timeout)
@@ -421,7 +421,7 @@ static void fake_reset(struct fake_aq *aq, int vf)
 		/* the pending Suspend completes: its tag comes back */
 		if (aq->pending[i]) {
 			aq->pending[i] = false;
-			aq->outstanding--;
+			atomic_dec(&aq->outstanding);
 		}
 	}
 	aq->loaded_next = 0;
@@ -430,7 +430,7 @@ static void fake_reset(struct fake_aq *aq, int vf)
 }
 
 /* A VF reset as lm.c starts one: the controller sees an FLR of it. */
-static void fake_reset_vf(struct nvme_lm *lm, struct device *vf)
+static int fake_reset_vf(struct nvme_lm *lm, struct device *vf)
 {
 	struct fake_aq *aq = container_of(lm, struct fake_aq, lm);
 	int i;
@@ -441,6 +441,7 @@ static void fake_reset_vf(struct nvme_lm *lm, struct device *vf)
 		aq->vf_resets[i]++;
 		fake_reset(aq, i);
 	}
+	return 0;
 }
 
 static int nvme_lm_test_names;
@@ -471,7 +472,7 @@ static struct fake_aq *fake_aq_new_mdts(struct kunit *test, u32 mdts,
 	aq->mdts = 5;
 	nvme_lm_init(&aq->lm, nvme_lm_test_dev(test, "pf"), fake_submit,
 		     mdts, map_segs * PAGE_SIZE, FAKE_PRIMARY, &aq->pf_resets,
-		     fake_reset_vf);
+		     &aq->outstanding, fake_reset_vf);
 	aq->max_bytes = mdts;
 	aq->nvfs = 2;
 	aq->scid[0] = 0x21;
@@ -1672,7 +1673,7 @@ static void nvme_lm_test_abort_ignored(struct kunit *test)
 	/* the VF alone was reset, which ended the Suspend */
 	KUNIT_EXPECT_EQ(test, aq->vf_resets[1], 1);
 	KUNIT_EXPECT_EQ(test, aq->vf_resets[0], 0);
-	KUNIT_EXPECT_EQ(test, aq->outstanding, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding), 0);
 	KUNIT_EXPECT_FALSE(test, aq->suspended[1]);
 	/* the other VF was not touched and still migrates */
 	KUNIT_EXPECT_EQ(test, lm_get_state(other, &state), 0);
@@ -1692,6 +1693,23 @@ static void nvme_lm_test_abort_ignored(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
 	KUNIT_EXPECT_EQ(test, aq->vf_resets[1], 1);
+
+	/*
+	 * A device that ends none of them: once NVME_LM_MAX_LEFT Suspends
+	 * hold admin tags, no VF is sent another until they come back.
+	 */
+	atomic_set(&aq->outstanding, NVME_LM_MAX_LEFT);
+	aq->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, lm_set_state(other, LM_STATE_STOP, NULL, &file),
+			-EBUSY);
+	KUNIT_EXPECT_EQ(test, aq->ncmds, 0);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(other), 0);
+	atomic_dec(&aq->outstanding);
+	KUNIT_EXPECT_EQ(test, lm_set_state(other, LM_STATE_STOP, NULL, &file),
+			0);
+	KUNIT_EXPECT_TRUE(test, aq->suspended[0]);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(other), 0);
+	atomic_set(&aq->outstanding, 0);
 }
 
 /*
