@@ -56,7 +56,11 @@ KUNIT_RUNS = {
 # concurrency cases really interleave.
 KUNIT_QEMU_ARGS = {"x86_64": ["--qemu_args=-smp 2"]}
 # The harness's own C, held to the kernel's style too.
-HARNESS_C = ["harness/guest/l2/counter.c", "harness/guest/l2io.c"]
+HARNESS_C = ["harness/guest/l2/counter.c", "harness/guest/l2io.c",
+             "harness/guest/lmsave.c"]
+# The vendor controller state format of QEMU's TP4159 model (its UUID in
+# qemu/patches/0002): the one format the guests' nvme-pci may migrate in.
+QEMU_LM_FORMAT = "51454d55-6e76-6d65-2d6c-6d2d76730001"
 # Objects built with W=1 and sparse, per KUnit build.
 STATIC_TARGETS = {
     "um": ["drivers/live_migration/"],
@@ -803,7 +807,8 @@ def boot(bdir, initrd, logf, timeout=1200, extra_append="", mem_mib=2048,
            "-kernel", os.path.join(bdir, "arch", "x86", "boot", "bzImage"),
            "-initrd", initrd,
            "-append", "console=ttyS0 intel_iommu=on quiet panic=-1 "
-           "lm_test_ctrl.pf=0000:00:04.0 " + extra_append]
+           "lm_test_ctrl.pf=0000:00:04.0 "
+           f"nvme.lm_formats={QEMU_LM_FORMAT} " + extra_append]
     t0 = time.time()
     try:
         with open(logf, "w") as f:
@@ -1265,132 +1270,170 @@ def cmd_nvme(args):
     return run_alone("nvme", nvme)
 
 
-# nvme-cli's lm plugin came with 2.11; bookworm has 2.4, trixie 2.13
+# nvme-cli's lm plugin came with 2.11; bookworm has 2.4, trixie 2.13.  The
+# guest runs trixie's own binary package, with trixie's dynamic loader and
+# C library beside it: nvme-cli, the libraries it links and theirs (their
+# Depends, less what is no library: uuid-runtime, gcc-14-base,
+# openssl-provider-legacy).  Only what nvme needs goes into the guest.
 NVME_CLI_SUITE = "trixie"
-NVME_CLI_FIX = (
-    # 2.13 leaves CSVI out of Set Controller State (upstream passes it
-    # since 130265be2): without it the check would test that bug
-    "\t\t.csuuidi = cfg.csuuidi,\n\t\t.uidx = cfg.uidx,\n",
-    "\t\t.csuuidi = cfg.csuuidi,\n\t\t.csvi = cfg.csvi,\n"
-    "\t\t.uidx = cfg.uidx,\n")
+NVME_CLI_DEBS = ["nvme-cli", "libnvme1t64", "libjson-c5", "libkeyutils1",
+                 "libssl3t64", "libzstd1", "zlib1g", "libc6", "libgcc-s1"]
+NVME_CLI = os.path.join(CACHE, "nvme-cli-trixie")
+NVME_CLI_VERSION = "nvme version 2.13"
+# where the packages put them (trixie's /usr is merged), and where the
+# guest finds that tree
+NVME_CLI_BIN = "usr/sbin/nvme"
+NVME_CLI_LIBDIR = "usr/lib/x86_64-linux-gnu"
+NVME_CLI_LOADER = f"{NVME_CLI_LIBDIR}/ld-linux-x86-64.so.2"
+NVME_CLI_GUEST = "/trixie"
 
 
-def ensure_nvme_cli_source():
-    """nvme-cli's source package from Debian trixie, fetched with an apt
-    configuration of its own that knows only trixie's sources: the
-    machine's apt is not touched."""
-    d = os.path.join(CACHE, "nvme-cli-src")
-    tars = glob.glob(os.path.join(d, "nvme-cli_*.orig.tar.*"))
-    if tars:
-        return sorted(tars)[-1]
+def trixie_apt():
+    """apt-get's options for an apt configuration of the harness's own,
+    under the cache, that knows only Debian trixie's binary packages, from
+    the archive and with the key of the machine's bookworm entry: the
+    machine's sources, lists and dpkg status are neither read nor
+    written."""
     apt = os.path.join(CACHE, "trixie-apt")
     for sub in ("lists/partial", "cache/archives/partial", "parts"):
         os.makedirs(os.path.join(apt, sub), exist_ok=True)
     uri, key = bookworm_archive()
     sources = os.path.join(apt, "trixie.sources")
     with open(sources, "w") as f:
-        f.write(f"Types: deb-src\nURIs: {uri}\nSuites: {NVME_CLI_SUITE}\n"
+        f.write(f"Types: deb\nURIs: {uri}\nSuites: {NVME_CLI_SUITE}\n"
                 "Components: main\n" + (f"Signed-By: {key}\n" if key else ""))
-    opts = ["-o", f"Dir::Etc::SourceList={sources}",
+    status = os.path.join(apt, "status")
+    open(status, "a").close()
+    return ["-o", f"Dir::Etc::SourceList={sources}",
             "-o", f"Dir::Etc::SourceParts={os.path.join(apt, 'parts')}",
             "-o", f"Dir::State::Lists={os.path.join(apt, 'lists')}",
+            "-o", f"Dir::State::status={status}",
             "-o", f"Dir::Cache={os.path.join(apt, 'cache')}"]
-    log(f"nvme-cli: fetching its source from Debian {NVME_CLI_SUITE}")
+
+
+def nvme_cli_cmd(root, *args):
+    """nvme of the tree root with args, through trixie's loader and
+    libraries in it, never the machine's."""
+    return [os.path.join(root, NVME_CLI_LOADER), "--library-path",
+            os.path.join(root, NVME_CLI_LIBDIR),
+            os.path.join(root, NVME_CLI_BIN), *args]
+
+
+def ensure_nvme_cli():
+    """nvme-cli and the libraries it needs, down to the C library and its
+    loader, from Debian trixie's binary packages, unpacked under the cache
+    with dpkg-deb; returns that tree.  It is kept while its stamp names the
+    same packages (their versions follow); a run cut short leaves no stamp,
+    and the next one starts over."""
+    root = os.path.join(NVME_CLI, "root")
+    stamp = os.path.join(NVME_CLI, "stamp")
+    if (os.path.exists(stamp) and
+            os.path.exists(os.path.join(root, NVME_CLI_BIN)) and
+            open(stamp).readline().split() == NVME_CLI_DEBS):
+        return root
+    opts = trixie_apt()
+    shutil.rmtree(NVME_CLI, ignore_errors=True)
+    debs = os.path.join(NVME_CLI, "debs")
+    os.makedirs(debs)
+    log(f"nvme-cli: downloading Debian {NVME_CLI_SUITE}'s "
+        f"{', '.join(NVME_CLI_DEBS)}")
     run(["apt-get", *opts, "update", "-q"])
-    os.makedirs(d, exist_ok=True)
-    run(["apt-get", *opts, "source", "--download-only", "-q", "nvme-cli"],
-        cwd=d)
-    tars = glob.glob(os.path.join(d, "nvme-cli_*.orig.tar.*"))
-    if not tars:
-        raise HarnessError("nvme-cli: no source tarball downloaded")
-    return sorted(tars)[-1]
+    run(["apt-get", *opts, "download", "-q", *NVME_CLI_DEBS], cwd=debs)
+    got = {}
+    for deb in sorted(glob.glob(os.path.join(debs, "*.deb"))):
+        name, version = run(["dpkg-deb", "--show",
+                             "--showformat=${Package} ${Version}",
+                             deb])[1].split()
+        got[name] = version
+        run(["dpkg-deb", "-x", deb, root])
+    if sorted(got) != sorted(NVME_CLI_DEBS):
+        raise HarnessError(f"nvme-cli: downloaded {sorted(got)}, not "
+                           f"{sorted(NVME_CLI_DEBS)}")
+    nvme_cli_files(root)
+    rc, out = run(nvme_cli_cmd(root, "version"), check=False)
+    _, out_lm = run(nvme_cli_cmd(root, "lm", "help"), check=False)
+    if rc or NVME_CLI_VERSION not in out or "migration-send" not in out_lm:
+        raise HarnessError("nvme-cli: trixie's nvme and its lm plugin do "
+                           f"not run here:\n{out[-500:]}\n{out_lm[-500:]}")
+    with open(stamp + ".new", "w") as f:
+        f.write(" ".join(NVME_CLI_DEBS) + "\n" +
+                "".join(f"{n} {got[n]}\n" for n in NVME_CLI_DEBS) + out)
+    os.replace(stamp + ".new", stamp)
+    log(f"nvme-cli: {' '.join(out.split())}, in {root}")
+    return root
 
 
-def build_nvme_cli(libnvme):
-    """A static nvme binary: nvme-cli with @libnvme as its meson
-    subproject.  @libnvme is libnvme's source tree, or a git repository
-    of it, of which tag v1.13 (what nvme-cli 2.13 asks for) is taken."""
-    tar = ensure_nvme_cli_source()
-    ensure_qemu_lm()            # its steps install meson and ninja
-    out = os.path.join(CACHE, "nvme-cli")
-    binary = os.path.join(out, "nvme")
-    tree = os.path.exists(os.path.join(libnvme, "meson.build"))
-    if tree:
-        # a tree is rebuilt when any of its files changes
-        h = hashlib.sha256()
-        for root, dirs, files in sorted(os.walk(libnvme)):
-            dirs[:] = sorted(d for d in dirs if d != ".git")
-            for name in sorted(files):
-                st = os.stat(os.path.join(root, name))
-                h.update(f"{root}/{name} {st.st_size} {st.st_mtime_ns}\n"
-                         .encode())
-        what = h.hexdigest()
-    else:
-        what = run(["git", "-C", libnvme, "rev-parse", "v1.13"])[1].strip()
-    key = hashlib.sha256(f"{tar} {what} {NVME_CLI_FIX}".encode()).hexdigest()
-    stamp = os.path.join(out, "stamp")
-    if (os.path.exists(binary) and os.path.exists(stamp) and
-            open(stamp).read() == key):
-        return binary
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    run(["tar", "xf", tar, "-C", out])
-    src = glob.glob(os.path.join(out, "nvme-cli-*"))[0]
-    sub = os.path.join(src, "subprojects", "libnvme")
-    if tree:
-        shutil.copytree(libnvme, sub, ignore=shutil.ignore_patterns(".git"))
-    else:
-        os.makedirs(sub)
-        git = subprocess.Popen(["git", "-C", libnvme, "archive", "v1.13"],
-                               stdout=subprocess.PIPE)
-        tar_rc = subprocess.run(["tar", "-x", "-C", sub],
-                                stdin=git.stdout).returncode
-        git.stdout.close()
-        if git.wait() or tar_rc:
-            raise HarnessError(f"nvme-cli: no libnvme v1.13 from {libnvme}")
-    lmc = os.path.join(src, "plugins", "lm", "lm-nvme.c")
-    text = open(lmc).read()
-    if ".csvi = cfg.csvi" not in text.split("lm_migration_recv")[0]:
-        if NVME_CLI_FIX[0] not in text:
-            raise HarnessError("nvme-cli: its Set Controller State code "
-                               "is not the one the fix is for")
-        log("nvme-cli: passing --csvi to Set Controller State, as upstream "
-            "does since 130265be2")
-        with open(lmc, "w") as f:
-            f.write(text.replace(NVME_CLI_FIX[0], NVME_CLI_FIX[1], 1))
-    log("nvme-cli: building a static nvme with libnvme as a subproject")
-    build = os.path.join(src, "build")
-    run(["meson", "setup", build, "--wrap-mode=nodownload",
-         "--force-fallback-for=libnvme", "--default-library=static",
-         "-Dc_link_args=-static", "-Djson-c=disabled", "-Ddocs=false",
-         "-Dnvme-tests=false", "-Dlibnvme:python=disabled",
-         "-Dlibnvme:openssl=disabled", "-Dlibnvme:json-c=disabled",
-         "-Dlibnvme:keyutils=disabled", "-Dlibnvme:liburing=disabled",
-         "-Dlibnvme:tests=false"], cwd=src)
-    run(["ninja", "-C", build, "nvme"])
-    shutil.copy(os.path.join(build, "nvme"), binary)
-    with open(stamp, "w") as f:
-        f.write(key)
-    return binary
+def nvme_cli_files(root):
+    """What the guest needs of root to run nvme, as paths in it: the
+    binary, the loader and every library nvme needs, directly or through
+    another (DT_NEEDED), all from trixie's library directory."""
+    files, todo = [NVME_CLI_BIN, NVME_CLI_LOADER], [NVME_CLI_BIN]
+    while todo:
+        _, out = run(["readelf", "-dW", os.path.join(root, todo.pop())])
+        for lib in re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]",
+                              out):
+            rel = f"{NVME_CLI_LIBDIR}/{lib}"
+            if rel in files:
+                continue
+            if not os.path.exists(os.path.join(root, rel)):
+                raise HarnessError(f"nvme-cli: {lib} is needed and none of "
+                                   f"{', '.join(NVME_CLI_DEBS)} has it")
+            files.append(rel)
+            todo.append(rel)
+    for rel in files:
+        real = os.path.realpath(os.path.join(root, rel))
+        if not real.startswith(os.path.realpath(root) + os.sep):
+            raise HarnessError(f"nvme-cli: {rel} leads out of {root}")
+    return files
 
 
-def nvme_cli(res, libnvme):
-    """nvme-cli's lm plugin drives QEMU's TP4159 model from the PF."""
-    nvme = build_nvme_cli(libnvme)
-    bdir = build_x86("e2e-x86", os.path.join(REPO, "harness", "e2e.config"))
+def nvme_cli_initramfs(bdir, trixie, out):
+    """busybox, nvme_virt, lmsave and trixie's nvme under /trixie (what
+    nvme_cli_files names, symbolic links resolved), with /bin/nvme, a
+    script that runs it through trixie's loader."""
     bindir = build_guest_tools(bdir, ["nvme_virt"])
-    tmp = tempfile.mkdtemp(prefix="lm-nvme-cli-")
+    root = tempfile.mkdtemp(prefix="lm-nvme-cli-")
     try:
-        shutil.copy(os.path.join(bindir, "nvme_virt"), tmp)
-        shutil.copy(nvme, tmp)
-        initrd = make_initramfs(
-            "init-nvmecli", tmp, ["nvme_virt", "nvme"],
-            os.path.join(CACHE, "initramfs-nvmecli.cpio.gz"), bdir)
+        add_modules(root, bdir)
+        b = os.path.join(root, "bin")
+        os.makedirs(b)
+        shutil.copy("/bin/busybox", b)
+        shutil.copy(os.path.join(bindir, "nvme_virt"), b)
+        run(["gcc", "-static", "-O2", "-Wall", "-Werror", "-I",
+             os.path.join(bdir, "hdr", "include"), "-o",
+             os.path.join(b, "lmsave"),
+             os.path.join(REPO, "harness", "guest", "lmsave.c")])
+        for rel in nvme_cli_files(trixie):
+            dst = os.path.join(root, NVME_CLI_GUEST.lstrip("/"), rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy(os.path.realpath(os.path.join(trixie, rel)), dst)
+        g = NVME_CLI_GUEST
+        with open(os.path.join(b, "nvme"), "w") as f:
+            f.write("#!/bin/busybox sh\n"
+                    "# nvme-cli from Debian trixie, with trixie's loader "
+                    "and libraries\n"
+                    f"exec {g}/{NVME_CLI_LOADER} --library-path "
+                    f"{g}/{NVME_CLI_LIBDIR} {g}/{NVME_CLI_BIN} \"$@\"\n")
+        os.chmod(os.path.join(b, "nvme"), 0o755)
+        pack_initramfs(root, "init-nvmecli", ["common.sh", "nsdev.sh"], out)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def nvme_cli(res):
+    """nvme-cli's lm plugin, Debian trixie's binary, drives QEMU's TP4159
+    model from the PF, and reads of a VF the state nvme-pci saves of it
+    (harness/guest/init-nvmecli)."""
+    trixie = ensure_nvme_cli()
+    bdir = build_x86("e2e-x86", os.path.join(REPO, "harness", "e2e.config"))
+    initrd = nvme_cli_initramfs(
+        bdir, trixie, os.path.join(CACHE, "initramfs-nvmecli.cpio.gz"))
     img, slow_img = nvme_images()
     logf = os.path.join(CACHE, "nvme-cli-console.log")
     log("nvme-cli: booting the guest; nvme-cli's lm plugin drives the PF")
+    # the boot takes a couple of minutes under TCG, the checks seconds: a
+    # hang must not eat CI's time, and what was printed before it counts
     out = boot(bdir, initrd, logf, timeout=600, qemu=ensure_qemu_lm(),
                extra=qemu_lm_fw() + ["-nic", "none"] +
                nvme_devices(img, slow_img))
@@ -1401,13 +1444,11 @@ def nvme_cli(res, libnvme):
 
 
 def cmd_nvme_cli(args):
-    """nvme-cli's lm plugin against QEMU's TP4159 model.  Not part of the
-    test command: it needs libnvme's source (1.13 or later), which the
-    Debian archive this machine reaches does not serve for trixie."""
-    if len(args) != 1:
-        raise HarnessError("usage: harness/lm nvme-cli LIBNVME_SOURCE "
-                           "(a libnvme tree or git repository)")
-    return run_alone("nvme-cli", lambda res: nvme_cli(res, args[0]))
+    """nvme-cli's lm plugin against QEMU's TP4159 model (also a step of the
+    test command)."""
+    if args:
+        raise HarnessError("usage: harness/lm nvme-cli")
+    return run_alone("nvme-cli", nvme_cli)
 
 
 def cmd_nvme_bench(args):
@@ -1458,7 +1499,8 @@ def cmd_test(args):
     except HarnessError as e:
         res.add("harness", "prepare the tree", False, str(e))
     log(f"total {time.time() - t0:.0f} s")
-    res.summary(["kunit-um", "kunit-x86_64", "e2e", "vmm", "nvme", STATIC])
+    res.summary(["kunit-um", "kunit-x86_64", "e2e", "vmm", "nvme",
+                 "nvme-cli", STATIC])
     return 1 if res.failed else 0
 
 
@@ -1498,7 +1540,7 @@ def cmd_e2e(args):
 
 
 def e2e_and_vmm(res):
-    """All three boot the same guest kernel: one after the other; each
+    """All four boot the same guest kernel: one after the other; each
     runs even when the one before could not."""
     try:
         e2e(res)
@@ -1512,6 +1554,10 @@ def e2e_and_vmm(res):
         nvme(res)
     except Exception as e:
         res.add("nvme", "did not finish", False, f"{e!r}")
+    try:
+        nvme_cli(res)
+    except Exception as e:
+        res.add("nvme-cli", "did not finish", False, f"{e!r}")
 
 
 def cmd_vmm(args):
@@ -1741,7 +1787,7 @@ def main():
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__)
         print("usage: harness/lm {test|demo|bench|e2e|vmm|nvme|nvme-bench|"
-              "nvme-cli LIBNVME|prepare|series}")
+              "nvme-cli|prepare|series}")
         return 2
     cmds = {"test": cmd_test, "prepare": cmd_prepare, "demo": cmd_demo,
             "build-e2e": cmd_build_e2e, "e2e": cmd_e2e, "bench": cmd_bench,

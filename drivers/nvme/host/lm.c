@@ -17,6 +17,7 @@
 #include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/uuid.h>
 
 #include "nvme.h"
 #include "lm.h"
@@ -27,9 +28,95 @@
 /*
  * The only NVMe-defined controller state format version there is: NVMe
  * 2.1 says its VER "shall be cleared to 0h".  The controller lists it in
- * CNS 20h; CSVI names its position there.
+ * CNS 20h; CSVI names its position there, 0 none (no NVMe-defined part).
  */
 #define NVME_LM_STATE_VER	0
+/* the descriptor's nvme_ver of a state without the NVMe-defined part */
+#define NVME_LM_NO_NVME_STATE	0xffff
+
+/*
+ * The NVMe-defined state holds only the I/O queues: a VF is migrated only
+ * in a vendor specific format, which holds the whole controller, and only
+ * in one the administrator named, by UUID, in order of preference.
+ */
+#define NVME_LM_MAX_FORMATS	8
+static DEFINE_MUTEX(lm_formats_lock);	/* lm_formats, lm_nformats */
+static uuid_t lm_formats[NVME_LM_MAX_FORMATS];
+static unsigned int lm_nformats;
+
+/* Replaces the formats accepted; for the parameter and KUnit. */
+int nvme_lm_set_formats(const uuid_t *list, unsigned int n)
+{
+	unsigned int i;
+
+	if (n > NVME_LM_MAX_FORMATS)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (uuid_is_null(&list[i]))
+			return -EINVAL;
+	mutex_lock(&lm_formats_lock);
+	memcpy(lm_formats, list, n * sizeof(*list));
+	lm_nformats = n;
+	mutex_unlock(&lm_formats_lock);
+	return 0;
+}
+
+static int lm_formats_set(const char *val, const struct kernel_param *kp)
+{
+	uuid_t list[NVME_LM_MAX_FORMATS];
+	char *copy, *p, *one;
+	unsigned int n = 0;
+	int ret = 0;
+
+	copy = kstrdup(val, GFP_KERNEL);
+	if (!copy)
+		return -ENOMEM;
+	for (p = strim(copy); p && *p;) {
+		one = strim(strsep(&p, ","));
+		if (n == NVME_LM_MAX_FORMATS || uuid_parse(one, &list[n])) {
+			ret = -EINVAL;
+			break;
+		}
+		n++;
+	}
+	kfree(copy);
+	return ret ?: nvme_lm_set_formats(list, n);
+}
+
+static int lm_formats_get(char *buf, const struct kernel_param *kp)
+{
+	unsigned int i;
+	int len = 0;
+
+	/* a parameter's buffer is a page */
+	mutex_lock(&lm_formats_lock);
+	for (i = 0; i < lm_nformats; i++)
+		len += scnprintf(buf + len, PAGE_SIZE - len, "%s%pUb",
+				 i ? "," : "", &lm_formats[i]);
+	mutex_unlock(&lm_formats_lock);
+	return len + scnprintf(buf + len, PAGE_SIZE - len, "\n");
+}
+
+static const struct kernel_param_ops lm_formats_ops = {
+	.set = lm_formats_set,
+	.get = lm_formats_get,
+};
+module_param_cb(lm_formats, &lm_formats_ops, NULL, 0644);
+MODULE_PARM_DESC(lm_formats,
+		 "vendor specific controller state formats (UUIDs, comma separated, preferred first) VFs are saved in and accepted in; none: no VF is migratable");
+
+/* @uuid's place in the administrator's list, or -1. */
+static int nvme_lm_format_rank(const u8 *uuid)
+{
+	int i, rank = -1;
+
+	mutex_lock(&lm_formats_lock);
+	for (i = 0; i < lm_nformats && rank < 0; i++)
+		if (!memcmp(&lm_formats[i], uuid, sizeof(uuid_t)))
+			rank = i;
+	mutex_unlock(&lm_formats_lock);
+	return rank;
+}
 
 /*
  * A Suspend completes once the VF's fetched commands have, which the guest
@@ -266,10 +353,11 @@ void nvme_lm_cmd_state_formats(struct nvme_command *c)
 
 /*
  * Reads the Supported Controller State Formats (CNS 20h) and finds in it
- * the NVMe-defined format this driver parses and, with @want_uuid, that
- * vendor specific format; without, the first one listed, if any: the
- * NVMe-defined state holds only the I/O queues, so a vendor format that
- * holds the rest of the controller is taken when there is one.
+ * the NVMe-defined format this driver parses (version 0; CSVI 0, no
+ * NVMe-defined part, when the controller does not list it), and, with
+ * @want_uuid, that vendor specific format if the administrator accepts
+ * it (-EXDEV otherwise); without, the one listed that the administrator
+ * prefers, CSUUIDI 0 if none.
  */
 int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 			 struct nvme_lm_fmt *fmt)
@@ -278,6 +366,7 @@ int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 	unsigned int i, nv, nuuid;
 	struct nvme_command c;
 	const u8 *uuids;
+	int best = -1;
 	u8 *buf;
 	int ret;
 
@@ -305,23 +394,25 @@ int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 	for (i = 0; i < nv && !fmt->csvi; i++)
 		if (get_unaligned_le16(&fmts->vers[i]) == NVME_LM_STATE_VER)
 			fmt->csvi = i + 1;
-	if (!fmt->csvi) {
+	if (want_uuid && nvme_lm_format_rank(want_uuid) < 0) {
 		dev_info_ratelimited(lm->dev,
-				     "NVMe controller state format version %u not listed\n",
-				     NVME_LM_STATE_VER);
-		ret = -EOPNOTSUPP;
+				     "controller state format %pUb not accepted here (nvme.lm_formats)\n",
+				     want_uuid);
+		ret = -EXDEV;
 		goto out;
 	}
-	if (want_uuid && !memchr_inv(want_uuid, 0, 16))
-		goto out;
 	for (i = 0; i < nuuid; i++) {
-		/* a zero UUID names no format: never choose it */
-		if (want_uuid ? memcmp(uuids + 16 * i, want_uuid, 16) :
-				!memchr_inv(uuids + 16 * i, 0, 16))
+		const u8 *u = uuids + 16 * i;
+		int rank = nvme_lm_format_rank(u);
+
+		if (want_uuid ? memcmp(u, want_uuid, 16) :
+				(rank < 0 || (best >= 0 && rank >= best)))
 			continue;
+		best = rank;
 		fmt->csuuidi = i + 1;
-		memcpy(fmt->uuid, uuids + 16 * i, 16);
-		break;
+		memcpy(fmt->uuid, u, 16);
+		if (want_uuid)
+			break;
 	}
 	if (want_uuid && !fmt->csuuidi)
 		ret = -EXDEV;
@@ -504,6 +595,12 @@ int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
 	int ret;
 
 	ret = nvme_lm_read_formats(lm, want_uuid, fmt);
+	if (!ret && !fmt->csuuidi) {
+		dev_info_ratelimited(lm->dev,
+				     "VF %d not migratable: no state format holding the whole controller that this host accepts (nvme.lm_formats)\n",
+				     vf);
+		ret = -EOPNOTSUPP;
+	}
 	if (!ret)
 		ret = nvme_lm_vf(lm, vf, true, &e);
 	if (ret)
@@ -518,7 +615,8 @@ int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
 		desc->layout = NVME_LM_COMPAT_LAYOUT;
 		desc->mdts = id->mdts;
 		desc->vid = id->vid;
-		desc->nvme_ver = cpu_to_le16(NVME_LM_STATE_VER);
+		desc->nvme_ver = cpu_to_le16(fmt->csvi ? NVME_LM_STATE_VER :
+						  NVME_LM_NO_NVME_STATE);
 		desc->nvq = e.nvq;
 		desc->nvi = e.nvi;
 		memcpy(desc->uuid, fmt->uuid, sizeof(desc->uuid));
@@ -838,7 +936,9 @@ static int nvme_lm_get_state(struct nvme_lm_fn *f,
 
 /*
  * The header's sizes are 128-bit dword counts: anything above 2^32 lies.
- * Without a vendor specific format (CSUUIDI 0) there is no vendor state.
+ * Without a vendor specific format (CSUUIDI 0) there is no vendor state,
+ * without the NVMe-defined one (CSVI 0) no NVMe state (NVMe 2.1, Figures
+ * 345 and 346).
  */
 static int nvme_lm_hdr_len(struct nvme_lm *lm, const struct nvme_lm_fmt *fmt,
 			   const struct nvme_ctrl_state_hdr *hdr, u32 *total)
@@ -851,7 +951,7 @@ static int nvme_lm_hdr_len(struct nvme_lm *lm, const struct nvme_lm_fmt *fmt,
 	    vss > NVME_LM_MAX_STATE / 4 ||
 	    NVME_LM_HDR_LEN + (css + vss) * 4 > NVME_LM_MAX_STATE ||
 	    le16_to_cpu(hdr->ver) != NVME_LM_STATE_VER ||
-	    (!fmt->csuuidi && vss)) {
+	    (!fmt->csuuidi && vss) || (!fmt->csvi && css)) {
 		dev_err_ratelimited(lm->dev,
 				    "controller state header: version %u, %llu + %llu dwords: not what was asked\n",
 				    le16_to_cpu(hdr->ver), css, vss);
@@ -874,9 +974,11 @@ int nvme_lm_check_state(struct nvme_lm *lm, const struct nvme_lm_fmt *fmt,
 	u64 css, need;
 	u32 hdr_total;
 
-	if (len < NVME_LM_HDR_LEN + sizeof(*cs) ||
+	if (len < NVME_LM_HDR_LEN + (fmt->csvi ? sizeof(*cs) : 0) ||
 	    nvme_lm_hdr_len(lm, fmt, hdr, &hdr_total) || hdr_total != total)
 		return -EPROTO;
+	if (!fmt->csvi)
+		return 0;
 	css = get_unaligned_le64(hdr->nvmecss) * 4;
 	cs = (const void *)(state + NVME_LM_HDR_LEN);
 	need = sizeof(*cs) +
@@ -1011,7 +1113,7 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 	ret = nvme_lm_check_resets(f);
 	if (ret)
 		return ret;
-	if (!f->save_fmt.csvi)
+	if (!f->save_fmt.csuuidi)
 		return -EPROTO;
 	hdr = kmalloc(sizeof(*hdr), GFP_KERNEL);
 	if (!hdr)
@@ -1058,11 +1160,11 @@ static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
 	int ret;
 
 	/* the header and NVMe state lead: check them before sending anything */
-	if (!fmt->csvi ||
+	if (!fmt->csuuidi ||
 	    (!offset && (total > U32_MAX || (total & 3) ||
 			 nvme_lm_check_state(lm, fmt, buf, len, total))))
 		return -EPROTO;
-	if (!offset) {
+	if (!offset && fmt->csvi) {
 		ret = nvme_lm_check_queues(lm, buf, len, f->load_nvq,
 					   f->load_nvi);
 		if (ret)
@@ -1106,7 +1208,7 @@ static int nvme_lm_state_size(struct lm_function *fn, u64 *len)
 
 	/* a running controller may refuse: then the bound is the estimate */
 	hdr = kmalloc(sizeof(*hdr), GFP_KERNEL);
-	if (hdr && f->save_fmt.csvi &&
+	if (hdr && f->save_fmt.csuuidi &&
 	    !nvme_lm_get_state(f, &f->save_fmt, hdr, 0, sizeof(*hdr), false) &&
 	    nvme_lm_hdr_len(f->lm, &f->save_fmt, hdr, &total))
 		total = NVME_LM_MAX_STATE;
@@ -1426,6 +1528,9 @@ struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev,
 		     ctrl->cntlid, pf_resets, left, nvme_lm_pci_reset_vf);
 	lm->mqes = NVME_CAP_MQES(ctrl->cap);
 	ret = nvme_lm_read_formats(lm, NULL, &fmt);
+	if (!ret && !fmt.csuuidi)
+		dev_info(&pdev->dev,
+			 "no listed controller state format is in nvme.lm_formats: VFs are not migratable until it names one\n");
 	if (!ret)
 		ret = lm_controller_register(&lm->lm_ctrl);
 	if (ret) {

@@ -11,6 +11,7 @@
 #include <linux/mutex.h>
 #include <linux/nvme.h>
 #include <linux/unaligned.h>
+#include <linux/uuid.h>
 
 #define NVME_LM_MAX_VFS		256
 /* the largest piece of state one command moves, whatever MDTS allows */
@@ -39,7 +40,8 @@ typedef int (*nvme_lm_reset_vf_fn)(struct nvme_lm *lm, struct device *vf);
 /**
  * struct nvme_lm_fmt - a controller state format, as one controller lists it
  * @csvi: 1-based index of the NVMe-defined format's version in the
- *	controller's Supported Controller State Formats (Identify CNS 20h)
+ *	controller's Supported Controller State Formats (Identify CNS 20h),
+ *	0 for a state without the NVMe-defined part
  * @csuuidi: 1-based index of the vendor specific format's UUID in that
  *	list, 0 for none
  * @uuid: that UUID, zero for none
@@ -58,7 +60,8 @@ struct nvme_lm_fmt {
  * @layout: %NVME_LM_COMPAT_LAYOUT
  * @mdts: the controller's MDTS, from Identify Controller
  * @vid: PCI vendor ID, from Identify Controller
- * @nvme_ver: version value of the NVMe-defined controller state format
+ * @nvme_ver: version value of the NVMe-defined controller state format,
+ *	0xffff for a state without that part
  * @nvq: queue resources of the VF (Secondary Controller List NVQ)
  * @nvi: interrupt resources of the VF (NVI)
  * @nns: how many namespaces are attached to the VF
@@ -84,7 +87,7 @@ struct nvme_lm_compat {
 	char fr[8];
 };
 
-#define NVME_LM_COMPAT_LAYOUT	4
+#define NVME_LM_COMPAT_LAYOUT	5
 /* nns of a controller that does not say which namespaces a VF has */
 #define NVME_LM_NS_UNKNOWN	0xffff
 /* NSIDs in a page of the allocated NSID list, and the pages read */
@@ -162,6 +165,7 @@ int nvme_lm_status_to_errno(int status);
 const char *nvme_lm_opcode_name(u8 opcode);
 int nvme_lm_vf(struct nvme_lm *lm, int vf, bool fresh,
 	       struct nvme_sec_ctrl_entry *entry);
+int nvme_lm_set_formats(const uuid_t *list, unsigned int n);
 int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 			 struct nvme_lm_fmt *fmt);
 int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,

@@ -13,6 +13,18 @@
 #define FAKE_VFS	200
 #define FAKE_NS		4
 
+/* the fake's vendor format, and the others the tests list */
+static const u8 fake_uuid[16] = { 0xfa, 0xce, 0x4e, 0x76, 0x6d, 0x65 };
+static const u8 u1[16] = { 1, 1 }, u2[16] = { 2, 2 }, u3[16] = { 3 };
+static const uuid_t fake_accepted[] = {
+	UUID_INIT(0xface4e76, 0x6d65, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+	UUID_INIT(0xa5010203, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+	UUID_INIT(0x00000003, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+	UUID_INIT(0x5a000000, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+	UUID_INIT(0x01010000, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+	UUID_INIT(0x02020000, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+};
+
 /*
  * A TP4159 primary controller as NVMe 2.1 describes it: CNS 20h lists the
  * NVMe-defined format (version value 0) and vendor formats by UUID; Get
@@ -71,6 +83,7 @@ struct fake_aq {
 		bool gone;		/* deleted once CNS 10h listed it */
 		bool other_csi;		/* CNS 11h: Invalid I/O Command Set */
 	} ns[FAKE_NS];
+	bool view_lies;			/* Get returns every part, asked or not */
 	bool ns_unordered;		/* CNS 10h lists NSIDs out of order */
 	bool ns_full;			/* CNS 10h fills its page */
 	bool no_nms;			/* OACS without Namespace Management */
@@ -205,11 +218,53 @@ static u32 fake_state_len(u16 niosq, u16 niocq, u32 vss)
 	       niocq * sizeof(struct nvme_ctrl_state_cq) + vss;
 }
 
-/* CSVI names version value 0 and CSUUIDI a listed UUID, or none. */
+/*
+ * CSVI names version value 0 or none, CSUUIDI a listed UUID or none
+ * (NVMe 2.1, Figures 345, 346, 354).
+ */
 static bool fake_fmt_ok(struct fake_aq *aq, u32 csvi, u32 csuuidi)
 {
-	return csvi >= 1 && csvi <= aq->nv && csvi <= ARRAY_SIZE(aq->vers) &&
-	       !aq->vers[csvi - 1] && csuuidi <= aq->nuuid;
+	return (!csvi || (csvi <= aq->nv && csvi <= ARRAY_SIZE(aq->vers) &&
+			  !aq->vers[csvi - 1])) && csuuidi <= aq->nuuid;
+}
+
+/*
+ * What Get Controller State returns of the fake's state: without CSVI
+ * the NVMe-defined part is left out and its size is 0, without CSUUIDI
+ * the vendor part (Figures 345, 346).  Freed by the caller.
+ */
+static u8 *fake_view(struct fake_aq *aq, u32 csvi, u32 csuuidi, u32 *len)
+{
+	struct nvme_ctrl_state_hdr *hdr;
+	u64 css = 0, vss = 0;
+	u8 *v;
+
+	if (aq->state_len >= NVME_LM_HDR_LEN) {
+		hdr = (void *)aq->state;
+		css = get_unaligned_le64(hdr->nvmecss) * 4;
+		vss = get_unaligned_le64(hdr->vss) * 4;
+	}
+	if (NVME_LM_HDR_LEN + css + vss != aq->state_len || (csvi && csuuidi) ||
+	    aq->view_lies) {
+		*len = aq->state_len;
+		return kmemdup(aq->state, aq->state_len, GFP_KERNEL);
+	}
+	*len = NVME_LM_HDR_LEN + (csvi ? css : 0) + (csuuidi ? vss : 0);
+	v = kzalloc(*len, GFP_KERNEL);
+	if (!v)
+		return NULL;
+	memcpy(v, aq->state, NVME_LM_HDR_LEN);
+	hdr = (void *)v;
+	if (!csvi)
+		put_unaligned_le64(0, hdr->nvmecss);
+	if (!csuuidi)
+		put_unaligned_le64(0, hdr->vss);
+	if (csvi)
+		memcpy(v + NVME_LM_HDR_LEN, aq->state + NVME_LM_HDR_LEN, css);
+	if (csuuidi)
+		memcpy(v + NVME_LM_HDR_LEN + (csvi ? css : 0),
+		       aq->state + NVME_LM_HDR_LEN + css, vss);
+	return v;
 }
 
 /* Identify CNS 15h: entries with a SCID of CNTID or more, 127 at most. */
@@ -294,7 +349,7 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 	if (!aq->suspended[vf])
 		return NVME_SC_CTRL_NOT_SUSPENDED | NVME_STATUS_DNR;
 	if (!fake_fmt_ok(aq, cdw11 >> 16 & 0xff, cdw11 >> 24) ||
-	    bytes != len || off + bytes > aq->loaded_len)
+	    !(cdw11 >> 16) || bytes != len || off + bytes > aq->loaded_len)
 		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
 	if (aq->fail_set_at >= 0 && off == aq->fail_set_at) {
 		aq->fail_set_at = -1;
@@ -311,10 +366,15 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 	}
 	memcpy(aq->loaded + off, buf, bytes);
 	aq->loaded_next = off + bytes;
-	/* NVMe 2.1: vendor state without a vendor format is Invalid Field */
+	/* NVMe 2.1: a part without its format is Invalid Field (Fig. 354) */
 	if ((seq == NVME_MIG_SEQ_LAST || seq == NVME_MIG_SEQ_ENTIRE) &&
-	    !(cdw11 >> 24) && aq->loaded_next >= NVME_LM_HDR_LEN &&
-	    get_unaligned_le64(((struct nvme_ctrl_state_hdr *)aq->loaded)->vss))
+	    aq->loaded_next >= NVME_LM_HDR_LEN &&
+	    ((!(cdw11 >> 24) &&
+	      get_unaligned_le64(((struct nvme_ctrl_state_hdr *)
+				  aq->loaded)->vss)) ||
+	     (!(cdw11 >> 16 & 0xff) &&
+	      get_unaligned_le64(((struct nvme_ctrl_state_hdr *)
+				  aq->loaded)->nvmecss))))
 		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
 	if (seq == NVME_MIG_SEQ_LAST || seq == NVME_MIG_SEQ_ENTIRE) {
 		aq->committed = true;
@@ -331,6 +391,8 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 		  (u64)le32_to_cpu(cmd->common.cdw13) << 32;
 	u32 cdw10 = le32_to_cpu(cmd->common.cdw10);
 	u32 cdw11 = le32_to_cpu(cmd->common.cdw11);
+	u32 view_len;
+	u8 *view;
 	int vf;
 
 	if (aq->ncmds < FAKE_CMDS) {
@@ -392,10 +454,15 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
 		    le32_to_cpu(cmd->common.cdw15) + 1 != len / 4)
 			return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
 		/* beyond the state, dwords are undefined: leave them */
-		if (off < aq->state_len)
-			memcpy(buf, aq->state + off,
-			       min_t(u64, len, aq->state_len - off) -
+		view = fake_view(aq, cdw10 >> 16 & 0xff, cdw11 >> 16 & 0xff,
+				 &view_len);
+		if (!view)
+			return -ENOMEM;
+		if (off < view_len)
+			memcpy(buf, view + off,
+			       min_t(u64, len, view_len - off) -
 			       (len > aq->short_by ? aq->short_by : 0));
+		kfree(view);
 		*result = aq->suspended[vf] ? NVME_MIGRECV_CSUP : 0;
 		return 0;
 	case nvme_admin_migrate_send:
@@ -485,9 +552,14 @@ static struct fake_aq *fake_aq_new_mdts(struct kunit *test, u32 mdts,
 	aq->ns[0].nsze = 8192;
 	aq->ns[0].ds = 12;
 	aq->ns[0].only_vf = -1;
-	/* the NVMe-defined format only, as NVMe 2.1 defines it */
+	/* the NVMe-defined format, and a vendor one the host accepts */
 	aq->nv = 1;
 	aq->vers[0] = cpu_to_le16(0);
+	aq->nuuid = 1;
+	memcpy(aq->uuids[0], fake_uuid, 16);
+	KUNIT_ASSERT_EQ(test, nvme_lm_set_formats(fake_accepted,
+						  ARRAY_SIZE(fake_accepted)),
+			0);
 	return aq;
 }
 
@@ -701,7 +773,7 @@ static void nvme_lm_test_chunking(struct kunit *test)
 		/* the core copies out what the controller wrote, as it was */
 		KUNIT_ASSERT_EQ(test, save_payload(test, fn, aq->state,
 						   aq->state_len), 0);
-		KUNIT_EXPECT_EQ(test, f->save_fmt.csuuidi, vss[i] ? 1 : 0);
+		KUNIT_EXPECT_EQ(test, f->save_fmt.csuuidi, 1);
 		/*
 		 * Suspend; formats, list, Identify Controller and the
 		 * namespaces (CNS 10h, 12h, 11h) for the descriptor; the
@@ -723,7 +795,7 @@ static void nvme_lm_test_chunking(struct kunit *test)
 			n = min(aq->state_len - off, max_xfer);
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 10), 0x10000U);
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 11),
-					vss[i] ? 0x10022U : 0x22U);
+					0x10022U);
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 12), off);
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 15), n / 4 - 1);
 			off += n;
@@ -756,7 +828,7 @@ static void nvme_lm_test_chunking(struct kunit *test)
 			else
 				KUNIT_EXPECT_EQ(test, seq, 0U);
 			KUNIT_EXPECT_EQ(test, dw(&aq->cmds[j], 11),
-					vss[i] ? 0x01010022U : 0x10022U);
+					0x01010022U);
 		}
 		fake_unregister(test, aq);
 	}
@@ -774,6 +846,7 @@ static void nvme_lm_test_dma_buffers(struct kunit *test)
 	struct nvme_lm_fn *f;
 
 	aq->nuuid = 1;
+	memset(aq->uuids[0], 0, 16);
 	aq->uuids[0][0] = 0x5a;
 	fn = nvme_lm_test_fn(test, aq, 0);
 	f = nvme_lm_fn(fn);
@@ -913,11 +986,16 @@ static void nvme_lm_test_lying_device(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
 	cs->niosq = cpu_to_le16(1);
 
-	/* vendor state without a vendor format (CSUUIDI 0): VSS must be 0 */
-	put_unaligned_le64(1, hdr->vss);
+	/*
+	 * NVMe state though the NVMe-defined format was not asked for (a
+	 * controller listing none, CSVI 0): NVMECSS must be 0
+	 */
+	aq->nv = 0;
+	aq->view_lies = true;
 	KUNIT_EXPECT_EQ(test, save_payload(test, fn, NULL, 0), -EPROTO);
 	KUNIT_ASSERT_EQ(test, lm_function_reset(fn), 0);
-	put_unaligned_le64(0, hdr->vss);
+	aq->nv = 1;
+	aq->view_lies = false;
 
 	/* a version other than the one NVMe 2.1 defines, 0 */
 	hdr->ver = cpu_to_le16(1);
@@ -1042,17 +1120,39 @@ static void nvme_lm_test_vf_map(struct kunit *test)
 }
 
 /* CSVI and CSUUIDI are positions in the controller's own CNS 20h list. */
+static void nvme_lm_test_restore_formats(void *unused)
+{
+	nvme_lm_set_formats(fake_accepted, ARRAY_SIZE(fake_accepted));
+}
+
+/*
+ * Formats: the NVMe-defined one by the index of version 0, none (CSVI 0)
+ * when it is not listed; the vendor one the administrator prefers among
+ * those listed, and on a destination only one the administrator accepts.
+ * A controller without an accepted vendor format has no migratable VF.
+ */
 static void nvme_lm_test_formats(struct kunit *test)
 {
-	static const u8 u1[16] = { 1, 1 }, u2[16] = { 2, 2 }, u3[16] = { 3 };
 	static const u8 none[16];
+	const uuid_t pref[] = { UUID_INIT(0x02020000, 0, 0, 0, 0, 0, 0, 0, 0,
+					  0, 0),
+				UUID_INIT(0x01010000, 0, 0, 0, 0, 0, 0, 0, 0,
+					  0, 0) };
 	struct fake_aq *aq = fake_aq_new(test, 4096);
+	struct nvme_lm_compat desc;
 	struct nvme_lm_fmt fmt;
+	char *buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	u16 cntlid;
 
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							nvme_lm_test_restore_formats,
+							NULL), 0);
 	/* NVMe 2.1: the NVMe-defined format's version is 0 */
 	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
 	KUNIT_EXPECT_EQ(test, fmt.csvi, 1);
-	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 0);
+	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 1);
+	KUNIT_EXPECT_EQ(test, memcmp(fmt.uuid, fake_uuid, 16), 0);
 	KUNIT_EXPECT_EQ(test, aq->ncmds, 1);
 	KUNIT_EXPECT_EQ(test, dw(&aq->cmds[0], 10), 0x20U);
 
@@ -1064,39 +1164,142 @@ static void nvme_lm_test_formats(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
 	KUNIT_EXPECT_EQ(test, fmt.csvi, 3);
 
-	/* vendor formats: the first by default, or the one asked for */
+	/* vendor formats: the one the administrator prefers */
 	aq->nuuid = 2;
 	memcpy(aq->uuids[0], u1, 16);
 	memcpy(aq->uuids[1], u2, 16);
 	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
 	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 1);
 	KUNIT_EXPECT_EQ(test, memcmp(fmt.uuid, u1, 16), 0);
-	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, u2, &fmt), 0);
+	KUNIT_ASSERT_EQ(test, nvme_lm_set_formats(pref, 2), 0);
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
 	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 2);
+	KUNIT_EXPECT_EQ(test, memcmp(fmt.uuid, u2, 16), 0);
+	/* a destination: the one asked for, if accepted and listed */
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, u1, &fmt), 0);
+	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 1);
 	KUNIT_EXPECT_EQ(test, fmt.csvi, 3);
 	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, u3, &fmt), -EXDEV);
-	/* a zero UUID asks for the NVMe-defined state alone */
-	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, none, &fmt), 0);
+	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, none, &fmt),
+			-EXDEV);
+	KUNIT_ASSERT_EQ(test, nvme_lm_set_formats(pref, 1), 0);
+	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, u1, &fmt), -EXDEV);
+	/* listed but not accepted: not migratable */
+	KUNIT_ASSERT_EQ(test, nvme_lm_set_formats(pref + 1, 1), 0);
+	aq->nuuid = 1;
+	memcpy(aq->uuids[0], u2, 16);
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
 	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 0);
+	KUNIT_EXPECT_EQ(test, nvme_lm_describe_vf(&aq->lm, 0, NULL, &desc,
+						  &fmt, &cntlid), -EOPNOTSUPP);
+	KUNIT_ASSERT_EQ(test, nvme_lm_set_formats(pref, 2), 0);
 
-	/* version value 1 alone is not the format NVMe 2.1 defines */
+	/* version value 1 alone: no NVMe-defined part (CSVI 0), still fine */
 	aq->nv = 1;
 	aq->vers[0] = cpu_to_le16(1);
-	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt),
-			-EOPNOTSUPP);
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
+	KUNIT_EXPECT_EQ(test, fmt.csvi, 0);
+	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 1);
+	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&aq->lm, 0, NULL, &desc,
+						  &fmt, &cntlid), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc.nvme_ver), 0xffff);
+	/* only vendor formats */
+	aq->nv = 0;
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
+	KUNIT_EXPECT_EQ(test, fmt.csvi, 0);
+	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 1);
+	/* only the NVMe-defined format: the guest's admin queue, features
+	 * and AERs would be lost, so the VF is not migratable
+	 */
+	aq->nv = 1;
+	aq->vers[0] = 0;
+	aq->nuuid = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_describe_vf(&aq->lm, 0, NULL, &desc,
+						  &fmt, &cntlid), -EOPNOTSUPP);
 	/* counts that overflow the 4 KiB of Identify data */
 	aq->nv = 255;
 	aq->nuuid = 255;
 	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt),
 			-EPROTO);
-	aq->nuuid = 0;
-	aq->nv = 0;
-	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt),
-			-EOPNOTSUPP);
 	/* the controller refuses CNS 20h */
+	aq->nv = 1;
+	aq->nuuid = 1;
 	aq->fail_status = NVME_SC_INVALID_FIELD;
 	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt),
 			-EOPNOTSUPP);
+	aq->fail_status = 0;
+
+	/* the parameter: UUIDs, comma separated, at most 8, none null */
+	KUNIT_EXPECT_EQ(test, lm_formats_set(" 02020000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000\n",
+					     NULL), 0);
+	KUNIT_EXPECT_EQ(test, lm_formats_get(buf, NULL), 74);
+	KUNIT_EXPECT_STREQ(test, buf,
+			   "02020000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000\n");
+	KUNIT_EXPECT_EQ(test, lm_formats_set("not-a-uuid", NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_formats_set("00000000-0000-0000-0000-000000000000",
+					     NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_formats_set("1-2", NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_formats_set(
+		"01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000",
+		NULL), -EINVAL);
+	/* a refused value leaves the list as it was */
+	KUNIT_EXPECT_EQ(test, lm_formats_get(buf, NULL), 74);
+	KUNIT_EXPECT_EQ(test, lm_formats_set("", NULL), 0);
+	KUNIT_EXPECT_EQ(test, lm_formats_get(buf, NULL), 1);
+	KUNIT_EXPECT_EQ(test, nvme_lm_read_formats(&aq->lm, NULL, &fmt), 0);
+	KUNIT_EXPECT_EQ(test, fmt.csuuidi, 0);
+}
+
+/*
+ * A controller that lists only vendor formats: Get and Set name no
+ * NVMe-defined part (CSVI 0), the state is the header and vendor state,
+ * and it moves from one VF to another.
+ */
+static void nvme_lm_test_vendor_only(struct kunit *test)
+{
+	struct fake_aq *src = fake_registered(test, 4096);
+	struct fake_aq *dst = fake_registered(test, 4096);
+	u32 full = fake_state_len(1, 1, 256), len = NVME_LM_HDR_LEN + 256;
+	struct lm_function *sfn, *dfn;
+	u8 hdr[STREAM_HDR_LEN];
+	struct nvme_lm_compat *desc = (void *)(hdr + STREAM_COMPAT_AT);
+	u8 *view;
+	u32 n, i;
+
+	src->nv = 0;
+	dst->nv = 0;
+	sfn = nvme_lm_test_fn(test, src, 0);
+	dfn = nvme_lm_test_fn(test, dst, 1);
+	src->state = fake_state(test, 1, 1, 256);
+	src->state_len = full;
+	view = fake_view(src, 0, 1, &n);
+	KUNIT_ASSERT_NOT_NULL(test, view);
+	KUNIT_ASSERT_EQ(test, n, len);
+	src->ncmds = 0;
+	KUNIT_ASSERT_EQ(test, save_stream(test, sfn, view, len, hdr), 0);
+	for (i = 0; i < src->ncmds; i++)
+		if (src->cmds[i].common.opcode == nvme_admin_migrate_recv)
+			KUNIT_EXPECT_EQ(test, dw(&src->cmds[i], 10) >> 16, 0U);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(desc->nvme_ver), 0xffff);
+
+	dst->loaded_len = len;
+	dst->loaded = kunit_kzalloc(test, len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, dst->loaded);
+	load_prepare(test, dfn, desc);
+	dst->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(dfn, view, len, 0, len), 0);
+	KUNIT_EXPECT_EQ(test, dw(&dst->cmds[0], 11), 0x01000022U);
+	KUNIT_EXPECT_TRUE(test, dst->committed);
+	KUNIT_EXPECT_EQ(test, memcmp(dst->loaded, view, len), 0);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(dfn), 0);
+	/* an NVMe part in a state of a format without one is refused */
+	load_prepare(test, dfn, desc);
+	dst->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_load(dfn, src->state, full, 0, full),
+			-EPROTO);
+	KUNIT_EXPECT_EQ(test, dst->ncmds, 0);
+	KUNIT_EXPECT_EQ(test, lm_function_reset(dfn), 0);
+	kfree(view);
 }
 
 static void nvme_lm_test_restore_same_fw(void *unused)
@@ -1113,7 +1316,6 @@ static void nvme_lm_test_restore_same_fw(void *unused)
  */
 static void nvme_lm_test_compat(struct kunit *test)
 {
-	static const u8 u1[16] = { 1, 1 }, u2[16] = { 2, 2 };
 	struct fake_aq *src = fake_registered(test, 4096);
 	struct fake_aq *dst = fake_registered(test, 4096);
 	struct lm_function *sfn, *dfn;
@@ -1309,6 +1511,7 @@ static void nvme_lm_test_load_pieces(struct kunit *test)
 	u32 off, j, len;
 
 	aq->nuuid = 1;
+	memset(aq->uuids[0], 0, 16);
 	aq->uuids[0][3] = 3;
 	fn = nvme_lm_test_fn(test, aq, 1);
 	aq->state = fake_state(test, 1, 1, vss);
@@ -1436,6 +1639,7 @@ static void nvme_lm_test_resets(struct kunit *test)
 	/* a state the controller refuses is bad data: -EINVAL */
 	KUNIT_EXPECT_EQ(test, nvme_lm_stop(fn), 0);
 	nvme_lm_fn(fn)->load_fmt.csvi = 2;	/* the fake lists one version */
+	nvme_lm_fn(fn)->load_fmt.csuuidi = 1;
 	nvme_lm_fn(fn)->load_nvq = 4;
 	nvme_lm_fn(fn)->load_nvi = 1;
 	KUNIT_EXPECT_EQ(test, nvme_lm_load(fn, aq->state, aq->state_len, 0,
@@ -1766,6 +1970,7 @@ static struct kunit_case nvme_lm_cases[] = {
 	KUNIT_CASE(nvme_lm_test_lying_device),
 	KUNIT_CASE(nvme_lm_test_vf_map),
 	KUNIT_CASE(nvme_lm_test_formats),
+	KUNIT_CASE(nvme_lm_test_vendor_only),
 	KUNIT_CASE(nvme_lm_test_compat),
 	KUNIT_CASE(nvme_lm_test_set_retry),
 	KUNIT_CASE(nvme_lm_test_resets),
