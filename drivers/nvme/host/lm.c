@@ -61,26 +61,29 @@ int nvme_lm_set_formats(const uuid_t *list, unsigned int n)
 	return 0;
 }
 
+/*
+ * Parsed in place: with nvme built in, a value on the kernel command line
+ * is set before the slab allocator is up.
+ */
 static int lm_formats_set(const char *val, const struct kernel_param *kp)
 {
 	uuid_t list[NVME_LM_MAX_FORMATS];
-	char *copy, *p, *one;
+	const char *p = skip_spaces(val);
 	unsigned int n = 0;
-	int ret = 0;
 
-	copy = kstrdup(val, GFP_KERNEL);
-	if (!copy)
-		return -ENOMEM;
-	for (p = strim(copy); p && *p;) {
-		one = strim(strsep(&p, ","));
-		if (n == NVME_LM_MAX_FORMATS || uuid_parse(one, &list[n])) {
-			ret = -EINVAL;
-			break;
-		}
+	while (*p) {
+		if (n == NVME_LM_MAX_FORMATS ||
+		    strnlen(p, UUID_STRING_LEN) < UUID_STRING_LEN ||
+		    uuid_parse(p, &list[n]))
+			return -EINVAL;
 		n++;
+		p = skip_spaces(p + UUID_STRING_LEN);
+		if (*p == ',')
+			p = skip_spaces(p + 1);
+		else if (*p)
+			return -EINVAL;
 	}
-	kfree(copy);
-	return ret ?: nvme_lm_set_formats(list, n);
+	return nvme_lm_set_formats(list, n);
 }
 
 static int lm_formats_get(char *buf, const struct kernel_param *kp)

@@ -1125,6 +1125,10 @@ static void nvme_lm_test_restore_formats(void *unused)
 	nvme_lm_set_formats(fake_accepted, ARRAY_SIZE(fake_accepted));
 }
 
+#define U1	"01010000-0000-0000-0000-000000000000"
+#define U2	"02020000-0000-0000-0000-000000000000"
+#define UNULL	"00000000-0000-0000-0000-000000000000"
+
 /*
  * Formats: the NVMe-defined one by the index of version 0, none (CSVI 0)
  * when it is not listed; the vendor one the administrator prefers among
@@ -1230,18 +1234,18 @@ static void nvme_lm_test_formats(struct kunit *test)
 	aq->fail_status = 0;
 
 	/* the parameter: UUIDs, comma separated, at most 8, none null */
-	KUNIT_EXPECT_EQ(test, lm_formats_set(" 02020000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000\n",
-					     NULL), 0);
+	KUNIT_EXPECT_EQ(test, lm_formats_set(" " U2 " , " U1 "\n", NULL), 0);
 	KUNIT_EXPECT_EQ(test, lm_formats_get(buf, NULL), 74);
-	KUNIT_EXPECT_STREQ(test, buf,
-			   "02020000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000\n");
+	KUNIT_EXPECT_STREQ(test, buf, U2 "," U1 "\n");
 	KUNIT_EXPECT_EQ(test, lm_formats_set("not-a-uuid", NULL), -EINVAL);
-	KUNIT_EXPECT_EQ(test, lm_formats_set("00000000-0000-0000-0000-000000000000",
-					     NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_formats_set(UNULL, NULL), -EINVAL);
 	KUNIT_EXPECT_EQ(test, lm_formats_set("1-2", NULL), -EINVAL);
-	KUNIT_EXPECT_EQ(test, lm_formats_set(
-		"01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000,01010000-0000-0000-0000-000000000000",
-		NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_formats_set(U1 "0", NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_formats_set(U1 " " U2, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_formats_set(U1 ",," U2, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_formats_set(U1 "," U1 "," U1 "," U1 "," U1 ","
+					     U1 "," U1 "," U1 "," U1, NULL),
+			-EINVAL);
 	/* a refused value leaves the list as it was */
 	KUNIT_EXPECT_EQ(test, lm_formats_get(buf, NULL), 74);
 	KUNIT_EXPECT_EQ(test, lm_formats_set("", NULL), 0);
