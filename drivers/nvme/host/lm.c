@@ -106,7 +106,7 @@ static const struct kernel_param_ops lm_formats_ops = {
 };
 module_param_cb(lm_formats, &lm_formats_ops, NULL, 0644);
 MODULE_PARM_DESC(lm_formats,
-		 "vendor specific controller state formats (UUIDs, comma separated, preferred first) VFs are saved in and accepted in; none: no VF is migratable");
+		 "vendor specific controller state formats (UUIDs, comma separated, preferred first) VFs are saved in and accepted in; empty (the default): no VF is migratable");
 
 /* @uuid's place in the administrator's list, or -1. */
 static int nvme_lm_format_rank(const u8 *uuid)
@@ -805,25 +805,12 @@ static unsigned long nvme_lm_suspend_timeout(void)
 	return ms ? clamp(msecs_to_jiffies(ms), 1UL, admin) : admin;
 }
 
-/* Suspends left outstanding, each holding an admin tag, before no more */
-#define NVME_LM_MAX_LEFT	4
-
 /*
- * Neither the Suspend nor its Abort was answered: the command stays
- * outstanding on the PF's admin queue, its tag held, and only a reset of
- * the VF ends it (a Controller Level Reset ends a suspension, and the
- * controller then completes the Suspend).  The reset cannot happen here,
- * under the function's lock, which the VF's reset handler takes.
+ * Suspends not completed, each holding an admin tag: past this many, a
+ * device that ends none of them (not even at a VF's reset) gets no more,
+ * and the PF's own admin commands keep tags to run with.
  */
-static void nvme_lm_suspend_lost(struct nvme_lm_fn *f)
-{
-	int ret = f->lm->reset_vf(f->lm, f->dev);
-
-	dev_warn_ratelimited(f->lm->dev,
-			     "Migration Send for CNTLID %u not answered, nor its Abort: %s VF %d to end it (%d)\n",
-			     f->cntlid, ret ? "could not reset" : "resetting",
-			     f->vf, ret);
-}
+#define NVME_LM_MAX_SUSPENDS	4
 
 static int nvme_lm_stop(struct lm_function *fn)
 {
@@ -837,17 +824,27 @@ static int nvme_lm_stop(struct lm_function *fn)
 	ret = nvme_lm_check_cntlid(f);
 	if (ret)
 		return ret;
-	/* a device that ends none of them must not take the admin queue */
-	if (atomic_read(f->lm->left) >= NVME_LM_MAX_LEFT) {
+	/* a slot, handed to submit, which frees it when the Suspend completes */
+	if (atomic_inc_return(f->lm->suspends) > NVME_LM_MAX_SUSPENDS) {
+		atomic_dec(f->lm->suspends);
 		dev_warn_ratelimited(f->lm->dev,
-				     "%d Suspends still outstanding: VF %d not suspended\n",
-				     atomic_read(f->lm->left), f->vf);
+				     "%d Suspends not completed: VF %d not suspended\n",
+				     NVME_LM_MAX_SUSPENDS, f->vf);
 		return -EBUSY;
 	}
 	nvme_lm_cmd_suspend(&c, f->cntlid);
 	ret = f->lm->submit(f->lm, &c, NULL, 0, &res, timeout);
+	/*
+	 * Neither the Suspend nor its Abort was answered: it stays on the
+	 * PF's admin queue, holding a tag and a slot, until the controller
+	 * completes it.  A Controller Level Reset of the VF ends its
+	 * suspension: the function is in ERROR, which only a reset leaves
+	 * (VFIO_DEVICE_RESET), and that reset is the VF's alone.
+	 */
 	if (ret == -ETIMEDOUT)
-		nvme_lm_suspend_lost(f);
+		dev_warn_ratelimited(f->lm->dev,
+				     "Migration Send Suspend for CNTLID %u not answered, nor its Abort: VF %d in ERROR until it is reset\n",
+				     f->cntlid, f->vf);
 	else
 		ret = nvme_lm_cmd_errno(f->lm, &c, ret, timeout);
 	f->stop_failed = ret;
@@ -1015,7 +1012,8 @@ static bool nvme_lm_queue_ok(const struct nvme_lm *lm, u16 qid, u16 nio,
  * set on, as the device describes that VF (@nvq queue and @nvi interrupt
  * resources; the primary's MQES, as a secondary's CAP cannot be read
  * through the primary): the stream is the user's, and its descriptor too.
- * Queue IDs within the VF's I/O queues and unique, each SQ's CQ in the
+ * Queue IDs within the VF's I/O queues, each list in ascending QID order
+ * (so unique; NVMe 2.1 Figure 359), each SQ's CQ in the
  * state, sizes within MQES (0's based, not 0), head and tail within the
  * size, vectors of interrupting CQs within NVI, reserved fields zero and
  * ATTR bits known.  The NVMe-defined state must be in @len.
@@ -1027,9 +1025,9 @@ int nvme_lm_check_queues(struct nvme_lm *lm, const u8 *state, u32 len,
 		(const void *)(state + NVME_LM_HDR_LEN);
 	const struct nvme_ctrl_state_sq *sq;
 	const struct nvme_ctrl_state_cq *cq;
-	unsigned long *sqs = NULL, *cqs = NULL;
+	unsigned long *cqs = NULL;
 	u16 nio = nvq ? nvq - 1 : 0;	/* one is the admin queue */
-	u16 niosq, niocq, qid, i;
+	u16 niosq, niocq, qid, prev, i;
 	const char *why;
 	int ret = -EPROTO;
 
@@ -1047,15 +1045,14 @@ int nvme_lm_check_queues(struct nvme_lm *lm, const u8 *state, u32 len,
 	why = "reserved field set";
 	if (cs->rsvd6)
 		goto bad;
-	sqs = bitmap_zalloc(nio + 1, GFP_KERNEL);
 	cqs = bitmap_zalloc(nio + 1, GFP_KERNEL);
-	if (!sqs || !cqs) {
+	if (!cqs) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	sq = (const void *)(cs + 1);
 	cq = (const void *)(sq + niosq);
-	for (i = 0; i < niocq; i++, cq++) {
+	for (i = 0, prev = 0; i < niocq; i++, cq++, prev = qid) {
 		u32 attr = le32_to_cpu(cq->attr);
 
 		qid = le16_to_cpu(cq->qid);
@@ -1068,11 +1065,14 @@ int nvme_lm_check_queues(struct nvme_lm *lm, const u8 *state, u32 len,
 		if ((attr & ~NVME_LM_CQ_ATTR_KNOWN) ||
 		    ((attr & NVME_LM_CQ_ATTR_IEN) && attr >> 16 >= nvi))
 			goto bad;
-		why = "completion queue ID twice";
-		if (__test_and_set_bit(qid, cqs))
+		why = "completion queues not in ascending order";
+		if (qid <= prev)
 			goto bad;
+		__set_bit(qid, cqs);
 	}
-	for (i = 0; i < niosq; i++, sq++) {
+	for (i = 0, prev = 0; i < niosq; i++, sq++, prev = qid) {
+		u16 cqid = le16_to_cpu(sq->cqid);
+
 		qid = le16_to_cpu(sq->qid);
 		why = "submission queue out of range";
 		if (!nvme_lm_queue_ok(lm, qid, nio, le16_to_cpu(sq->qsize),
@@ -1083,11 +1083,10 @@ int nvme_lm_check_queues(struct nvme_lm *lm, const u8 *state, u32 len,
 		if (le16_to_cpu(sq->attr) & ~NVME_LM_SQ_ATTR_KNOWN)
 			goto bad;
 		why = "submission queue of no completion queue";
-		qid = le16_to_cpu(sq->cqid);
-		if (!qid || qid > nio || !test_bit(qid, cqs))
+		if (!cqid || cqid > nio || !test_bit(cqid, cqs))
 			goto bad;
-		why = "submission queue ID twice";
-		if (__test_and_set_bit(le16_to_cpu(sq->qid), sqs))
+		why = "submission queues not in ascending order";
+		if (qid <= prev)
 			goto bad;
 	}
 	ret = 0;
@@ -1097,7 +1096,6 @@ bad:
 			    "controller state refused: %s (%u SQs, %u CQs; VF: %u queues, %u vectors)\n",
 			    why, niosq, niocq, nvq, nvi);
 out:
-	bitmap_free(sqs);
 	bitmap_free(cqs);
 	return ret;
 }
@@ -1416,19 +1414,16 @@ static const struct lm_migration_ops nvme_lm_ops = {
  * @cntlid: the primary controller's CNTLID, which its VFs' entries in the
  *	Secondary Controller List must name
  * @pf_resets: the PF driver's count of PF resets; it must outlive @lm
- * @left: the PF driver's count of Suspends left outstanding; it must
+ * @suspends: the PF driver's count of Suspends not completed; it must
  *	outlive @lm and the PF's admin queue
- * @reset_vf: starts a reset of a VF, for a Suspend nothing else ends
  */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 		  nvme_lm_submit_fn submit, u32 max_xfer, u32 map_limit,
-		  u16 cntlid, atomic_t *pf_resets, atomic_t *left,
-		  nvme_lm_reset_vf_fn reset_vf)
+		  u16 cntlid, atomic_t *pf_resets, atomic_t *suspends)
 {
 	lm->dev = dev;
 	lm->submit = submit;
-	lm->left = left;
-	lm->reset_vf = reset_vf;
+	lm->suspends = suspends;
 	lm->cntlid = cntlid;
 	lm->resets = pf_resets;
 	lm->mqes = U16_MAX;
@@ -1449,50 +1444,19 @@ static int nvme_lm_submit_admin(struct nvme_lm *lm, struct nvme_command *cmd,
 	int ret;
 
 	/* a command that may outlive the call has no data to land late */
-	if (timeout && buf)
+	if (timeout && buf) {
+		atomic_dec(lm->suspends);
 		return -EINVAL;
+	}
 	if (timeout)
 		ret = nvme_submit_admin_cmd_abortable(lm->ctrl, cmd, &res,
-						      timeout, lm->left);
+						      timeout, lm->suspends);
 	else
 		ret = __nvme_submit_sync_cmd(lm->ctrl->admin_q, cmd, &res, buf,
 					     len, NVME_QID_ANY, 0);
 	if (ret >= 0)
 		*result = le32_to_cpu(res.u32);
 	return ret;
-}
-
-struct nvme_lm_vf_reset {
-	struct work_struct work;
-	struct pci_dev *vf;
-};
-
-static void nvme_lm_vf_reset_work(struct work_struct *work)
-{
-	struct nvme_lm_vf_reset *w = container_of(work, typeof(*w), work);
-	int ret = pci_reset_function(w->vf);
-
-	if (ret)
-		pci_warn(w->vf, "reset to end a Suspend failed: %d\n", ret);
-	pci_dev_put(w->vf);
-	kfree(w);
-}
-
-/*
- * As an administrator's reset through sysfs: the VF's driver (vfio-pci)
- * is told before and after, and its reset_done brings the function back
- * from ERROR.  nvme-pci's module exit flushes nvme_wq.
- */
-static int nvme_lm_pci_reset_vf(struct nvme_lm *lm, struct device *vf)
-{
-	struct nvme_lm_vf_reset *w = kmalloc(sizeof(*w), GFP_KERNEL);
-
-	if (!w)
-		return -ENOMEM;
-	INIT_WORK(&w->work, nvme_lm_vf_reset_work);
-	w->vf = pci_dev_get(to_pci_dev(vf));
-	queue_work(nvme_wq, &w->work);
-	return 0;
 }
 
 /**
@@ -1502,15 +1466,15 @@ static int nvme_lm_pci_reset_vf(struct nvme_lm *lm, struct device *vf)
  * @pf_resets: counts the PF's resets (each ends every VF's suspension),
  *	raised before and after the controller is disabled; kept by the
  *	caller, it outlives the registration
- * @left: counts the Suspends left outstanding on the admin queue; kept by
- *	the caller, it outlives the registration and the admin queue
+ * @suspends: counts the Suspends not completed on the admin queue; kept
+ *	by the caller, it outlives the registration and the admin queue
  *
  * Does nothing for a controller without Host Managed Live Migration.
  *
  * Return: the registration, to be passed to nvme_lm_unregister(), or NULL.
  */
 struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev,
-				 atomic_t *pf_resets, atomic_t *left)
+				 atomic_t *pf_resets, atomic_t *suspends)
 {
 	struct request_queue *q = ctrl->admin_q;
 	struct nvme_lm_fmt fmt;
@@ -1528,7 +1492,7 @@ struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev,
 		     ctrl->max_hw_sectors << SECTOR_SHIFT,
 		     min_t(u64, (u64)queue_max_hw_sectors(q) << SECTOR_SHIFT,
 			   (u64)queue_max_segments(q) * PAGE_SIZE),
-		     ctrl->cntlid, pf_resets, left, nvme_lm_pci_reset_vf);
+		     ctrl->cntlid, pf_resets, suspends);
 	lm->mqes = NVME_CAP_MQES(ctrl->cap);
 	ret = nvme_lm_read_formats(lm, NULL, &fmt);
 	if (!ret && !fmt.csuuidi)

@@ -27,15 +27,12 @@ struct pci_dev;
  * that is not answered in time is aborted with an Abort command, never by
  * resetting the PF: it fails with Command Abort Requested, or, when the
  * Abort is not honoured either, with -ETIMEDOUT while it stays
- * outstanding on the controller, counted in nvme_lm.left until it
- * completes.
+ * outstanding on the controller.  The caller raised nvme_lm.suspends for
+ * it, which is lowered once it completes or is not sent.
  */
 typedef int (*nvme_lm_submit_fn)(struct nvme_lm *lm, struct nvme_command *cmd,
 				 void *buf, u32 len, u32 *result,
 				 unsigned long timeout);
-
-/* Starts a reset of the VF @vf, without waiting for it; 0 or -errno. */
-typedef int (*nvme_lm_reset_vf_fn)(struct nvme_lm *lm, struct device *vf);
 
 /**
  * struct nvme_lm_fmt - a controller state format, as one controller lists it
@@ -100,8 +97,6 @@ struct nvme_lm_compat {
  * @dev: the PF's device
  * @ctrl: the PF's NVMe controller, for @submit
  * @submit: admin command submission (a fake one in KUnit)
- * @reset_vf: VF reset, for a Suspend that nothing else ends (a fake one
- *	in KUnit)
  * @max_xfer: bytes one command moves here: at most MDTS, what the admin
  *	queue maps in one request, and %NVME_LM_XFER_MAX
  * @cntlid: the primary controller's own CNTLID
@@ -109,8 +104,8 @@ struct nvme_lm_compat {
  *	a state may set on a VF
  * @resets: the PF driver's count of PF resets, each of which ends every
  *	VF's suspension; it outlives this structure
- * @left: the PF driver's count of Suspends left outstanding on its admin
- *	queue, each holding a tag; it outlives this structure
+ * @suspends: the PF driver's count of Suspends not completed, each
+ *	holding an admin tag; it outlives this structure
  * @map_lock: protects @map_valid, @vf_known and @vf_entry
  * @map_valid: the map reflects the current VFs
  * @vf_known: VFs the Secondary Controller List names
@@ -121,12 +116,11 @@ struct nvme_lm {
 	struct device *dev;
 	struct nvme_ctrl *ctrl;
 	nvme_lm_submit_fn submit;
-	nvme_lm_reset_vf_fn reset_vf;
 	u32 max_xfer;
 	u16 cntlid;
 	u16 mqes;
 	atomic_t *resets;
-	atomic_t *left;
+	atomic_t *suspends;
 	struct mutex map_lock;		/* see above */
 	bool map_valid;
 	DECLARE_BITMAP(vf_known, NVME_LM_MAX_VFS);
@@ -135,14 +129,14 @@ struct nvme_lm {
 
 #if IS_ENABLED(CONFIG_NVME_LIVE_MIGRATION)
 struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev,
-				 atomic_t *pf_resets, atomic_t *left);
+				 atomic_t *pf_resets, atomic_t *suspends);
 void nvme_lm_unregister(struct nvme_lm *lm);
 void nvme_lm_vfs_changed(struct nvme_lm *lm);
 #else
 static inline struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl,
 					       struct pci_dev *pdev,
 					       atomic_t *pf_resets,
-					       atomic_t *left)
+					       atomic_t *suspends)
 {
 	return NULL;
 }
@@ -159,8 +153,7 @@ static inline void nvme_lm_vfs_changed(struct nvme_lm *lm)
 /* lm.c internals, visible to its KUnit test */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 		  nvme_lm_submit_fn submit, u32 max_xfer, u32 map_limit,
-		  u16 cntlid, atomic_t *pf_resets, atomic_t *left,
-		  nvme_lm_reset_vf_fn reset_vf);
+		  u16 cntlid, atomic_t *pf_resets, atomic_t *suspends);
 int nvme_lm_status_to_errno(int status);
 const char *nvme_lm_opcode_name(u8 opcode);
 int nvme_lm_vf(struct nvme_lm *lm, int vf, bool fresh,

@@ -57,8 +57,8 @@ struct fake_aq {
 	bool suspend_hangs;		/* Suspend completes only if aborted */
 	bool abort_ignored;		/* ... and the Abort does nothing */
 	bool pending[FAKE_VFS];		/* a Suspend outstanding for the VF */
-	atomic_t outstanding;		/* commands holding a tag past the call */
-	int vf_resets[FAKE_VFS];	/* resets of each VF asked by lm.c */
+	atomic_t outstanding;		/* lm.c's Suspend slots: not completed */
+	bool left_pending;		/* this call left a Suspend pending */
 	unsigned long timeouts[FAKE_CMDS];	/* each command's bound */
 	int nvfs;			/* VFs in the Secondary Controller List */
 	struct device *vf_dev[FAKE_VFS];	/* functions made by the test */
@@ -325,7 +325,7 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 			return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
 		if (aq->suspend_hangs && timeout && aq->abort_ignored) {
 			aq->pending[vf] = true;
-			atomic_inc(&aq->outstanding);
+			aq->left_pending = true;
 			return -ETIMEDOUT;
 		}
 		if (aq->suspend_hangs && timeout)
@@ -383,8 +383,9 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 	return 0;
 }
 
-static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
-		       void *buf, u32 len, u32 *result, unsigned long timeout)
+static int fake_submit_one(struct nvme_lm *lm, struct nvme_command *cmd,
+			   void *buf, u32 len, u32 *result,
+			   unsigned long timeout)
 {
 	struct fake_aq *aq = container_of(lm, struct fake_aq, lm);
 	u64 off = le32_to_cpu(cmd->common.cdw12) |
@@ -475,6 +476,23 @@ static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
  * A Controller Level Reset of VF @vf, or a reset of the primary (-1),
  * counted as nvme-pci counts it: before and after the controller stops.
  */
+/*
+ * As nvme_submit_admin_cmd_abortable() treats the slot lm.c raised for a
+ * command with a bound: freed when the command completes or is not sent.
+ */
+static int fake_submit(struct nvme_lm *lm, struct nvme_command *cmd,
+		       void *buf, u32 len, u32 *result, unsigned long timeout)
+{
+	struct fake_aq *aq = container_of(lm, struct fake_aq, lm);
+	int ret;
+
+	aq->left_pending = false;
+	ret = fake_submit_one(lm, cmd, buf, len, result, timeout);
+	if (timeout && !aq->left_pending)
+		atomic_dec(&aq->outstanding);
+	return ret;
+}
+
 static void fake_reset(struct fake_aq *aq, int vf)
 {
 	int i;
@@ -494,21 +512,6 @@ static void fake_reset(struct fake_aq *aq, int vf)
 	aq->loaded_next = 0;
 	if (vf < 0)
 		atomic_inc(&aq->pf_resets);
-}
-
-/* A VF reset as lm.c starts one: the controller sees an FLR of it. */
-static int fake_reset_vf(struct nvme_lm *lm, struct device *vf)
-{
-	struct fake_aq *aq = container_of(lm, struct fake_aq, lm);
-	int i;
-
-	for (i = 0; i < aq->nvfs; i++) {
-		if (!aq->vf_dev[i] || aq->vf_dev[i] != vf)
-			continue;
-		aq->vf_resets[i]++;
-		fake_reset(aq, i);
-	}
-	return 0;
 }
 
 static int nvme_lm_test_names;
@@ -539,7 +542,7 @@ static struct fake_aq *fake_aq_new_mdts(struct kunit *test, u32 mdts,
 	aq->mdts = 5;
 	nvme_lm_init(&aq->lm, nvme_lm_test_dev(test, "pf"), fake_submit,
 		     mdts, map_segs * PAGE_SIZE, FAKE_PRIMARY, &aq->pf_resets,
-		     &aq->outstanding, fake_reset_vf);
+		     &aq->outstanding);
 	aq->max_bytes = mdts;
 	aq->nvfs = 2;
 	aq->scid[0] = 0x21;
@@ -1657,7 +1660,7 @@ enum fake_break {
 	BREAK_SQ_DUP, BREAK_CQ_DUP, BREAK_SQ_NO_CQ, BREAK_SQ_QSIZE0,
 	BREAK_CQ_QSIZE_MQES, BREAK_SQ_HEAD, BREAK_CQ_TAIL, BREAK_CQ_VECTOR,
 	BREAK_SQ_RSVD, BREAK_CQ_RSVD, BREAK_SQ_ATTR, BREAK_CQ_ATTR,
-	BREAK_NVME_RSVD, BREAK_COUNT
+	BREAK_NVME_RSVD, BREAK_SQ_ORDER, BREAK_CQ_ORDER, BREAK_COUNT
 };
 
 /* Two SQs on two CQs; the VF has 3 I/O queues, 1 vector, MQES 127. */
@@ -1721,6 +1724,12 @@ static void fake_break_state(u8 *p, enum fake_break what)
 		break;
 	case BREAK_NVME_RSVD:
 		cs->rsvd6 = cpu_to_le16(1);
+		break;
+	case BREAK_SQ_ORDER:	/* Figure 359: ascending QIDs */
+		swap(sq[0], sq[1]);
+		break;
+	case BREAK_CQ_ORDER:
+		swap(cq[0], cq[1]);
 		break;
 	default:
 		break;
@@ -1814,6 +1823,8 @@ static void nvme_lm_test_bounded_suspend(struct kunit *test)
 			-ETIMEDOUT);
 	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
 	KUNIT_EXPECT_FALSE(test, aq->suspended[0]);
+	/* the aborted Suspend completed: its slot is free */
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding), 0);
 	KUNIT_EXPECT_GT(test, aq->ncmds, 0);
 	for (i = 0; i < aq->ncmds; i++)
 		KUNIT_EXPECT_EQ_MSG(test, aq->timeouts[i],
@@ -1856,10 +1867,11 @@ static void nvme_lm_test_bounded_suspend(struct kunit *test)
 
 /*
  * Abort is best effort: a controller may leave the Suspend be.  The PF is
- * still never reset.  The migration fails, the function is in ERROR, and
- * lm.c resets the VF alone, which ends the Suspend: the controller
- * completes it and its tag comes back.  The VF's reset handler brings the
- * function back to RUNNING, and the VF migrates afterwards.
+ * still never reset.  The migration fails, the function is in ERROR and
+ * the Suspend keeps its slot.  The reset that leaves ERROR (the VMM's
+ * VFIO_DEVICE_RESET) is the VF's alone: its FLR ends the suspension, the
+ * controller completes the Suspend and the slot comes back; the reset
+ * handler brings the function back to RUNNING, and it migrates afterwards.
  */
 static void nvme_lm_test_abort_ignored(struct kunit *test)
 {
@@ -1878,16 +1890,20 @@ static void nvme_lm_test_abort_ignored(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
 	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
-	/* the VF alone was reset, which ended the Suspend */
-	KUNIT_EXPECT_EQ(test, aq->vf_resets[1], 1);
-	KUNIT_EXPECT_EQ(test, aq->vf_resets[0], 0);
-	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding), 0);
-	KUNIT_EXPECT_FALSE(test, aq->suspended[1]);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding), 1);
+	KUNIT_EXPECT_TRUE(test, aq->pending[1]);
+	/* ERROR is left only by a reset: STOP is refused, nothing is sent */
+	aq->ncmds = 0;
+	KUNIT_EXPECT_LT(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
+	KUNIT_EXPECT_EQ(test, aq->ncmds, 0);
 	/* the other VF was not touched and still migrates */
 	KUNIT_EXPECT_EQ(test, lm_get_state(other, &state), 0);
 	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
 
-	/* the VF's reset handler: a Resume, answered 13Ah, then RUNNING */
+	/* the VF's FLR, then its reset handler: a Resume, answered 13Ah */
+	fake_reset(aq, 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding), 0);
+	KUNIT_EXPECT_FALSE(test, aq->pending[1]);
 	aq->ncmds = 0;
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
@@ -1900,22 +1916,27 @@ static void nvme_lm_test_abort_ignored(struct kunit *test)
 					   aq->state_len), 0);
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
-	KUNIT_EXPECT_EQ(test, aq->vf_resets[1], 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding), 0);
 
 	/*
-	 * A device that ends none of them: once NVME_LM_MAX_LEFT Suspends
-	 * hold admin tags, no VF is sent another until they come back.
+	 * A device that ends none of them: once NVME_LM_MAX_SUSPENDS
+	 * Suspends hold admin tags, no VF is sent another until one comes
+	 * back, and a refused one takes no slot.
 	 */
-	atomic_set(&aq->outstanding, NVME_LM_MAX_LEFT);
+	atomic_set(&aq->outstanding, NVME_LM_MAX_SUSPENDS);
 	aq->ncmds = 0;
 	KUNIT_EXPECT_EQ(test, lm_set_state(other, LM_STATE_STOP, NULL, &file),
 			-EBUSY);
 	KUNIT_EXPECT_EQ(test, aq->ncmds, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding),
+			NVME_LM_MAX_SUSPENDS);
 	KUNIT_EXPECT_EQ(test, lm_function_reset(other), 0);
 	atomic_dec(&aq->outstanding);
 	KUNIT_EXPECT_EQ(test, lm_set_state(other, LM_STATE_STOP, NULL, &file),
 			0);
 	KUNIT_EXPECT_TRUE(test, aq->suspended[0]);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding),
+			NVME_LM_MAX_SUSPENDS - 1);
 	KUNIT_EXPECT_EQ(test, lm_function_reset(other), 0);
 	atomic_set(&aq->outstanding, 0);
 }
