@@ -806,11 +806,48 @@ static unsigned long nvme_lm_suspend_timeout(void)
 }
 
 /*
- * Suspends not completed, each holding an admin tag: past this many, a
- * device that ends none of them (not even at a VF's reset) gets no more,
- * and the PF's own admin commands keep tags to run with.
+ * Bounded Migration Send commands (Suspend, Resume) not completed, each
+ * holding an admin tag: past this many, a device that ends none of them
+ * (not even at a VF's reset) gets no more, and the PF's own admin
+ * commands keep tags to run with.
  */
 #define NVME_LM_MAX_SUSPENDS	4
+
+/*
+ * Suspend and Resume, which the VF's guest can hold up (a Resume may wait
+ * behind a Suspend still pending), are bounded and aborted, never reset
+ * the PF.  Each takes a slot, which submit frees when the command
+ * completes.  Returns as submit does, or -EAGAIN, with nothing sent, while
+ * no slot is free.
+ */
+static int nvme_lm_send_bounded(struct nvme_lm_fn *f, struct nvme_command *c,
+				unsigned long timeout)
+{
+	const char *what = (le32_to_cpu(c->common.cdw10) & 0xff) ==
+			   NVME_MIGSEND_SUSPEND ? "Suspend" : "Resume";
+	int ret;
+
+	if (atomic_inc_return(f->lm->suspends) > NVME_LM_MAX_SUSPENDS) {
+		atomic_dec(f->lm->suspends);
+		dev_warn_ratelimited(f->lm->dev,
+				     "%d Migration Send commands not completed: no %s for VF %d\n",
+				     NVME_LM_MAX_SUSPENDS, what, f->vf);
+		return -EAGAIN;
+	}
+	ret = f->lm->submit(f->lm, c, NULL, 0, &(u32){0}, timeout);
+	/*
+	 * Neither the command nor its Abort was answered: it stays on the
+	 * PF's admin queue, holding a tag and a slot, until the controller
+	 * completes it.  The function is in ERROR, which only a reset leaves
+	 * (VFIO_DEVICE_RESET, through vfio-pci), and that reset is the VF's
+	 * alone.
+	 */
+	if (ret == -ETIMEDOUT)
+		dev_warn_ratelimited(f->lm->dev,
+				     "Migration Send %s for CNTLID %u not answered, nor its Abort: VF %d in ERROR until it is reset\n",
+				     what, f->cntlid, f->vf);
+	return ret;
+}
 
 static int nvme_lm_stop(struct lm_function *fn)
 {
@@ -819,33 +856,15 @@ static int nvme_lm_stop(struct lm_function *fn)
 	int resets = atomic_read(f->lm->resets);
 	struct nvme_command c;
 	int ret;
-	u32 res;
 
 	ret = nvme_lm_check_cntlid(f);
 	if (ret)
 		return ret;
-	/* a slot, handed to submit, which frees it when the Suspend completes */
-	if (atomic_inc_return(f->lm->suspends) > NVME_LM_MAX_SUSPENDS) {
-		atomic_dec(f->lm->suspends);
-		dev_warn_ratelimited(f->lm->dev,
-				     "%d Suspends not completed: VF %d not suspended\n",
-				     NVME_LM_MAX_SUSPENDS, f->vf);
-		return -EBUSY;
-	}
 	nvme_lm_cmd_suspend(&c, f->cntlid);
-	ret = f->lm->submit(f->lm, &c, NULL, 0, &res, timeout);
-	/*
-	 * Neither the Suspend nor its Abort was answered: it stays on the
-	 * PF's admin queue, holding a tag and a slot, until the controller
-	 * completes it.  A Controller Level Reset of the VF ends its
-	 * suspension: the function is in ERROR, which only a reset leaves
-	 * (VFIO_DEVICE_RESET), and that reset is the VF's alone.
-	 */
-	if (ret == -ETIMEDOUT)
-		dev_warn_ratelimited(f->lm->dev,
-				     "Migration Send Suspend for CNTLID %u not answered, nor its Abort: VF %d in ERROR until it is reset\n",
-				     f->cntlid, f->vf);
-	else
+	ret = nvme_lm_send_bounded(f, &c, timeout);
+	if (ret == -EAGAIN)
+		return ret;
+	if (ret != -ETIMEDOUT)
 		ret = nvme_lm_cmd_errno(f->lm, &c, ret, timeout);
 	f->stop_failed = ret;
 	if (!ret) {
@@ -858,6 +877,7 @@ static int nvme_lm_stop(struct lm_function *fn)
 static int nvme_lm_restart(struct lm_function *fn)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
+	unsigned long timeout = nvme_lm_suspend_timeout();
 	struct nvme_command c;
 	int ret;
 
@@ -865,7 +885,9 @@ static int nvme_lm_restart(struct lm_function *fn)
 	if (ret)
 		return ret;
 	nvme_lm_cmd_resume(&c, f->cntlid);
-	ret = nvme_lm_submit(f->lm, &c, NULL, 0, NULL);
+	ret = nvme_lm_send_bounded(f, &c, timeout);
+	if (ret != -ETIMEDOUT)
+		ret = nvme_lm_cmd_errno(f->lm, &c, ret, timeout);
 	if (!ret)
 		f->suspended = false;
 	return ret;
@@ -1244,7 +1266,7 @@ static int nvme_lm_reset(struct lm_function *fn)
 	if (status)
 		return status;
 	nvme_lm_cmd_resume(&c, f->cntlid);
-	status = f->lm->submit(f->lm, &c, NULL, 0, &(u32){0}, 0);
+	status = nvme_lm_send_bounded(f, &c, nvme_lm_suspend_timeout());
 	if (status >= 0 &&
 	    (status & NVME_SCT_SC_MASK) == NVME_SC_CTRL_NOT_SUSPENDED)
 		status = 0;

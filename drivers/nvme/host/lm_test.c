@@ -1926,7 +1926,7 @@ static void nvme_lm_test_abort_ignored(struct kunit *test)
 	atomic_set(&aq->outstanding, NVME_LM_MAX_SUSPENDS);
 	aq->ncmds = 0;
 	KUNIT_EXPECT_EQ(test, lm_set_state(other, LM_STATE_STOP, NULL, &file),
-			-EBUSY);
+			-EAGAIN);
 	KUNIT_EXPECT_EQ(test, aq->ncmds, 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding),
 			NVME_LM_MAX_SUSPENDS);
