@@ -886,8 +886,9 @@ static int nvme_lm_restart(struct lm_function *fn)
 		return ret;
 	nvme_lm_cmd_resume(&c, f->cntlid);
 	ret = nvme_lm_send_bounded(f, &c, timeout);
-	if (ret != -ETIMEDOUT)
-		ret = nvme_lm_cmd_errno(f->lm, &c, ret, timeout);
+	if (ret == -EAGAIN || ret == -ETIMEDOUT)
+		return ret;
+	ret = nvme_lm_cmd_errno(f->lm, &c, ret, timeout);
 	if (!ret)
 		f->suspended = false;
 	return ret;
@@ -1436,8 +1437,9 @@ static const struct lm_migration_ops nvme_lm_ops = {
  * @cntlid: the primary controller's CNTLID, which its VFs' entries in the
  *	Secondary Controller List must name
  * @pf_resets: the PF driver's count of PF resets; it must outlive @lm
- * @suspends: the PF driver's count of Suspends not completed; it must
- *	outlive @lm and the PF's admin queue
+ * @suspends: the PF driver's count of bounded Migration Send commands
+ *	(Suspend, Resume) not completed; it must outlive @lm and the PF's
+ *	admin queue
  */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 		  nvme_lm_submit_fn submit, u32 max_xfer, u32 map_limit,
@@ -1488,8 +1490,9 @@ static int nvme_lm_submit_admin(struct nvme_lm *lm, struct nvme_command *cmd,
  * @pf_resets: counts the PF's resets (each ends every VF's suspension),
  *	raised before and after the controller is disabled; kept by the
  *	caller, it outlives the registration
- * @suspends: counts the Suspends not completed on the admin queue; kept
- *	by the caller, it outlives the registration and the admin queue
+ * @suspends: counts the bounded Migration Send commands not completed on
+ *	the admin queue; kept by the caller, it outlives the registration
+ *	and the admin queue
  *
  * Does nothing for a controller without Host Managed Live Migration.
  *

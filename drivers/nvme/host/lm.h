@@ -104,8 +104,9 @@ struct nvme_lm_compat {
  *	a state may set on a VF
  * @resets: the PF driver's count of PF resets, each of which ends every
  *	VF's suspension; it outlives this structure
- * @suspends: the PF driver's count of Suspends not completed, each
- *	holding an admin tag; it outlives this structure
+ * @suspends: the PF driver's count of bounded Migration Send commands
+ *	(Suspend, Resume) not completed, each holding an admin tag; it
+ *	outlives this structure
  * @map_lock: protects @map_valid, @vf_known and @vf_entry
  * @map_valid: the map reflects the current VFs
  * @vf_known: VFs the Secondary Controller List names

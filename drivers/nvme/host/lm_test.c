@@ -55,6 +55,7 @@ struct fake_aq {
 	bool committed;			/* a SEQIND last or entire arrived */
 	bool suspend_times_out;		/* Suspend suspends, its answer is lost */
 	bool suspend_hangs;		/* Suspend completes only if aborted */
+	bool resume_hangs;		/* so does Resume */
 	bool abort_ignored;		/* ... and the Abort does nothing */
 	bool pending[FAKE_VFS];		/* a Suspend outstanding for the VF */
 	atomic_t outstanding;		/* lm.c's Suspend slots: not completed */
@@ -337,6 +338,13 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 		aq->suspended[vf] = true;
 		return aq->suspend_times_out ? -EINTR : 0;
 	case NVME_MIGSEND_RESUME:
+		if (aq->resume_hangs && timeout && aq->abort_ignored) {
+			aq->pending[vf] = true;
+			aq->left_pending = true;
+			return -ETIMEDOUT;
+		}
+		if (aq->resume_hangs && timeout)
+			return NVME_SC_ABORT_REQ;
 		if (!aq->suspended[vf])
 			return NVME_SC_CTRL_NOT_SUSPENDED | NVME_STATUS_DNR;
 		aq->suspended[vf] = false;
@@ -1896,14 +1904,10 @@ static void nvme_lm_test_abort_ignored(struct kunit *test)
 	aq->ncmds = 0;
 	KUNIT_EXPECT_LT(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
 	KUNIT_EXPECT_EQ(test, aq->ncmds, 0);
-	/* the other VF was not touched and still migrates */
-	KUNIT_EXPECT_EQ(test, lm_get_state(other, &state), 0);
-	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
 
 	/* the VF's FLR, then its reset handler: a Resume, answered 13Ah */
 	fake_reset(aq, 1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding), 0);
-	KUNIT_EXPECT_FALSE(test, aq->pending[1]);
 	aq->ncmds = 0;
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
@@ -1939,6 +1943,83 @@ static void nvme_lm_test_abort_ignored(struct kunit *test)
 			NVME_LM_MAX_SUSPENDS - 1);
 	KUNIT_EXPECT_EQ(test, lm_function_reset(other), 0);
 	atomic_set(&aq->outstanding, 0);
+}
+
+/* Migration Send commands of one VF with a bound: how many, how bounded. */
+static int nvme_lm_test_bounded_sends(struct fake_aq *aq, u8 select)
+{
+	int i, n = 0;
+
+	for (i = 0; i < aq->ncmds; i++)
+		if (aq->cmds[i].common.opcode == nvme_admin_migrate_send &&
+		    (le32_to_cpu(aq->cmds[i].common.cdw10) & 0xff) == select &&
+		    aq->timeouts[i] == nvme_lm_suspend_timeout())
+			n++;
+	return n;
+}
+
+/*
+ * A device may hold a Resume behind a Suspend still pending: Resume is
+ * bounded and slotted as Suspend is, from a stop and from a reset, and a
+ * Resume that did not complete leaves the function in ERROR, to be sent
+ * again by the next reset.
+ */
+static void nvme_lm_test_resume_bounded(struct kunit *test)
+{
+	struct fake_aq *aq = fake_registered(test, 4096);
+	struct lm_function *fn = nvme_lm_test_fn(test, aq, 0);
+	enum lm_state state;
+	struct file *file;
+
+	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
+	KUNIT_ASSERT_TRUE(test, aq->suspended[0]);
+
+	/* aborted: the VF stays suspended, the PF is not reset */
+	aq->resume_hangs = true;
+	aq->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_RUNNING, NULL, &file),
+			-ETIMEDOUT);
+	KUNIT_EXPECT_EQ(test, nvme_lm_test_bounded_sends(aq,
+							 NVME_MIGSEND_RESUME),
+			1);
+	KUNIT_EXPECT_TRUE(test, aq->suspended[0]);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding), 0);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
+
+	/* its Abort ignored: the reset fails, the Resume keeps its slot */
+	aq->abort_ignored = true;
+	aq->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), -ETIMEDOUT);
+	KUNIT_EXPECT_EQ(test, nvme_lm_test_bounded_sends(aq,
+							 NVME_MIGSEND_RESUME),
+			1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding), 1);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
+
+	/* no slot free: the reset sends no Resume and fails */
+	atomic_set(&aq->outstanding, NVME_LM_MAX_SUSPENDS);
+	aq->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, nvme_lm_test_bounded_sends(aq,
+							 NVME_MIGSEND_RESUME),
+			0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding),
+			NVME_LM_MAX_SUSPENDS);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
+	atomic_set(&aq->outstanding, 1);
+
+	/* the VF's FLR ends the Resume; the next reset resumes nothing */
+	fake_reset(aq, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->outstanding), 0);
+	aq->resume_hangs = false;
+	aq->abort_ignored = false;
+	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
+	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
+	KUNIT_EXPECT_EQ(test, atomic_read(&aq->pf_resets), 0);
 }
 
 /*
@@ -2001,6 +2082,7 @@ static struct kunit_case nvme_lm_cases[] = {
 	KUNIT_CASE(nvme_lm_test_resets),
 	KUNIT_CASE(nvme_lm_test_bounded_suspend),
 	KUNIT_CASE(nvme_lm_test_abort_ignored),
+	KUNIT_CASE(nvme_lm_test_resume_bounded),
 	KUNIT_CASE(nvme_lm_test_reset_lookup),
 	KUNIT_CASE(nvme_lm_test_state_checks),
 	{}
