@@ -1708,6 +1708,19 @@ def nvme_bench(bdir):
     print("    before the downtime (the destination's Suspend as it enters "
           "RESUMING,\n    the source's size reads): " +
           bench_columns([x[7:] for x in phases], ("",)).strip())
+    rtt = (section(out, "NVMERTT") or "").split()
+    device = [x[4] + x[6] + x[9] + x[10] for x in runs["vf"]]
+    print("    the device's part of the downtime: the source's Suspend and "
+          "Get, the\n    destination's Set and Resume, "
+          f"{statistics.median(device):.0f} us (median; Identify inside it: "
+          f"{statistics.median(x[5] + x[8] for x in runs['vf']):.0f} us)")
+    if rtt and rtt[0].isdigit() and int(rtt[0]):
+        four = 4 * int(rtt[0])
+        print(f"    four admin round trips on the PF in this boot: {four} us "
+              f"(4 x {rtt[0]}, median Identify):\n    the device's part is "
+              f"x{statistics.median(device) / four:.2f} of that")
+    else:
+        print("    bench: no admin round trip measured (no nvme tracepoints?)")
     if any(x[4:] != [0] * 8 for x in runs["none"]):
         print("  bench: PF admin commands during a migration without a "
               "device: the figures\n  above include others than the VF's")

@@ -162,25 +162,68 @@ command specific status codes 37h to 3Bh, with their names.
 Values follow NVMe Base Specification 2.1 as used by libnvme, nvme-cli and
 libvfn.  Build-time checks pin the new Identify Controller offsets and the
 structure sizes."""),
-    dict(subject="nvme: let an admin command be aborted when it times out",
+    dict(subject="nvme: let an admin command be aborted, never reset the "
+         "controller",
          configs=[],
-         files=["drivers/nvme/host/core.c", "drivers/nvme/host/nvme.h",
+         files=["drivers/nvme/host/core.c@0005",
+                "drivers/nvme/host/nvme.h@0005",
                 "drivers/nvme/host/pci.c@0005"],
          body="""\
 An admin command that times out resets the controller, and on a PF that
 takes every namespace and VF with it.  Some admin commands may rightly
-take long: a Migration Send Suspend completes only once the secondary
-controller's fetched commands have, which a slow backend can delay.
+take long, and someone other than this host decides how long: a
+Migration Send Suspend completes only once the secondary controller's
+fetched commands have, which the guest driving that secondary can delay
+at will.  Abort is best effort: a controller may answer "not aborted"
+or ignore it, so an Abort alone does not keep such a command from
+resetting the PF.
 
-Add nvme_submit_admin_cmd_abortable(), which shares the body of
-__nvme_submit_sync_cmd() and sends an admin command with its own timeout
-and the new request flag NVME_REQ_ABORT_ON_TIMEOUT.  nvme-pci's timeout
-handler then sends an Abort for it, as it does for I/O commands, instead
-of resetting the controller, and re-arms it with the admin timeout; a
-controller that ignores the Abort as well is reset as before.  Other
-transports ignore the flag.  The message of an aborted command names it
-with the admin or I/O opcode table, as the reset message does.
-Commands without the flag behave as before."""),
+Add nvme_submit_admin_cmd_abortable() for data-less admin commands.  It
+sends the command, on a live controller and only if a tag is free, with
+its own timeout and the new request flag NVME_REQ_ABORT_ON_TIMEOUT, and
+waits for it at most that timeout plus the admin timeout.  nvme-pci's
+timeout handler sends an Abort for such a command, as it does for I/O
+commands, and never resets the controller for it, nor deletes a
+controller that is starting: once aborted, the command stays
+outstanding, its tag held, until the controller completes it or the
+controller is reset for another reason.  The issuer gets -ETIMEDOUT and
+ends the command its own way (for a Suspend, a reset of the secondary
+controller ends it).  A count the caller raises for each command is
+lowered when it completes, so that the caller can bound the tags such
+commands hold.  The request is freed by whichever of the issuer and the
+completion is last.  The Abort itself stays an ordinary admin command:
+NVMe 2.1 has a controller complete it whether or not it aborts (the
+IANP bit of its completion says which), so one that does not is a
+faulty device and is reset, as before.  If no Abort can be allocated,
+the command is aborted at its next timeout.  A fatal signal ends the
+wait early (-EINTR), leaving the command as a timeout does.
+
+Other transports ignore the flag.  The message of an aborted command
+names it with the admin or I/O opcode table, as the reset message does.
+Commands without the flag behave as before.  The first user, nvme-pci's
+control of VF live migration in the next patch, sends Migration Send
+Suspend and Resume with it."""),
+    dict(subject="nvme: count what may change a controller's configuration",
+         configs=[],
+         files=["drivers/nvme/host/core.c", "drivers/nvme/host/nvme.h"],
+         body="""\
+A driver that keeps what it read of the controller (its Identify data,
+the secondary controllers' resources, the namespaces attached to each)
+needs to know when to read it again.  The core sees the events that
+can change it: an admin command sent from user space, which may be
+Virtualization Management, Namespace Attachment, Firmware Commit or a
+vendor's own; a Namespace Attribute Changed notice; a firmware
+activation, when it starts and when it has ended.
+
+Count them in nvme_ctrl.config_changes.  A reader notes the count
+before it reads and reads again when the count moved; a reset is not
+counted here, the transport driver knows its own.  The cost on the
+completion path is a flag test that user commands already pay for
+their error log.
+
+The first user is nvme-pci's live migration support, which compares a
+VF's compatibility descriptor on every migration and must not send
+tens of Identify commands inside a VM's downtime to do it."""),
     dict(subject="nvme-pci: control live migration of VFs with TP4159",
          configs=[],
          files=["drivers/nvme/host/Kconfig", "drivers/nvme/host/Makefile",
@@ -193,9 +236,12 @@ A PF whose controller supports Host Managed Live Migration registers as
 the controlling function of its VFs: Suspend, Resume, Get and Set
 Controller State through the PF's admin queue, addressed by the CNTLID
 the Secondary Controller List gives for each VF.  What the device
-reports is checked before it is used.  A Suspend that a slow VF holds
-up is aborted after nvme.lm_suspend_timeout_ms: the migration fails,
-the PF is not reset."""),
+reports, and the state a VMM writes, is checked before it is used.  A
+Suspend or Resume that a VF's guest holds up is aborted after
+nvme.lm_suspend_timeout_ms: the migration fails, the PF is not reset.
+Each VF's compatibility descriptor is read when it is claimed and again
+only after a change the controller's driver counted, so that no Identify
+command runs inside a VM's downtime."""),
     dict(subject="samples: add a live migration sample controlling driver",
          configs=[],
          files=["samples/Kconfig", "samples/Makefile",

@@ -13,10 +13,13 @@
 /**
  * lm_buffer_alloc() - allocate a state buffer for lm_segment.buf
  * @len: its size in bytes, not 0
- * @gfp: allocation flags, %GFP_KERNEL or stricter
+ * @gfp: allocation flags, %GFP_KERNEL or stricter; %GFP_KERNEL_ACCOUNT
+ *	for a state saved for user space
  *
  * The bytes are zeroed, so what a device does not fill in never shows old
- * heap contents.  The caller holds the only reference.
+ * heap contents.  A state too large for the memory cgroup it is charged
+ * to fails to allocate rather than have a task killed for it
+ * (__GFP_RETRY_MAYFAIL).  The caller holds the only reference.
  *
  * Return: the buffer, or NULL if out of memory or @len is 0.
  */
@@ -29,6 +32,7 @@ struct lm_buffer *lm_buffer_alloc(size_t len, gfp_t gfp)
 	buf = kzalloc(sizeof(*buf), gfp);
 	if (!buf)
 		return NULL;
+	gfp |= __GFP_RETRY_MAYFAIL;
 	/* kvmalloc() refuses more than INT_MAX; a state may be larger */
 	buf->data = len <= INT_MAX ? kvzalloc(len, gfp) :
 		    __vmalloc(len, gfp | __GFP_ZERO);

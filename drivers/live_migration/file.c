@@ -51,6 +51,10 @@ static void lm_file_trim(struct lm_file *migf)
 		lm_save_trim(migf);
 	else
 		lm_resume_trim(migf);
+	if (migf->held) {
+		migf->held = false;
+		atomic_dec(&migf->fn->held_sessions);
+	}
 }
 
 void lm_file_disable(struct lm_function *fn)
@@ -106,23 +110,41 @@ void lm_file_free(struct lm_file *migf)
 	atomic_dec(&lm_live_files);
 }
 
+/*
+ * A session's buffers (a driver's saved state, up to max_state_size) are
+ * freed when it ends, unless a read or write is still copying: user space
+ * that stalls one (a buffer behind userfaultfd) keeps them.  Past this
+ * many such sessions a function opens no new one.
+ */
+#define LM_MAX_HELD_SESSIONS	2
+
 struct lm_file *lm_file_alloc(struct lm_function *fn, bool saving)
 {
 	struct lm_file *migf;
 	int ret;
 
+	if (atomic_inc_return(&fn->held_sessions) > LM_MAX_HELD_SESSIONS) {
+		atomic_dec(&fn->held_sessions);
+		dev_warn_ratelimited(&fn->dev,
+				     "%d sessions still copying: no new one until they return\n",
+				     LM_MAX_HELD_SESSIONS);
+		return ERR_PTR(-EBUSY);
+	}
 	migf = lm_should_fail() ? NULL :
 	       kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
-	if (!migf)
-		return NULL;
+	if (!migf) {
+		atomic_dec(&fn->held_sessions);
+		return ERR_PTR(-ENOMEM);
+	}
 	atomic_inc(&lm_live_files);
 	mutex_init(&migf->io_lock);
 	migf->fn = fn;
 	migf->saving = saving;
+	migf->held = true;
 	ret = saving ? lm_save_init(migf) : lm_resume_init(migf);
 	if (ret) {
 		lm_file_free(migf);
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	}
 	return migf;
 }

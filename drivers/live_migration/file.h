@@ -68,6 +68,7 @@ struct lm_file {
 	bool saving;
 	const struct lm_file_ops *fops;	/* pins fops->owner while set */
 	struct mutex io_lock;		/* see the top of file.c */
+	bool held;			/* io_lock: counted in held_sessions */
 
 	/* fn->lock */
 	bool disabled;

@@ -98,6 +98,8 @@ struct lm_function {
 	struct lm_log_range *log_ranges;
 	struct lm_file *file;		/* the session's data file, if any */
 	struct lm_stats stats;
+	/* sessions, ended or not, whose buffers are not freed yet */
+	atomic_t held_sessions;
 
 	struct hlist_node hnode;	/* registry hash, registry lock */
 	struct list_head ctrl_node;	/* ctrl->functions, registry lock */

@@ -67,8 +67,8 @@ struct file *lm_file_create_resume(struct lm_function *fn,
 
 	lockdep_assert_held(&fn->lock);
 	migf = lm_file_alloc(fn, false);
-	if (!migf)
-		return ERR_PTR(-ENOMEM);
+	if (IS_ERR(migf))
+		return ERR_CAST(migf);
 	file = lm_file_publish(migf, fops);
 	if (IS_ERR(file))
 		lm_file_free(migf);
@@ -132,7 +132,8 @@ static ssize_t lm_resume_payload(struct lm_file *migf, struct iov_iter *from)
 	chunk_len = lm_chunk_len(r, idx);
 	if (!r->chunks[idx]) {
 		r->chunks[idx] = lm_should_fail() ? NULL :
-				 kvmalloc(chunk_len, GFP_KERNEL_ACCOUNT);
+				 kvmalloc(chunk_len, GFP_KERNEL_ACCOUNT |
+						     __GFP_RETRY_MAYFAIL);
 		if (!r->chunks[idx])
 			return -ENOMEM;
 		atomic_long_add(chunk_len, &lm_file_mem);

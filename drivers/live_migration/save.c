@@ -99,8 +99,8 @@ struct file *lm_file_create_save(struct lm_function *fn, bool precopy,
 
 	lockdep_assert_held(&fn->lock);
 	migf = lm_file_alloc(fn, true);
-	if (!migf)
-		return ERR_PTR(-ENOMEM);
+	if (IS_ERR(migf))
+		return ERR_CAST(migf);
 
 	/* the descriptor first: it may choose what save_begin saves */
 	ret = lm_stream_fill_header(fn,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit: lifetimes.  Unregister with users, segment buffers, claims on
- * demand and outside the registry lock, registration checks, dirty
- * logging, state changes racing an unregister.
+ * KUnit: lifetimes.  Unregister with users, segment buffers, sessions a
+ * stalled read keeps, claims on demand and outside the registry lock,
+ * registration checks, dirty logging, state changes racing an unregister.
  */
 
 #include <kunit/device.h>
@@ -17,6 +17,7 @@
 #include <linux/sizes.h>
 #include <linux/vmalloc.h>
 
+#include "../file.h"
 #include "fake.h"
 
 /* ---- lifetime ---- */
@@ -152,6 +153,57 @@ static void lm_test_segment_buffer(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kref_read(&mem->ref), 1);
 	lm_buffer_put(mem);
 	KUNIT_EXPECT_EQ(test, atomic_read(&lm_live_files), files);
+}
+
+/*
+ * A read user space stalls (a buffer behind userfaultfd) keeps its
+ * session's buffer after the session ends.  A function holds at most two
+ * such sessions: a third is refused with -EBUSY, the function staying in
+ * STOP, until a stalled read returns and its buffer goes.
+ */
+static void lm_test_held_sessions(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
+	struct file *file[3] = {};
+	struct lm_file *migf[2];
+	struct lm_function *fn;
+	struct fake_fn *f;
+	enum lm_state st;
+	int i;
+
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, SZ_1M, &f);
+	lm_fake_use_buffer(test, f);
+	for (i = 0; i < 2; i++) {
+		KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY,
+						   NULL, &file[i]), 0);
+		KUNIT_ASSERT_NOT_NULL(test, file[i]);
+		migf[i] = file[i]->private_data;
+		mutex_lock(&migf[i]->io_lock);	/* a read, copying */
+		KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL,
+						   &file[2]), 0);
+	}
+	/* the driver's reference and one per stalled session */
+	KUNIT_EXPECT_EQ(test, kref_read(&f->mem->ref), 3);
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &file[2]), -EBUSY);
+	KUNIT_EXPECT_NULL(test, file[2]);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &st), 0);
+	KUNIT_EXPECT_EQ(test, st, LM_STATE_STOP);
+	KUNIT_EXPECT_EQ(test, kref_read(&f->mem->ref), 3);
+
+	/* the first read returns: its buffer goes, a session opens again */
+	lm_file_io_end(migf[0]);
+	KUNIT_EXPECT_EQ(test, kref_read(&f->mem->ref), 2);
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP_COPY, NULL,
+					   &file[2]), 0);
+	lm_file_io_end(migf[1]);
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL,
+					   &(struct file *){NULL}), 0);
+	KUNIT_EXPECT_EQ(test, kref_read(&f->mem->ref), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fn->held_sessions), 0);
+	for (i = 0; i < 3; i++)
+		lm_kt_fput_now(file[i]);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fn->held_sessions), 0);
 }
 
 static void lm_test_claim_on_demand(struct kunit *test)
@@ -588,6 +640,7 @@ static void lm_test_race_unregister(struct kunit *test)
 static struct kunit_case lm_lifetime_cases[] = {
 	KUNIT_CASE(lm_test_unregister_with_users),
 	KUNIT_CASE(lm_test_segment_buffer),
+	KUNIT_CASE(lm_test_held_sessions),
 	KUNIT_CASE(lm_test_claim_on_demand),
 	KUNIT_CASE(lm_test_claim_outside_registry_lock),
 	KUNIT_CASE(lm_test_register_rejects),

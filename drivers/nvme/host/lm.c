@@ -43,6 +43,8 @@
 static DEFINE_MUTEX(lm_formats_lock);	/* lm_formats, lm_nformats */
 static uuid_t lm_formats[NVME_LM_MAX_FORMATS];
 static unsigned int lm_nformats;
+/* changes of the list, after which each VF's descriptor is read again */
+static atomic_t lm_formats_changes;
 
 /* Replaces the formats accepted; for the parameter and KUnit. */
 int nvme_lm_set_formats(const uuid_t *list, unsigned int n)
@@ -57,6 +59,7 @@ int nvme_lm_set_formats(const uuid_t *list, unsigned int n)
 	mutex_lock(&lm_formats_lock);
 	memcpy(lm_formats, list, n * sizeof(*list));
 	lm_nformats = n;
+	atomic_inc(&lm_formats_changes);
 	mutex_unlock(&lm_formats_lock);
 	return 0;
 }
@@ -156,6 +159,15 @@ MODULE_PARM_DESC(lm_same_firmware,
  * @load_nvq: the VF's queue resources as compat_check read them
  * @load_nvi: its interrupt resources, likewise
  * @compat: the descriptor as of the claim (sysfs shows it)
+ * @desc: the descriptor as last read, which describe and compat_check use
+ * @desc_fmt: the format this host prefers, as read with @desc
+ * @desc_valid: @desc was read and holds while the counts below hold
+ * @desc_changes: the controller's configuration changes before the read
+ * @desc_resets: the PF's resets, likewise
+ * @desc_formats: changes of nvme.lm_formats, likewise
+ * @size: the state size last answered, 0 for none
+ * @size_suspended: @size was read in the current suspension
+ * @size_read_at: when @size was read from a running controller (jiffies)
  */
 struct nvme_lm_fn {
 	struct nvme_lm *lm;
@@ -170,6 +182,15 @@ struct nvme_lm_fn {
 	u16 load_nvq;
 	u16 load_nvi;
 	struct nvme_lm_compat compat;
+	struct nvme_lm_compat desc;
+	struct nvme_lm_fmt desc_fmt;
+	bool desc_valid;
+	int desc_changes;
+	int desc_resets;
+	int desc_formats;
+	u32 size;
+	bool size_suspended;
+	unsigned long size_read_at;
 };
 
 int nvme_lm_status_to_errno(int status)
@@ -374,7 +395,7 @@ int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 	int ret;
 
 	memset(fmt, 0, sizeof(*fmt));
-	buf = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL);
+	buf = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL_ACCOUNT);
 	if (!buf)
 		return -ENOMEM;
 	nvme_lm_cmd_state_formats(&c);
@@ -512,8 +533,8 @@ static int nvme_lm_read_namespaces(struct nvme_lm *lm, u16 cntlid, u16 oacs,
 		desc->nns = cpu_to_le16(NVME_LM_NS_UNKNOWN);
 		return 0;
 	}
-	nsids = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL);
-	id = kzalloc(sizeof(*id), GFP_KERNEL);
+	nsids = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL_ACCOUNT);
+	id = kzalloc(sizeof(*id), GFP_KERNEL_ACCOUNT);
 	ret = -ENOMEM;
 	if (!nsids || !id)
 		goto out;
@@ -608,7 +629,7 @@ int nvme_lm_describe_vf(struct nvme_lm *lm, int vf, const u8 *want_uuid,
 		ret = nvme_lm_vf(lm, vf, true, &e);
 	if (ret)
 		return ret;
-	id = kzalloc(sizeof(*id), GFP_KERNEL);
+	id = kzalloc(sizeof(*id), GFP_KERNEL_ACCOUNT);
 	if (!id)
 		return -ENOMEM;
 	nvme_lm_cmd_identify_ctrl(&c);
@@ -683,7 +704,7 @@ static int nvme_lm_refresh_map(struct nvme_lm *lm)
 	u32 first = 0;
 	int ret;
 
-	list = kzalloc(sizeof(*list), GFP_KERNEL);
+	list = kzalloc(sizeof(*list), GFP_KERNEL_ACCOUNT);
 	if (!list)
 		return -ENOMEM;
 	lm->map_valid = false;
@@ -870,6 +891,7 @@ static int nvme_lm_stop(struct lm_function *fn)
 	if (!ret) {
 		f->suspended = true;
 		f->resets = resets;
+		f->size = 0;
 	}
 	return ret;
 }
@@ -889,8 +911,10 @@ static int nvme_lm_restart(struct lm_function *fn)
 	if (ret == -EAGAIN || ret == -ETIMEDOUT)
 		return ret;
 	ret = nvme_lm_cmd_errno(f->lm, &c, ret, timeout);
-	if (!ret)
+	if (!ret) {
 		f->suspended = false;
+		f->size = 0;
+	}
 	return ret;
 }
 
@@ -905,8 +929,9 @@ static void *nvme_lm_bounce(struct nvme_lm *lm, size_t len, u32 *size)
 	void *buf;
 
 	for (;;) {
-		buf = kmalloc(n, n > PAGE_SIZE ? GFP_KERNEL | __GFP_NOWARN :
-						 GFP_KERNEL);
+		buf = kmalloc(n, n > PAGE_SIZE ?
+				 GFP_KERNEL_ACCOUNT | __GFP_NOWARN :
+				 GFP_KERNEL_ACCOUNT);
 		if (buf || n <= PAGE_SIZE)
 			break;
 		n = max_t(u32, round_down(n / 2, 4), PAGE_SIZE);
@@ -1068,7 +1093,7 @@ int nvme_lm_check_queues(struct nvme_lm *lm, const u8 *state, u32 len,
 	why = "reserved field set";
 	if (cs->rsvd6)
 		goto bad;
-	cqs = bitmap_zalloc(nio + 1, GFP_KERNEL);
+	cqs = bitmap_zalloc(nio + 1, GFP_KERNEL_ACCOUNT);
 	if (!cqs) {
 		ret = -ENOMEM;
 		goto out;
@@ -1139,7 +1164,7 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 		return ret;
 	if (!f->save_fmt.csuuidi)
 		return -EPROTO;
-	hdr = kmalloc(sizeof(*hdr), GFP_KERNEL);
+	hdr = kmalloc(sizeof(*hdr), GFP_KERNEL_ACCOUNT);
 	if (!hdr)
 		return -ENOMEM;
 	ret = nvme_lm_get_state(f, &f->save_fmt, hdr, 0, sizeof(*hdr), true);
@@ -1148,7 +1173,8 @@ static int nvme_lm_save_begin(struct lm_function *fn,
 	kfree(hdr);
 	if (ret)
 		return ret;
-	state = lm_buffer_alloc(total, GFP_KERNEL);
+	/* up to NVME_LM_MAX_STATE, charged to the VMM that asked for it */
+	state = lm_buffer_alloc(total, GFP_KERNEL_ACCOUNT);
 	if (!state)
 		return -ENOMEM;
 	ret = nvme_lm_get_state(f, &f->save_fmt, state->data, 0, total, true);
@@ -1224,19 +1250,36 @@ static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
 	return ret;
 }
 
+/*
+ * The VMM asks at any rate (VFIO_DEVICE_FEATURE_MIG_DATA_SIZE), each
+ * answer a Get on the PF's admin queue: one Get a suspension, whose state
+ * does not change, and at most one every NVME_LM_SIZE_INTERVAL while the
+ * VF runs.  An estimate is all the uAPI promises.
+ */
+#define NVME_LM_SIZE_INTERVAL	HZ
+
 static int nvme_lm_state_size(struct lm_function *fn, u64 *len)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
 	struct nvme_ctrl_state_hdr *hdr;
 	u32 total = NVME_LM_MAX_STATE;
 
+	if (f->size && f->size_suspended == f->suspended &&
+	    (f->suspended ||
+	     time_before(jiffies, f->size_read_at + NVME_LM_SIZE_INTERVAL))) {
+		*len = f->size;
+		return 0;
+	}
 	/* a running controller may refuse: then the bound is the estimate */
-	hdr = kmalloc(sizeof(*hdr), GFP_KERNEL);
+	hdr = kmalloc(sizeof(*hdr), GFP_KERNEL_ACCOUNT);
 	if (hdr && f->save_fmt.csuuidi &&
 	    !nvme_lm_get_state(f, &f->save_fmt, hdr, 0, sizeof(*hdr), false) &&
 	    nvme_lm_hdr_len(f->lm, &f->save_fmt, hdr, &total))
 		total = NVME_LM_MAX_STATE;
 	kfree(hdr);
+	f->size = total;
+	f->size_suspended = f->suspended;
+	f->size_read_at = jiffies;
 	*len = total;
 	return 0;
 }
@@ -1274,8 +1317,52 @@ static int nvme_lm_reset(struct lm_function *fn)
 	if (!status) {
 		f->suspended = false;
 		f->stop_failed = false;
+		f->size = 0;
 	}
 	return nvme_lm_status_to_errno(status);
+}
+
+/*
+ * Reads @f's descriptor from the controller, noting first the counts of
+ * what could change it.
+ */
+static int nvme_lm_read_desc(struct nvme_lm_fn *f, u16 *cntlid)
+{
+	int ret;
+
+	f->desc_valid = false;
+	f->desc_changes = atomic_read(f->lm->changes);
+	f->desc_resets = atomic_read(f->lm->resets);
+	f->desc_formats = atomic_read(&lm_formats_changes);
+	ret = nvme_lm_describe_vf(f->lm, f->vf, NULL, &f->desc, &f->desc_fmt,
+				  cntlid);
+	f->desc_valid = !ret;
+	return ret;
+}
+
+/*
+ * @f's descriptor, read again only when something may have changed it
+ * since: a configuration change the controller's driver counted (an admin
+ * command from user space, a namespace or firmware notice), a PF reset, a
+ * new nvme.lm_formats.  Otherwise describe and compat_check send nothing,
+ * which keeps Identify commands out of the VM's downtime.
+ */
+static int nvme_lm_fn_desc(struct nvme_lm_fn *f)
+{
+	u16 cntlid;
+	int ret;
+
+	if (f->desc_valid &&
+	    f->desc_changes == atomic_read(f->lm->changes) &&
+	    f->desc_resets == atomic_read(f->lm->resets) &&
+	    f->desc_formats == atomic_read(&lm_formats_changes))
+		return 0;
+	ret = nvme_lm_read_desc(f, &cntlid);
+	if (!ret)
+		ret = nvme_lm_same_cntlid(f, cntlid);
+	if (ret)
+		f->desc_valid = false;
+	return ret;
 }
 
 static int nvme_lm_claim(struct lm_controller *ctrl, struct device *dev,
@@ -1290,18 +1377,19 @@ static int nvme_lm_claim(struct lm_controller *ctrl, struct device *dev,
 	    &pci_physfn(to_pci_dev(dev))->dev != ctrl->dev)
 		return -ENODEV;
 	vf = pci_iov_vf_id(to_pci_dev(dev));
-	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
 	if (!f)
 		return -ENOMEM;
 	f->lm = lm;
 	f->dev = dev;
 	f->vf = vf;
-	ret = nvme_lm_describe_vf(lm, vf, NULL, &f->compat, &f->save_fmt,
-				  &f->cntlid);
+	ret = nvme_lm_read_desc(f, &f->cntlid);
 	if (ret) {
 		kfree(f);
 		return ret == -EOPNOTSUPP ? -ENODEV : ret;
 	}
+	f->compat = f->desc;
+	f->save_fmt = f->desc_fmt;
 	info->drvdata = f;
 	info->caps = LM_CAP_STOP_COPY;
 	info->max_state_size = NVME_LM_MAX_STATE;
@@ -1321,22 +1409,21 @@ static int nvme_lm_same_cntlid(struct nvme_lm_fn *f, u16 cntlid)
 	return -ENODEV;
 }
 
-/* The source's descriptor, read when its save starts. */
+/* The source's descriptor, as its save starts. */
 static int nvme_lm_describe(struct lm_function *fn, u8 *buf, u16 *len)
 {
 	struct nvme_lm_fn *f = nvme_lm_fn(fn);
-	u16 cntlid;
 	int ret;
 
 	if (*len < sizeof(struct nvme_lm_compat))
 		return -ENOSPC;
-	ret = nvme_lm_describe_vf(f->lm, f->vf, NULL, (void *)buf,
-				  &f->save_fmt, &cntlid);
-	if (!ret)
-		ret = nvme_lm_same_cntlid(f, cntlid);
-	if (!ret)
-		*len = sizeof(struct nvme_lm_compat);
-	return ret;
+	ret = nvme_lm_fn_desc(f);
+	if (ret)
+		return ret;
+	memcpy(buf, &f->desc, sizeof(f->desc));
+	f->save_fmt = f->desc_fmt;
+	*len = sizeof(f->desc);
+	return 0;
 }
 
 /*
@@ -1368,7 +1455,8 @@ static const char *nvme_lm_compat_diff(const struct nvme_lm_compat *a,
 /*
  * A destination takes a state in a format it lists itself, for the same
  * VF resources and namespaces: it sends the state with its own indexes of
- * the format.
+ * the format.  A format other than the one preferred here costs one
+ * Identify.
  */
 static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
 				size_t len)
@@ -1378,19 +1466,22 @@ static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
 	struct nvme_lm_compat here;
 	struct nvme_lm_fmt fmt;
 	const char *diff;
-	u16 cntlid;
 	int ret;
 
 	memset(&f->load_fmt, 0, sizeof(f->load_fmt));
 	if (len != sizeof(*r) || r->layout != NVME_LM_COMPAT_LAYOUT)
 		return -EXDEV;
-	ret = nvme_lm_describe_vf(f->lm, f->vf, r->uuid, &here, &fmt, &cntlid);
-	if (ret == -EOPNOTSUPP)
-		ret = -EXDEV;
-	if (!ret)
-		ret = nvme_lm_same_cntlid(f, cntlid);
+	ret = nvme_lm_fn_desc(f);
 	if (ret)
-		return ret;
+		return ret == -EOPNOTSUPP ? -EXDEV : ret;
+	here = f->desc;
+	fmt = f->desc_fmt;
+	if (memcmp(r->uuid, here.uuid, sizeof(here.uuid))) {
+		ret = nvme_lm_read_formats(f->lm, r->uuid, &fmt);
+		if (ret)
+			return ret;
+		memcpy(here.uuid, fmt.uuid, sizeof(here.uuid));
+	}
 	diff = nvme_lm_compat_diff(&here, r);
 	if (diff) {
 		dev_info_ratelimited(f->lm->dev,
@@ -1437,15 +1528,19 @@ static const struct lm_migration_ops nvme_lm_ops = {
  * @cntlid: the primary controller's CNTLID, which its VFs' entries in the
  *	Secondary Controller List must name
  * @pf_resets: the PF driver's count of PF resets; it must outlive @lm
+ * @changes: the controller's count of configuration changes
+ *	(nvme_ctrl.config_changes); it must outlive @lm
  * @suspends: the PF driver's count of bounded Migration Send commands
  *	(Suspend, Resume) not completed; it must outlive @lm and the PF's
  *	admin queue
  */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 		  nvme_lm_submit_fn submit, u32 max_xfer, u32 map_limit,
-		  u16 cntlid, atomic_t *pf_resets, atomic_t *suspends)
+		  u16 cntlid, atomic_t *pf_resets, atomic_t *changes,
+		  atomic_t *suspends)
 {
 	lm->dev = dev;
+	lm->changes = changes;
 	lm->submit = submit;
 	lm->suspends = suspends;
 	lm->cntlid = cntlid;
@@ -1517,7 +1612,7 @@ struct nvme_lm *nvme_lm_register(struct nvme_ctrl *ctrl, struct pci_dev *pdev,
 		     ctrl->max_hw_sectors << SECTOR_SHIFT,
 		     min_t(u64, (u64)queue_max_hw_sectors(q) << SECTOR_SHIFT,
 			   (u64)queue_max_segments(q) * PAGE_SIZE),
-		     ctrl->cntlid, pf_resets, suspends);
+		     ctrl->cntlid, pf_resets, &ctrl->config_changes, suspends);
 	lm->mqes = NVME_CAP_MQES(ctrl->cap);
 	ret = nvme_lm_read_formats(lm, NULL, &fmt);
 	if (!ret && !fmt.csuuidi)

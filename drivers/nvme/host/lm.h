@@ -104,6 +104,8 @@ struct nvme_lm_compat {
  *	a state may set on a VF
  * @resets: the PF driver's count of PF resets, each of which ends every
  *	VF's suspension; it outlives this structure
+ * @changes: the controller's count of what may change its configuration
+ *	(nvme_ctrl.config_changes): a VF's descriptor is read again after one
  * @suspends: the PF driver's count of bounded Migration Send commands
  *	(Suspend, Resume) not completed, each holding an admin tag; it
  *	outlives this structure
@@ -121,6 +123,7 @@ struct nvme_lm {
 	u16 cntlid;
 	u16 mqes;
 	atomic_t *resets;
+	atomic_t *changes;
 	atomic_t *suspends;
 	struct mutex map_lock;		/* see above */
 	bool map_valid;
@@ -154,7 +157,8 @@ static inline void nvme_lm_vfs_changed(struct nvme_lm *lm)
 /* lm.c internals, visible to its KUnit test */
 void nvme_lm_init(struct nvme_lm *lm, struct device *dev,
 		  nvme_lm_submit_fn submit, u32 max_xfer, u32 map_limit,
-		  u16 cntlid, atomic_t *pf_resets, atomic_t *suspends);
+		  u16 cntlid, atomic_t *pf_resets, atomic_t *changes,
+		  atomic_t *suspends);
 int nvme_lm_status_to_errno(int status);
 const char *nvme_lm_opcode_name(u8 opcode);
 int nvme_lm_vf(struct nvme_lm *lm, int vf, bool fresh,

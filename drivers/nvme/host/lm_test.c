@@ -92,7 +92,18 @@ struct fake_aq {
 	char model[40];
 	u8 mdts;
 	atomic_t pf_resets;		/* as nvme-pci counts them */
+	atomic_t changes;		/* as nvme_ctrl.config_changes */
 };
+
+/*
+ * The configuration changed the way the host sees it happen (an admin
+ * command from user space, a namespace or firmware notice): the core
+ * counts it.
+ */
+static void fake_changed(struct fake_aq *aq)
+{
+	atomic_inc(&aq->changes);
+}
 
 static int fake_ns_of(struct fake_aq *aq, u32 nsid)
 {
@@ -550,7 +561,7 @@ static struct fake_aq *fake_aq_new_mdts(struct kunit *test, u32 mdts,
 	aq->mdts = 5;
 	nvme_lm_init(&aq->lm, nvme_lm_test_dev(test, "pf"), fake_submit,
 		     mdts, map_segs * PAGE_SIZE, FAKE_PRIMARY, &aq->pf_resets,
-		     &aq->outstanding);
+		     &aq->changes, &aq->outstanding);
 	aq->max_bytes = mdts;
 	aq->nvfs = 2;
 	aq->scid[0] = 0x21;
@@ -651,9 +662,10 @@ static struct lm_function *nvme_lm_test_fn(struct kunit *test,
 	f->vf = vf;
 	f->dev = nvme_lm_test_dev(test, "vf");
 	aq->vf_dev[vf] = f->dev;
-	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&aq->lm, vf, NULL,
-						  &f->compat, &f->save_fmt,
-						  &f->cntlid), 0);
+	/* as nvme_lm_claim() does */
+	KUNIT_ASSERT_EQ(test, nvme_lm_read_desc(f, &f->cntlid), 0);
+	f->compat = f->desc;
+	f->save_fmt = f->desc_fmt;
 	info.drvdata = f;
 	info.compat = (const u8 *)&f->compat;
 	info.compat_len = sizeof(f->compat);
@@ -1329,6 +1341,14 @@ static void nvme_lm_test_restore_same_fw(void *unused)
  * command reaches the VF, other firmware only when the administrator asks.
  * The source's descriptor follows a firmware activation.
  */
+/* compat_check at a destination whose configuration changed, as counted */
+static int dst_check(struct fake_aq *dst, struct lm_function *dfn,
+		     const struct nvme_lm_compat *desc, size_t len)
+{
+	fake_changed(dst);
+	return nvme_lm_compat_check(dfn, (const u8 *)desc, len);
+}
+
 static void nvme_lm_test_compat(struct kunit *test)
 {
 	struct fake_aq *src = fake_registered(test, 4096);
@@ -1389,36 +1409,36 @@ static void nvme_lm_test_compat(struct kunit *test)
 
 	/* refused: other queue resources, no such vendor format, a lie */
 	dst->nvq[1] = 5;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), -EXDEV);
 	dst->nvq[1] = 4;
 	dst->nuuid = 1;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), -EXDEV);
 	dst->nuuid = 2;
 	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
 						   sizeof(*desc) - 1), -EXDEV);
 	desc->layout = 3;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), -EXDEV);
 	desc->layout = NVME_LM_COMPAT_LAYOUT;
 
 	/* refused: a namespace the guest knows with another size or format */
 	dst->ns[0].nsze++;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), -EXDEV);
 	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&dst->lm, 1, desc->uuid,
 						  &here, &fmt, &cntlid), 0);
 	KUNIT_EXPECT_STREQ(test, nvme_lm_compat_diff(&here, desc),
 			   "attached namespaces");
 	dst->ns[0].nsze--;
 	dst->ns[0].flbas = 1;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), -EXDEV);
 	dst->ns[0].flbas = 0;
 	dst->ns[0].dps = 1;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), -EXDEV);
 	dst->ns[0].dps = 0;
 	/* ... or of a command set Identify CNS 11h does not describe */
 	dst->ns[0].other_csi = true;
@@ -1428,31 +1448,31 @@ static void nvme_lm_test_compat(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(here.ns_crc),
 			crc32c(~0, "\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0"
 				   "\0\0\0\0\0\0\0\0", 24));
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), -EXDEV);
 	dst->ns[0].other_csi = false;
 	/* ... or one more attached; one attached to another VF is no matter */
 	dst->nns = 2;
 	dst->ns[1] = dst->ns[0];
 	dst->ns[1].nsid = 7;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), -EXDEV);
 	dst->ns[1].only_vf = 0;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), 0);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), 0);
 	/* one deleted between the list and the question is not attached */
 	dst->ns[1].only_vf = -1;
 	dst->ns[1].gone = true;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), 0);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), 0);
 	dst->nns = 1;
 	/* a controller without Namespace Management says nothing of them */
 	dst->no_nms = true;
 	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&dst->lm, 1, desc->uuid,
 						  &here, &fmt, &cntlid), 0);
 	KUNIT_EXPECT_EQ(test, le16_to_cpu(here.nns), NVME_LM_NS_UNKNOWN);
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), -EXDEV);
 	dst->no_nms = false;
 	/* a load without a checked descriptor sends nothing */
 	KUNIT_ASSERT_EQ(test, lm_function_reset(dfn), 0);
@@ -1469,30 +1489,31 @@ static void nvme_lm_test_compat(struct kunit *test)
 	 */
 	KUNIT_ASSERT_EQ(test, lm_function_reset(sfn), 0);
 	memcpy(src->fw, "2.0     ", 8);
+	fake_changed(src);
 	KUNIT_ASSERT_EQ(test, save_stream(test, sfn, NULL, 0, hdr), 0);
 	KUNIT_EXPECT_EQ(test, memcmp(desc->fr, "2.0     ", 8), 0);
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), 0);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), 0);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
 							nvme_lm_test_restore_same_fw,
 							NULL), 0);
 	lm_same_firmware = true;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), -EXDEV);
 	KUNIT_ASSERT_EQ(test, nvme_lm_describe_vf(&dst->lm, 1, desc->uuid,
 						  &here, &fmt, &cntlid), 0);
 	KUNIT_EXPECT_STREQ(test, nvme_lm_compat_diff(&here, desc),
 			   "firmware revisions");
 	lm_same_firmware = false;
 	desc->mn[0] ^= 1;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), 0);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), 0);
 	desc->mn[0] ^= 1;
 	/* another version of the NVMe-defined format: refused, nothing sent */
 	desc->nvme_ver = cpu_to_le16(1);
 	dst->ncmds = 0;
-	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)desc,
-						   sizeof(*desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst_check(dst, dfn, desc,
+					sizeof(*desc)), -EXDEV);
 	for (i = 0; i < dst->ncmds; i++)
 		KUNIT_EXPECT_EQ(test, dst->cmds[i].common.opcode,
 				nvme_admin_identify);
@@ -1502,6 +1523,7 @@ static void nvme_lm_test_compat(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, lm_function_reset(sfn), 0);
 	KUNIT_ASSERT_EQ(test, lm_set_state(sfn, LM_STATE_STOP, NULL, &file), 0);
 	src->scid[0] = 0x55;
+	fake_changed(src);	/* the host counted a change: it reads again */
 	src->suspended[0] = true;
 	src->ncmds = 0;
 	KUNIT_EXPECT_EQ(test, lm_set_state(sfn, LM_STATE_STOP_COPY, NULL,
@@ -1509,6 +1531,114 @@ static void nvme_lm_test_compat(struct kunit *test)
 	/* the descriptor's reads: CNS 20h, 15h, 01h, 10h, 12h, 11h */
 	KUNIT_EXPECT_EQ(test, src->ncmds, 6);
 	src->scid[0] = 0x21;
+}
+
+static int fake_count(struct fake_aq *aq, u8 opcode)
+{
+	int i, n = 0;
+
+	for (i = 0; i < aq->ncmds; i++)
+		n += aq->cmds[i].common.opcode == opcode;
+	return n;
+}
+
+/*
+ * Once claimed, a VF's descriptor costs no command until something the
+ * host counts may have changed it: a configuration change, a PF reset,
+ * new nvme.lm_formats.  The size a VMM asks for costs one Get a
+ * suspension, and at most one a second while the VF runs.
+ */
+static void nvme_lm_test_few_commands(struct kunit *test)
+{
+	struct fake_aq *src = fake_registered(test, 4096);
+	struct fake_aq *dst = fake_registered(test, 4096);
+	struct lm_function *sfn, *dfn;
+	struct nvme_lm_compat desc;
+	u16 len = sizeof(desc);
+	unsigned long t0;
+	struct file *file;
+	u64 size;
+	int i;
+
+	dst->nuuid = 2;
+	memcpy(dst->uuids[1], u1, 16);
+	sfn = nvme_lm_test_fn(test, src, 0);
+	dfn = nvme_lm_test_fn(test, dst, 1);
+	src->state = fake_state(test, 1, 1, 64);
+	src->state_len = fake_state_len(1, 1, 64);
+
+	src->ncmds = 0;
+	KUNIT_ASSERT_EQ(test, nvme_lm_describe(sfn, (u8 *)&desc, &len), 0);
+	KUNIT_EXPECT_EQ(test, len, sizeof(desc));
+	KUNIT_EXPECT_EQ(test, src->ncmds, 0);
+	KUNIT_EXPECT_EQ(test, memcmp(&desc, &nvme_lm_fn(sfn)->compat,
+				     sizeof(desc)), 0);
+	dst->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)&desc,
+						   sizeof(desc)), 0);
+	KUNIT_EXPECT_EQ(test, dst->ncmds, 0);
+	/* a format the destination lists, but not the one it prefers */
+	memcpy(desc.uuid, u1, 16);
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)&desc,
+						   sizeof(desc)), 0);
+	KUNIT_EXPECT_EQ(test, dst->ncmds, 1);	/* CNS 20h */
+	KUNIT_EXPECT_EQ(test, nvme_lm_fn(dfn)->load_fmt.csuuidi, 2);
+	memcpy(desc.uuid, fake_uuid, 16);
+
+	/* each event the host counts costs one read of the descriptor */
+	for (i = 0; i < 3; i++) {
+		if (i == 0)
+			fake_changed(src);
+		else if (i == 1)
+			atomic_inc(&src->pf_resets);
+		else
+			KUNIT_ASSERT_EQ(test,
+					nvme_lm_set_formats(fake_accepted,
+							    ARRAY_SIZE(fake_accepted)),
+					0);
+		src->ncmds = 0;
+		len = sizeof(desc);
+		KUNIT_EXPECT_EQ(test, nvme_lm_describe(sfn, (u8 *)&desc, &len),
+				0);
+		/* CNS 20h, 15h, 01h, 10h, 12h, 11h */
+		KUNIT_EXPECT_EQ(test, src->ncmds, 6);
+		KUNIT_EXPECT_EQ(test, nvme_lm_describe(sfn, (u8 *)&desc, &len),
+				0);
+		KUNIT_EXPECT_EQ(test, src->ncmds, 6);
+	}
+	/* ... and sees what changed */
+	memcpy(src->fw, "3.0     ", 8);
+	fake_changed(src);
+	KUNIT_EXPECT_EQ(test, nvme_lm_describe(sfn, (u8 *)&desc, &len), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(desc.fr, "3.0     ", 8), 0);
+
+	/* the size: one Get a suspension, whatever the VMM asks */
+	KUNIT_ASSERT_EQ(test, lm_set_state(sfn, LM_STATE_STOP, NULL, &file), 0);
+	src->ncmds = 0;
+	for (i = 0; i < 5; i++) {
+		KUNIT_EXPECT_EQ(test, nvme_lm_state_size(sfn, &size), 0);
+		KUNIT_EXPECT_EQ(test, size, src->state_len);
+	}
+	KUNIT_EXPECT_EQ(test, fake_count(src, nvme_admin_migrate_recv), 1);
+	/* a new suspension may hold another state */
+	KUNIT_ASSERT_EQ(test, lm_set_state(sfn, LM_STATE_RUNNING, NULL, &file),
+			0);
+	KUNIT_ASSERT_EQ(test, lm_set_state(sfn, LM_STATE_STOP, NULL, &file), 0);
+	src->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_state_size(sfn, &size), 0);
+	KUNIT_EXPECT_EQ(test, fake_count(src, nvme_admin_migrate_recv), 1);
+	/* running: at most one Get in NVME_LM_SIZE_INTERVAL */
+	KUNIT_ASSERT_EQ(test, lm_set_state(sfn, LM_STATE_RUNNING, NULL, &file),
+			0);
+	src->ncmds = 0;
+	t0 = jiffies;
+	for (i = 0; i < 5; i++)
+		KUNIT_EXPECT_EQ(test, nvme_lm_state_size(sfn, &size), 0);
+	if (time_before(jiffies, t0 + NVME_LM_SIZE_INTERVAL))
+		KUNIT_EXPECT_EQ(test, fake_count(src, nvme_admin_migrate_recv),
+				1);
+	else
+		kunit_info(test, "5 calls took a second: Get count not checked\n");
 }
 
 /*
@@ -2078,6 +2208,7 @@ static struct kunit_case nvme_lm_cases[] = {
 	KUNIT_CASE(nvme_lm_test_formats),
 	KUNIT_CASE(nvme_lm_test_vendor_only),
 	KUNIT_CASE(nvme_lm_test_compat),
+	KUNIT_CASE(nvme_lm_test_few_commands),
 	KUNIT_CASE(nvme_lm_test_set_retry),
 	KUNIT_CASE(nvme_lm_test_resets),
 	KUNIT_CASE(nvme_lm_test_bounded_suspend),

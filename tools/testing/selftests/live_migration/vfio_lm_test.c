@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/userfaultfd.h>
@@ -1198,6 +1200,80 @@ TEST_F_TIMEOUT(mig, very_large_write, 300)
 	EXPECT_EQ(0x5eed0041, dbg_read(self->dst.bdf, "seed"));
 	EXPECT_EQ(67108864, dbg_read(self->dst.bdf, "loaded"));
 	free(s.buf);
+	dbg_write(self->src.bdf, "size", "4096");
+}
+
+#define CG "/sys/fs/cgroup"
+#define CG_TEST CG "/lm_test"
+
+static unsigned long long cg_read(const char *file, const char *key)
+{
+	char path[128], buf[1024], *at;
+
+	snprintf(path, sizeof(path), CG_TEST "/%s", file);
+	if (read_file(path, buf, sizeof(buf)))
+		return ~0ULL;
+	if (!key)
+		return strtoull(buf, NULL, 0);
+	at = strstr(buf, key);
+	return at ? strtoull(at + strlen(key), NULL, 0) : ~0ULL;
+}
+
+/* Moves this process into CG_TEST (made with memory.max @max) or out. */
+static int cg_enter(const char *max)
+{
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (!max)
+		return write_file(CG "/cgroup.procs", pid);
+	if (mkdir(CG_TEST, 0755) && errno != EEXIST)
+		return -errno;
+	return write_file(CG_TEST "/memory.max", max) ?:
+	       write_file(CG_TEST "/cgroup.procs", pid);
+}
+
+/*
+ * The state a save holds is charged to the memory cgroup of the VMM that
+ * started it, and past that cgroup's memory.max the save fails with
+ * ENOMEM, nobody killed, the function in ERROR until it is reset.
+ */
+TEST_F(mig, memcg_charged)
+{
+	unsigned long long before, held;
+	int fd;
+
+	if (access(CG "/cgroup.controllers", R_OK))
+		ASSERT_EQ(0, mount("none", CG, "cgroup2", 0, NULL));
+	ASSERT_EQ(0, write_file(CG "/cgroup.subtree_control", "+memory"));
+
+	dbg_write(self->src.bdf, "size", "16777216");
+	dbg_write(self->src.bdf, "seed", "0x5eed0051");
+	ASSERT_EQ(0, cg_enter("max"));
+	before = cg_read("memory.current", NULL);
+	ASSERT_EQ(0, vfio_mig_set(self->src.device,
+				  VFIO_DEVICE_STATE_STOP_COPY, &fd));
+	held = cg_read("memory.current", NULL);
+	ASSERT_EQ(0, cg_enter(NULL));
+	TH_LOG("memory.current %llu -> %llu with a 16 MiB state", before,
+	       held);
+	EXPECT_GE(held, before + (16 << 20));
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
+				  NULL));
+
+	/* another state, in a cgroup it does not fit */
+	dbg_write(self->src.bdf, "size", "33554432");
+	ASSERT_EQ(0, cg_enter("8388608"));
+	EXPECT_EQ(-ENOMEM, vfio_mig_set(self->src.device,
+					VFIO_DEVICE_STATE_STOP_COPY, &fd));
+	ASSERT_EQ(0, cg_enter(NULL));
+	EXPECT_EQ(0, cg_read("memory.events", "oom_kill "));
+	EXPECT_LT(0, cg_read("memory.events", "max "));
+	EXPECT_EQ(VFIO_DEVICE_STATE_ERROR, vfio_mig_get(self->src.device));
+	ASSERT_EQ(0, ioctl(self->src.device, VFIO_DEVICE_RESET));
+	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->src.device));
+	EXPECT_EQ(0, rmdir(CG_TEST));
 	dbg_write(self->src.bdf, "size", "4096");
 }
 
