@@ -902,7 +902,9 @@ def e2e_results(res, out, logf, source="e2e", prog="vfio_lm_test"):
 # ---------------------------------------------------------------- a real VMM
 
 QEMU10 = os.path.join(CACHE, "qemu10")
-BACKPORTS = "/etc/apt/sources.list.d/lm-bookworm-backports.sources"
+# what an earlier harness wrote into the machine's apt configuration
+OLD_BACKPORTS = "/etc/apt/sources.list.d/lm-bookworm-backports.sources"
+BACKPORTS_APT = os.path.join(CACHE, "backports-apt")
 QEMU10_DEBS = ["qemu-system-x86", "qemu-system-common", "qemu-system-data",
                "seabios"]
 QEMU10_FW = {"bios-256k.bin": "usr/share/seabios",
@@ -916,7 +918,7 @@ def bookworm_archive():
     backports suite comes from where everything else does."""
     for path in sorted(os.listdir("/etc/apt/sources.list.d")):
         if not path.endswith(".sources") or path == os.path.basename(
-                BACKPORTS):
+                OLD_BACKPORTS):
             continue
         text = open(os.path.join("/etc/apt/sources.list.d", path)).read()
         for block in text.split("\n\n"):
@@ -935,26 +937,40 @@ def bookworm_archive():
     raise HarnessError("no bookworm entry in apt's sources")
 
 
-def ensure_backports():
-    """bookworm-backports, with its sources, from the archive bookworm
-    comes from.  A suite the machine has already keeps its entry; only the
-    sources are added then.  The file is written once apt took it."""
-    if os.path.exists(BACKPORTS) and "deb-src" in open(BACKPORTS).read():
-        return
-    _, policy = run(["apt-cache", "policy"], check=False)
-    theirs = not os.path.exists(BACKPORTS) and "bookworm-backports" in policy
+def backports_apt():
+    """apt-get's options for an apt configuration of the harness's own,
+    under the cache, that knows bookworm and bookworm-backports (binaries
+    and sources) from the archive and with the key of the machine's
+    bookworm entry.  It reads the machine's dpkg status, since what it
+    installs goes to the machine, but neither its sources nor its lists:
+    /etc/apt is left as it was.  The lists are fetched on first use."""
+    if os.path.exists(OLD_BACKPORTS):
+        log(f"removing {OLD_BACKPORTS}: an earlier harness added it to the "
+            "machine's apt")
+        os.unlink(OLD_BACKPORTS)
+    apt = BACKPORTS_APT
+    for sub in ("lists/partial", "cache/archives/partial", "parts"):
+        os.makedirs(os.path.join(apt, sub), exist_ok=True)
     uri, key = bookworm_archive()
-    log("adding bookworm-backports (same archive as bookworm) to apt")
-    with open(BACKPORTS + ".new", "w") as f:
-        f.write(f"Types: {'deb-src' if theirs else 'deb deb-src'}\n"
-                f"URIs: {uri}\nSuites: bookworm-backports\n"
-                "Components: main\n")
-        if key:
-            f.write(f"Signed-By: {key}\n")
-    os.replace(BACKPORTS + ".new", BACKPORTS)
-    if run(["apt-get", "update", "-q"], check=False)[0]:
-        os.unlink(BACKPORTS)
-        raise HarnessError("apt-get update failed with bookworm-backports")
+    sources = os.path.join(apt, "backports.sources")
+    text = (f"Types: deb deb-src\nURIs: {uri}\n"
+            "Suites: bookworm bookworm-backports\nComponents: main\n" +
+            (f"Signed-By: {key}\n" if key else ""))
+    if not os.path.exists(sources) or open(sources).read() != text:
+        with open(sources + ".new", "w") as f:
+            f.write(text)
+        os.replace(sources + ".new", sources)
+    opts = ["-o", f"Dir::Etc::SourceList={sources}",
+            "-o", f"Dir::Etc::SourceParts={os.path.join(apt, 'parts')}",
+            "-o", f"Dir::State::Lists={os.path.join(apt, 'lists')}",
+            "-o", f"Dir::Cache={os.path.join(apt, 'cache')}"]
+    lists = os.listdir(os.path.join(apt, "lists"))
+    if not any("bookworm-backports" in n and n.endswith("_Sources")
+               for n in lists):
+        log("fetching the bookworm and bookworm-backports package lists "
+            "into the cache (apt configuration of the harness's own)")
+        run(["apt-get", *opts, "update", "-q"])
+    return opts
 
 
 def ensure_qemu10():
@@ -964,16 +980,16 @@ def ensure_qemu10():
     binary = os.path.join(QEMU10, "root", "usr", "bin", "qemu-system-x86_64")
     if os.path.exists(stamp) and os.path.exists(binary):
         return binary
-    ensure_backports()
+    apt = backports_apt()
     debs = os.path.join(QEMU10, "debs")
     shutil.rmtree(QEMU10, ignore_errors=True)
     os.makedirs(debs)
     log("downloading QEMU 10 from bookworm-backports")
-    fetch = ["apt-get", "download", "-q"] + [f"{p}/bookworm-backports"
-                                             for p in QEMU10_DEBS]
+    fetch = ["apt-get", *apt, "download", "-q"] + [
+        f"{p}/bookworm-backports" for p in QEMU10_DEBS]
     if run(fetch, cwd=debs, check=False)[0]:
-        # the suite's lists may be missing or old: fetch them once more
-        run(["apt-get", "update", "-q"])
+        # the suite's lists may be old: fetch them once more
+        run(["apt-get", *apt, "update", "-q"])
         run(fetch, cwd=debs)
     root = os.path.join(QEMU10, "root")
     for d in sorted(os.listdir(debs)):
@@ -1029,11 +1045,11 @@ def ensure_qemu_lm():
         os.makedirs(dl)
         orig = []
     if not orig:
-        ensure_backports()
+        apt = backports_apt()
         log("downloading the source of QEMU 10 (bookworm-backports)")
         # the archive's .dsc may be missing: the upstream tarball is what
         # is built, so its arrival is what counts
-        run(["apt-get", "source", "--download-only", "-q",
+        run(["apt-get", *apt, "source", "--download-only", "-q",
              "qemu/bookworm-backports"], cwd=dl, check=False)
         orig = [f for f in os.listdir(dl) if f.endswith(".orig.tar.xz")]
         if not orig:
@@ -1047,10 +1063,10 @@ def ensure_qemu_lm():
     have = tuple(int(x) for x in re.findall(r"\d+", out)[:2]) if not rc else ()
     rc2, _ = run(["/usr/bin/python3", "-c", "import pycotap"], check=False)
     if have < (1, 5) or rc2:
-        ensure_backports()
+        apt = backports_apt()
         log("installing meson and pycotap from bookworm-backports")
-        run(["apt-get", "install", "-y", "-q", "-t", "bookworm-backports",
-             "meson", "python3-pycotap"])
+        run(["apt-get", *apt, "install", "-y", "-q", "-t",
+             "bookworm-backports", "meson", "python3-pycotap"])
     src = os.path.join(QEMU_LM, "src")
     srcstamp = os.path.join(QEMU_LM, "src.stamp")
     want_src = orig[0] + ":" + digest.hexdigest()
@@ -1486,9 +1502,28 @@ def in_parallel(res, *jobs):
     return [v for v, _ in done]
 
 
+def etc_apt_digest():
+    """A digest of the machine's apt configuration, every file's path and
+    bytes."""
+    h = hashlib.sha256()
+    for top, dirs, files in sorted(os.walk("/etc/apt")):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(top, name)
+            h.update(path.encode() + b"\0")
+            try:
+                h.update(open(path, "rb").read())
+            except OSError as e:
+                h.update(str(e).encode())
+    return h.hexdigest()
+
+
 def cmd_test(args):
     t0 = time.time()
     res = Results()
+    if os.path.exists(OLD_BACKPORTS):
+        backports_apt()
+    apt_before = etc_apt_digest()
     try:
         overlay, patches = prepare()
         um, x86 = in_parallel(res, ("kunit-um", kunit, "um"),
@@ -1498,6 +1533,9 @@ def cmd_test(args):
                     ("e2e", e2e_and_vmm))
     except HarnessError as e:
         res.add("harness", "prepare the tree", False, str(e))
+    res.add(STATIC, "the machine's /etc/apt is as the test found it",
+            etc_apt_digest() == apt_before,
+            "a step changed the machine's apt configuration")
     log(f"total {time.time() - t0:.0f} s")
     res.summary(["kunit-um", "kunit-x86_64", "e2e", "vmm", "nvme",
                  "nvme-cli", STATIC])
