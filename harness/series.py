@@ -544,10 +544,11 @@ def check(ctx, res, section):
                     "\n".join(broken)))
     dirty = []
     for i, p in enumerate(patches, 1):
-        # patch 1's MAINTAINERS entry covers the files later patches add
-        ign = "SPDX_LICENSE_TAG" + ("" if i == 1 else ",FILE_PATH_CHANGES")
+        # patch 1's MAINTAINERS entry covers the files later patches add;
+        # every new file carries its SPDX tag: nothing else is ignored
+        ign = [] if i == 1 else ["--ignore", "FILE_PATH_CHANGES"]
         cp = subprocess.run(["perl", "scripts/checkpatch.pl", "--strict",
-                             "--terse", "--no-summary", "--ignore", ign,
+                             "--terse", "--no-summary", *ign,
                              os.path.join(out, p)], cwd=ctx.PRISTINE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
