@@ -210,16 +210,20 @@ Suspend and Resume with it."""),
 A driver that keeps what it read of the controller (its Identify data,
 the secondary controllers' resources, the namespaces attached to each)
 needs to know when to read it again.  The core sees the events that
-can change it: an admin command sent from user space, which may be
-Virtualization Management, Namespace Attachment, Firmware Commit or a
-vendor's own; a Namespace Attribute Changed notice; a firmware
-activation, when it starts and when it has ended.
+can change it: an admin command sent from user space that does more
+than read, which may be Virtualization Management, Namespace
+Attachment, Firmware Commit or a vendor's own; a Namespace Attribute
+Changed notice, and the reading of the Changed Namespace List after
+which the controller sends the next one; a firmware activation, when
+it starts and when it has ended.
 
 Count them in nvme_ctrl.config_changes.  A reader notes the count
 before it reads and reads again when the count moved; a reset is not
-counted here, the transport driver knows its own.  The cost on the
-completion path is a flag test that user commands already pay for
-their error log.
+counted here, the transport driver knows its own.  Identify, Get Log
+Page, Get Features, Keep Alive and the two receive commands of live
+migration only read, and are not counted, so that monitoring tools do
+not make readers read again.  The completion path pays one test of the
+request's flags; the rest runs for commands from user space only.
 
 The first user is nvme-pci's live migration support, which compares a
 VF's compatibility descriptor on every migration and must not send

@@ -10,6 +10,24 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
+#include "lm_internal.h"
+
+/*
+ * Memory for a state user space makes the kernel hold: kmalloc if it
+ * comes at once, else vmalloc, which past the limit of the memory cgroup
+ * it is charged to fails rather than have a task killed for it.  Unlike
+ * kvmalloc(), it never makes the kmalloc attempt try hard, and it takes
+ * more than INT_MAX bytes.  Freed with kvfree().
+ */
+void *lm_state_mem_alloc(size_t len, gfp_t gfp)
+{
+	void *p = NULL;
+
+	if (len <= KMALLOC_MAX_SIZE)
+		p = kmalloc(len, gfp | __GFP_NORETRY | __GFP_NOWARN);
+	return p ?: __vmalloc(len, gfp | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
+}
+
 /**
  * lm_buffer_alloc() - allocate a state buffer for lm_segment.buf
  * @len: its size in bytes, not 0
@@ -18,8 +36,8 @@
  *
  * The bytes are zeroed, so what a device does not fill in never shows old
  * heap contents.  A state too large for the memory cgroup it is charged
- * to fails to allocate rather than have a task killed for it
- * (__GFP_RETRY_MAYFAIL).  The caller holds the only reference.
+ * to fails to allocate rather than have a task killed for it.  The caller
+ * holds the only reference.
  *
  * Return: the buffer, or NULL if out of memory or @len is 0.
  */
@@ -32,10 +50,7 @@ struct lm_buffer *lm_buffer_alloc(size_t len, gfp_t gfp)
 	buf = kzalloc(sizeof(*buf), gfp);
 	if (!buf)
 		return NULL;
-	gfp |= __GFP_RETRY_MAYFAIL;
-	/* kvmalloc() refuses more than INT_MAX; a state may be larger */
-	buf->data = len <= INT_MAX ? kvzalloc(len, gfp) :
-		    __vmalloc(len, gfp | __GFP_ZERO);
+	buf->data = lm_state_mem_alloc(len, gfp | __GFP_ZERO);
 	if (!buf->data) {
 		kfree(buf);
 		return NULL;

@@ -112,7 +112,11 @@ extern const struct class lm_class;
 extern atomic_t lm_live_functions;
 extern atomic_t lm_live_files;
 extern atomic_long_t lm_file_mem;	/* bytes data files hold */
+
 extern const struct attribute_group *lm_function_groups[];
+
+/* buffer.c */
+void *lm_state_mem_alloc(size_t len, gfp_t gfp);
 
 static inline struct lm_function *to_lm_function(struct device *dev)
 {

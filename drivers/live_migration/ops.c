@@ -8,7 +8,8 @@
  * its controller's claim lock.  A failed primitive that acts on the device
  * (stop, restart, the P2P arcs, saving, loading, reset) leaves the device
  * in a state nobody knows: the function goes to ERROR here, in one place,
- * and stays there until a reset.  The other calls (queries, logging,
+ * and stays there until a reset; -EAGAIN says the device was not touched,
+ * and leaves the state as it was.  The other calls (queries, logging,
  * compatibility) change nothing when they fail.
  */
 
@@ -32,7 +33,7 @@ static int lm_op_done(struct lm_function *fn, const char *op, int ret,
 {
 	trace_lm_op(fn, op, ret);
 	ret = lm_op_errno(&fn->dev, op, ret);
-	if (ret && device)
+	if (ret && device && ret != -EAGAIN)
 		lm_fsm_error(fn);
 	return ret;
 }

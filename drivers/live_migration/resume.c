@@ -132,8 +132,8 @@ static ssize_t lm_resume_payload(struct lm_file *migf, struct iov_iter *from)
 	chunk_len = lm_chunk_len(r, idx);
 	if (!r->chunks[idx]) {
 		r->chunks[idx] = lm_should_fail() ? NULL :
-				 kvmalloc(chunk_len, GFP_KERNEL_ACCOUNT |
-						     __GFP_RETRY_MAYFAIL);
+				 lm_state_mem_alloc(chunk_len,
+						    GFP_KERNEL_ACCOUNT);
 		if (!r->chunks[idx])
 			return -ENOMEM;
 		atomic_long_add(chunk_len, &lm_file_mem);

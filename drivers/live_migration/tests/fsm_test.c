@@ -410,6 +410,39 @@ static void lm_test_reset_fails(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fn->stats.errors, 1);
 }
 
+/*
+ * -EAGAIN from stop or restart says the driver did nothing to the device:
+ * the function stays where it was, not in ERROR, and the arc can be tried
+ * again.
+ */
+static void lm_test_again(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_kt_ctx_new(test);
+	struct file *file = NULL;
+	struct lm_function *fn;
+	struct fake_fn *f;
+	enum lm_state got;
+
+	fn = lm_kt_ctx_add(ctx, LM_CAP_STOP_COPY, 16, &f);
+	f->fail_nth = 1;
+	f->fail_err = -EAGAIN;
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file),
+			-EAGAIN);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
+	KUNIT_EXPECT_EQ(test, got, LM_STATE_RUNNING);
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
+	f->counted = 0;
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_RUNNING, NULL, &file),
+			-EAGAIN);
+	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &got), 0);
+	KUNIT_EXPECT_EQ(test, got, LM_STATE_STOP);
+	KUNIT_EXPECT_EQ(test, lm_set_state(fn, LM_STATE_RUNNING, NULL, &file),
+			0);
+	KUNIT_EXPECT_STREQ(test, f->calls, "SSRR");
+	KUNIT_EXPECT_EQ(test, fn->stats.errors, 2);
+	KUNIT_EXPECT_NULL(test, file);
+}
+
 static void lm_test_next_state_args(struct kunit *test)
 {
 	enum lm_state next;
@@ -436,6 +469,7 @@ static struct kunit_case lm_fsm_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_fault_each_step, fault_gen),
 	KUNIT_CASE(lm_test_unsupported_from),
 	KUNIT_CASE(lm_test_reset_fails),
+	KUNIT_CASE(lm_test_again),
 	KUNIT_CASE(lm_test_next_state_args),
 	{}
 };

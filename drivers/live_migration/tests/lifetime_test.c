@@ -178,7 +178,8 @@ static void lm_test_held_sessions(struct kunit *test)
 						   NULL, &file[i]), 0);
 		KUNIT_ASSERT_NOT_NULL(test, file[i]);
 		migf[i] = file[i]->private_data;
-		mutex_lock(&migf[i]->io_lock);	/* a read, copying */
+		/* a read, copying (a trylock: two files, one lock class) */
+		KUNIT_ASSERT_TRUE(test, mutex_trylock(&migf[i]->io_lock));
 		KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL,
 						   &file[2]), 0);
 	}

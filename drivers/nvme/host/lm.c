@@ -168,6 +168,9 @@ MODULE_PARM_DESC(lm_same_firmware,
  * @size: the state size last answered, 0 for none
  * @size_suspended: @size was read in the current suspension
  * @size_read_at: when @size was read from a running controller (jiffies)
+ *
+ * Once claimed, it is used only by the ops, which the core calls one at a
+ * time, under the function's state lock.
  */
 struct nvme_lm_fn {
 	struct nvme_lm *lm;
@@ -395,6 +398,13 @@ int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 	int ret;
 
 	memset(fmt, 0, sizeof(*fmt));
+	/* a VMM's stream names the UUID: one refused costs no command */
+	if (want_uuid && nvme_lm_format_rank(want_uuid) < 0) {
+		dev_info_ratelimited(lm->dev,
+				     "controller state format %pUb not accepted here (nvme.lm_formats)\n",
+				     want_uuid);
+		return -EXDEV;
+	}
 	buf = kzalloc(NVME_IDENTIFY_DATA_SIZE, GFP_KERNEL_ACCOUNT);
 	if (!buf)
 		return -ENOMEM;
@@ -418,13 +428,6 @@ int nvme_lm_read_formats(struct nvme_lm *lm, const u8 *want_uuid,
 	for (i = 0; i < nv && !fmt->csvi; i++)
 		if (get_unaligned_le16(&fmts->vers[i]) == NVME_LM_STATE_VER)
 			fmt->csvi = i + 1;
-	if (want_uuid && nvme_lm_format_rank(want_uuid) < 0) {
-		dev_info_ratelimited(lm->dev,
-				     "controller state format %pUb not accepted here (nvme.lm_formats)\n",
-				     want_uuid);
-		ret = -EXDEV;
-		goto out;
-	}
 	for (i = 0; i < nuuid; i++) {
 		const u8 *u = uuids + 16 * i;
 		int rank = nvme_lm_format_rank(u);
@@ -1226,6 +1229,8 @@ static int nvme_lm_load(struct lm_function *fn, const void *buf, size_t len,
 	bounce = nvme_lm_bounce(lm, len, &chunk);
 	if (!bounce)
 		return -ENOMEM;
+	/* the controller's state is the one loaded now */
+	f->size = 0;
 	while (done < len) {
 		u32 n = min_t(size_t, len - done, chunk);
 		u64 off = offset + done;
@@ -1274,52 +1279,17 @@ static int nvme_lm_state_size(struct lm_function *fn, u64 *len)
 	hdr = kmalloc(sizeof(*hdr), GFP_KERNEL_ACCOUNT);
 	if (hdr && f->save_fmt.csuuidi &&
 	    !nvme_lm_get_state(f, &f->save_fmt, hdr, 0, sizeof(*hdr), false) &&
-	    nvme_lm_hdr_len(f->lm, &f->save_fmt, hdr, &total))
+	    !nvme_lm_hdr_len(f->lm, &f->save_fmt, hdr, &total)) {
+		/* only an answer is kept: after a failure, ask again */
+		f->size = total;
+		f->size_suspended = f->suspended;
+		f->size_read_at = jiffies;
+	} else {
 		total = NVME_LM_MAX_STATE;
+	}
 	kfree(hdr);
-	f->size = total;
-	f->size_suspended = f->suspended;
-	f->size_read_at = jiffies;
 	*len = total;
 	return 0;
-}
-
-/*
- * The function was reset, or the core lets go of it.  A Controller Level
- * Reset (FLR) of a migratable controller removes its suspended state, so
- * the Resume sent in case it did not happen may find the controller not
- * suspended: that is the state wanted, not an error.
- */
-static int nvme_lm_reset(struct lm_function *fn)
-{
-	struct nvme_lm_fn *f = nvme_lm_fn(fn);
-	struct nvme_command c;
-	int status;
-
-	memset(&f->load_fmt, 0, sizeof(f->load_fmt));
-	/* a failed Suspend may have suspended it all the same */
-	if (nvme_lm_check_resets(f) || (!f->suspended && !f->stop_failed))
-		return 0;
-	/*
-	 * Only a VF that is no longer this controller has nothing of ours to
-	 * resume; a failure to find out leaves the function in ERROR.
-	 */
-	status = nvme_lm_check_cntlid(f);
-	if (status == -ENODEV)
-		return 0;
-	if (status)
-		return status;
-	nvme_lm_cmd_resume(&c, f->cntlid);
-	status = nvme_lm_send_bounded(f, &c, nvme_lm_suspend_timeout());
-	if (status >= 0 &&
-	    (status & NVME_SCT_SC_MASK) == NVME_SC_CTRL_NOT_SUSPENDED)
-		status = 0;
-	if (!status) {
-		f->suspended = false;
-		f->stop_failed = false;
-		f->size = 0;
-	}
-	return nvme_lm_status_to_errno(status);
 }
 
 /*
@@ -1363,6 +1333,53 @@ static int nvme_lm_fn_desc(struct nvme_lm_fn *f)
 	if (ret)
 		f->desc_valid = false;
 	return ret;
+}
+
+/*
+ * The function was reset, or the core lets go of it.  A Controller Level
+ * Reset (FLR) of a migratable controller removes its suspended state, so
+ * the Resume sent in case it did not happen may find the controller not
+ * suspended: that is the state wanted, not an error.
+ */
+static int nvme_lm_reset(struct lm_function *fn)
+{
+	struct nvme_lm_fn *f = nvme_lm_fn(fn);
+	struct nvme_command c;
+	int status;
+
+	memset(&f->load_fmt, 0, sizeof(f->load_fmt));
+	f->size = 0;
+	/*
+	 * A reset (a VFIO open or reset, an FLR) is outside any downtime:
+	 * read the descriptor again there, for what the PF is not told of
+	 * (a namespace the VF's own guest formatted).  After a failure it is
+	 * read when it is next needed.
+	 */
+	f->desc_valid = false;
+	nvme_lm_fn_desc(f);
+	/* a failed Suspend may have suspended it all the same */
+	if (nvme_lm_check_resets(f) || (!f->suspended && !f->stop_failed))
+		return 0;
+	/*
+	 * Only a VF that is no longer this controller has nothing of ours to
+	 * resume; a failure to find out leaves the function in ERROR.
+	 */
+	status = nvme_lm_check_cntlid(f);
+	if (status == -ENODEV)
+		return 0;
+	if (status)
+		return status;
+	nvme_lm_cmd_resume(&c, f->cntlid);
+	status = nvme_lm_send_bounded(f, &c, nvme_lm_suspend_timeout());
+	if (status >= 0 &&
+	    (status & NVME_SCT_SC_MASK) == NVME_SC_CTRL_NOT_SUSPENDED)
+		status = 0;
+	if (!status) {
+		f->suspended = false;
+		f->stop_failed = false;
+		f->size = 0;
+	}
+	return nvme_lm_status_to_errno(status);
 }
 
 static int nvme_lm_claim(struct lm_controller *ctrl, struct device *dev,
@@ -1481,6 +1498,8 @@ static int nvme_lm_compat_check(struct lm_function *fn, const u8 *remote,
 		if (ret)
 			return ret;
 		memcpy(here.uuid, fmt.uuid, sizeof(here.uuid));
+		here.nvme_ver = cpu_to_le16(fmt.csvi ? NVME_LM_STATE_VER :
+						  NVME_LM_NO_NVME_STATE);
 	}
 	diff = nvme_lm_compat_diff(&here, r);
 	if (diff) {

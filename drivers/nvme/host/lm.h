@@ -66,7 +66,7 @@ struct nvme_lm_fmt {
  *	settings (DPS), in NSID order
  * @uuid: vendor specific controller state format, zero for none
  * @mn: model number, from Identify Controller
- * @fr: firmware revision, from Identify Controller when the save starts
+ * @fr: firmware revision, from Identify Controller when it was last read
  *
  * A destination takes a state only if all of it matches its own VF.
  */

@@ -1554,7 +1554,6 @@ static void nvme_lm_test_few_commands(struct kunit *test)
 	struct lm_function *sfn, *dfn;
 	struct nvme_lm_compat desc;
 	u16 len = sizeof(desc);
-	unsigned long t0;
 	struct file *file;
 	u64 size;
 	int i;
@@ -1582,6 +1581,12 @@ static void nvme_lm_test_few_commands(struct kunit *test)
 						   sizeof(desc)), 0);
 	KUNIT_EXPECT_EQ(test, dst->ncmds, 1);	/* CNS 20h */
 	KUNIT_EXPECT_EQ(test, nvme_lm_fn(dfn)->load_fmt.csuuidi, 2);
+	/* one this host does not accept costs none */
+	desc.uuid[0] = 0x77;
+	dst->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_compat_check(dfn, (u8 *)&desc,
+						   sizeof(desc)), -EXDEV);
+	KUNIT_EXPECT_EQ(test, dst->ncmds, 0);
 	memcpy(desc.uuid, fake_uuid, 16);
 
 	/* each event the host counts costs one read of the descriptor */
@@ -1619,25 +1624,58 @@ static void nvme_lm_test_few_commands(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, size, src->state_len);
 	}
 	KUNIT_EXPECT_EQ(test, fake_count(src, nvme_admin_migrate_recv), 1);
-	/* a new suspension may hold another state */
+	/* a new suspension may hold another state: it is read again */
 	KUNIT_ASSERT_EQ(test, lm_set_state(sfn, LM_STATE_RUNNING, NULL, &file),
 			0);
+	src->state = fake_state(test, 1, 1, 128);
+	src->state_len = fake_state_len(1, 1, 128);
 	KUNIT_ASSERT_EQ(test, lm_set_state(sfn, LM_STATE_STOP, NULL, &file), 0);
 	src->ncmds = 0;
 	KUNIT_EXPECT_EQ(test, nvme_lm_state_size(sfn, &size), 0);
+	KUNIT_EXPECT_EQ(test, size, src->state_len);
 	KUNIT_EXPECT_EQ(test, fake_count(src, nvme_admin_migrate_recv), 1);
-	/* running: at most one Get in NVME_LM_SIZE_INTERVAL */
+	/* a failed Get answers the bound and is not kept */
+	KUNIT_ASSERT_EQ(test, lm_set_state(sfn, LM_STATE_RUNNING, NULL, &file),
+			0);
+	KUNIT_ASSERT_EQ(test, lm_set_state(sfn, LM_STATE_STOP, NULL, &file), 0);
+	src->fail_opcode = nvme_admin_migrate_recv;
+	src->fail_status = NVME_SC_INTERNAL;
+	KUNIT_EXPECT_EQ(test, nvme_lm_state_size(sfn, &size), 0);
+	KUNIT_EXPECT_EQ(test, size, NVME_LM_MAX_STATE);
+	src->fail_status = 0;
+	src->fail_opcode = 0;
+	src->ncmds = 0;
+	KUNIT_EXPECT_EQ(test, nvme_lm_state_size(sfn, &size), 0);
+	KUNIT_EXPECT_EQ(test, size, src->state_len);
+	KUNIT_EXPECT_EQ(test, fake_count(src, nvme_admin_migrate_recv), 1);
+	/* running: a Get once NVME_LM_SIZE_INTERVAL passed, none before */
 	KUNIT_ASSERT_EQ(test, lm_set_state(sfn, LM_STATE_RUNNING, NULL, &file),
 			0);
 	src->ncmds = 0;
-	t0 = jiffies;
-	for (i = 0; i < 5; i++)
+	KUNIT_EXPECT_EQ(test, nvme_lm_state_size(sfn, &size), 0);
+	KUNIT_EXPECT_EQ(test, fake_count(src, nvme_admin_migrate_recv), 1);
+	for (i = 0; i < 5; i++) {
+		nvme_lm_fn(sfn)->size_read_at = jiffies;
 		KUNIT_EXPECT_EQ(test, nvme_lm_state_size(sfn, &size), 0);
-	if (time_before(jiffies, t0 + NVME_LM_SIZE_INTERVAL))
-		KUNIT_EXPECT_EQ(test, fake_count(src, nvme_admin_migrate_recv),
-				1);
-	else
-		kunit_info(test, "5 calls took a second: Get count not checked\n");
+	}
+	KUNIT_EXPECT_EQ(test, fake_count(src, nvme_admin_migrate_recv), 1);
+	nvme_lm_fn(sfn)->size_read_at = jiffies - NVME_LM_SIZE_INTERVAL - 1;
+	KUNIT_EXPECT_EQ(test, nvme_lm_state_size(sfn, &size), 0);
+	KUNIT_EXPECT_EQ(test, fake_count(src, nvme_admin_migrate_recv), 2);
+
+	/*
+	 * A reset (a VFIO open) reads the descriptor again, outside any
+	 * downtime: what the PF is not told of shows there.
+	 */
+	src->ns[0].flbas = 1;
+	src->ncmds = 0;
+	KUNIT_ASSERT_EQ(test, lm_function_reset(sfn), 0);
+	KUNIT_EXPECT_EQ(test, src->ncmds, 6);
+	src->ncmds = 0;
+	len = sizeof(desc);
+	KUNIT_EXPECT_EQ(test, nvme_lm_describe(sfn, (u8 *)&desc, &len), 0);
+	KUNIT_EXPECT_EQ(test, src->ncmds, 0);
+	KUNIT_EXPECT_NE(test, desc.ns_crc, nvme_lm_fn(sfn)->compat.ns_crc);
 }
 
 /*
@@ -1741,7 +1779,8 @@ static void nvme_lm_test_resets(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
 	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
-	KUNIT_EXPECT_EQ(test, aq->ncmds, 1);	/* the Resume, 13Ah */
+	/* the Resume, answered 13Ah */
+	KUNIT_EXPECT_EQ(test, fake_count(aq, nvme_admin_migrate_send), 1);
 
 	/* without an FLR, the reset resumes the controller */
 	KUNIT_ASSERT_EQ(test, lm_set_state(fn, LM_STATE_STOP, NULL, &file), 0);
@@ -1756,7 +1795,7 @@ static void nvme_lm_test_resets(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, state, LM_STATE_ERROR);
 	aq->ncmds = 0;
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
-	KUNIT_EXPECT_EQ(test, aq->ncmds, 0);
+	KUNIT_EXPECT_EQ(test, fake_count(aq, nvme_admin_migrate_send), 0);
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
 	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
 
@@ -2041,7 +2080,7 @@ static void nvme_lm_test_abort_ignored(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lm_function_reset(fn), 0);
 	KUNIT_EXPECT_EQ(test, lm_get_state(fn, &state), 0);
 	KUNIT_EXPECT_EQ(test, state, LM_STATE_RUNNING);
-	KUNIT_EXPECT_EQ(test, aq->ncmds, 1);
+	KUNIT_EXPECT_EQ(test, fake_count(aq, nvme_admin_migrate_send), 1);
 
 	/* once the guest lets its commands complete, it migrates */
 	aq->suspend_hangs = false;

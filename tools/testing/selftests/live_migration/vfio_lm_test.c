@@ -1204,13 +1204,13 @@ TEST_F_TIMEOUT(mig, very_large_write, 300)
 }
 
 #define CG "/sys/fs/cgroup"
-#define CG_TEST CG "/lm_test"
 
-static unsigned long long cg_read(const char *file, const char *key)
+static unsigned long long cg_read(const char *cg, const char *file,
+				  const char *key)
 {
 	char path[128], buf[1024], *at;
 
-	snprintf(path, sizeof(path), CG_TEST "/%s", file);
+	snprintf(path, sizeof(path), CG "/%s/%s", cg, file);
 	if (read_file(path, buf, sizeof(buf)))
 		return ~0ULL;
 	if (!key)
@@ -1219,18 +1219,27 @@ static unsigned long long cg_read(const char *file, const char *key)
 	return at ? strtoull(at + strlen(key), NULL, 0) : ~0ULL;
 }
 
-/* Moves this process into CG_TEST (made with memory.max @max) or out. */
-static int cg_enter(const char *max)
+/*
+ * Moves this process into a new cgroup @cg made with memory.max @max, or
+ * back to the root one (@cg NULL).
+ */
+static int cg_enter(const char *cg, const char *max)
 {
-	char pid[16];
+	char path[128], pid[16];
+	int ret;
 
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (!max)
+	if (!cg)
 		return write_file(CG "/cgroup.procs", pid);
-	if (mkdir(CG_TEST, 0755) && errno != EEXIST)
+	snprintf(path, sizeof(path), CG "/%s", cg);
+	if (mkdir(path, 0755))
 		return -errno;
-	return write_file(CG_TEST "/memory.max", max) ?:
-	       write_file(CG_TEST "/cgroup.procs", pid);
+	snprintf(path, sizeof(path), CG "/%s/memory.max", cg);
+	ret = write_file(path, max);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), CG "/%s/cgroup.procs", cg);
+	return write_file(path, pid);
 }
 
 /*
@@ -1246,15 +1255,17 @@ TEST_F(mig, memcg_charged)
 	if (access(CG "/cgroup.controllers", R_OK))
 		ASSERT_EQ(0, mount("none", CG, "cgroup2", 0, NULL));
 	ASSERT_EQ(0, write_file(CG "/cgroup.subtree_control", "+memory"));
+	rmdir(CG "/lm_charged");
+	rmdir(CG "/lm_small");
 
 	dbg_write(self->src.bdf, "size", "16777216");
 	dbg_write(self->src.bdf, "seed", "0x5eed0051");
-	ASSERT_EQ(0, cg_enter("max"));
-	before = cg_read("memory.current", NULL);
+	ASSERT_EQ(0, cg_enter("lm_charged", "max"));
+	before = cg_read("lm_charged", "memory.current", NULL);
 	ASSERT_EQ(0, vfio_mig_set(self->src.device,
 				  VFIO_DEVICE_STATE_STOP_COPY, &fd));
-	held = cg_read("memory.current", NULL);
-	ASSERT_EQ(0, cg_enter(NULL));
+	held = cg_read("lm_charged", "memory.current", NULL);
+	ASSERT_EQ(0, cg_enter(NULL, NULL));
 	TH_LOG("memory.current %llu -> %llu with a 16 MiB state", before,
 	       held);
 	EXPECT_GE(held, before + (16 << 20));
@@ -1262,18 +1273,19 @@ TEST_F(mig, memcg_charged)
 	ASSERT_EQ(0, vfio_mig_set(self->src.device, VFIO_DEVICE_STATE_RUNNING,
 				  NULL));
 
-	/* another state, in a cgroup it does not fit */
+	/* another state, in a new cgroup it does not fit in */
 	dbg_write(self->src.bdf, "size", "33554432");
-	ASSERT_EQ(0, cg_enter("8388608"));
+	ASSERT_EQ(0, cg_enter("lm_small", "8388608"));
 	EXPECT_EQ(-ENOMEM, vfio_mig_set(self->src.device,
 					VFIO_DEVICE_STATE_STOP_COPY, &fd));
-	ASSERT_EQ(0, cg_enter(NULL));
-	EXPECT_EQ(0, cg_read("memory.events", "oom_kill "));
-	EXPECT_LT(0, cg_read("memory.events", "max "));
+	ASSERT_EQ(0, cg_enter(NULL, NULL));
+	EXPECT_EQ(0, cg_read("lm_small", "memory.events", "oom_kill "));
+	EXPECT_LT(0, cg_read("lm_small", "memory.events", "max "));
 	EXPECT_EQ(VFIO_DEVICE_STATE_ERROR, vfio_mig_get(self->src.device));
 	ASSERT_EQ(0, ioctl(self->src.device, VFIO_DEVICE_RESET));
 	EXPECT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_mig_get(self->src.device));
-	EXPECT_EQ(0, rmdir(CG_TEST));
+	EXPECT_EQ(0, rmdir(CG "/lm_small"));
+	EXPECT_EQ(0, rmdir(CG "/lm_charged"));
 	dbg_write(self->src.bdf, "size", "4096");
 }
 
