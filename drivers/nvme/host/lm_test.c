@@ -1675,7 +1675,8 @@ static void nvme_lm_test_few_commands(struct kunit *test)
 	len = sizeof(desc);
 	KUNIT_EXPECT_EQ(test, nvme_lm_describe(sfn, (u8 *)&desc, &len), 0);
 	KUNIT_EXPECT_EQ(test, src->ncmds, 0);
-	KUNIT_EXPECT_NE(test, desc.ns_crc, nvme_lm_fn(sfn)->compat.ns_crc);
+	KUNIT_EXPECT_NE(test, le32_to_cpu(desc.ns_crc),
+			le32_to_cpu(nvme_lm_fn(sfn)->compat.ns_crc));
 }
 
 /*
