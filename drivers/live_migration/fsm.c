@@ -4,6 +4,8 @@
  * reset path.  The only code that sets a function's state.
  */
 
+#include <kunit/visibility.h>
+
 #include "lm_internal.h"
 #include "trace.h"
 
@@ -61,9 +63,9 @@ static bool lm_state_ok(u32 caps, enum lm_state state)
  * @target: requested state
  * @next: the state to step to next
  *
- * Pure function, exported so consumers and tests can check a request
- * without a function at hand.  Matches the decisions VFIO makes for its
- * migration v2 uAPI.
+ * Pure function, matching the decisions VFIO makes for its migration v2
+ * uAPI: vfio-pci's KUnit suite checks it against VFIO's own
+ * vfio_mig_get_next_state(), so it is exported only with KUnit.
  *
  * Return: 0 with *@next set, or -EINVAL when @target is not reachable from
  * @cur with @caps.
@@ -86,7 +88,7 @@ int lm_next_state(u32 caps, enum lm_state cur, enum lm_state target,
 	*next = step;
 	return 0;
 }
-EXPORT_SYMBOL_GPL(lm_next_state);
+EXPORT_SYMBOL_IF_KUNIT(lm_next_state);
 
 /*
  * A primitive failed (called from ops.c): the device's state is unknown

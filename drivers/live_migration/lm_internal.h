@@ -118,6 +118,9 @@ extern const struct attribute_group *lm_function_groups[];
 /* buffer.c */
 void *lm_state_mem_alloc(size_t len, gfp_t gfp);
 
+/* sysfs.c */
+const char *lm_state_name(enum lm_state state);
+
 static inline struct lm_function *to_lm_function(struct device *dev)
 {
 	return container_of(dev, struct lm_function, dev);

@@ -33,7 +33,6 @@ const char *lm_state_name(enum lm_state state)
 		return "invalid";
 	return lm_state_names[state];
 }
-EXPORT_SYMBOL_GPL(lm_state_name);
 
 static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 			  char *buf)

@@ -384,8 +384,8 @@ int lm_log_start(struct lm_function *fn, const struct lm_log_range *ranges,
 int lm_log_stop(struct lm_function *fn);
 int lm_log_report(struct lm_function *fn, unsigned long iova,
 		  unsigned long length, lm_dirty_fn fn_dirty, void *opaque);
+/* for KUnit suites outside the core (EXPORTED_FOR_KUNIT_TESTING) */
 int lm_next_state(u32 caps, enum lm_state cur, enum lm_state target,
 		  enum lm_state *next);
-const char *lm_state_name(enum lm_state state);
 
 #endif /* _LINUX_LIVE_MIGRATION_H */

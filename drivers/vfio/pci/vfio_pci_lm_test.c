@@ -8,7 +8,10 @@
 
 #include <kunit/device.h>
 #include <kunit/test.h>
+#include <kunit/visibility.h>
 #include <linux/file.h>
+
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 
 static const u32 vfio_pci_lm_test_caps[] = {
 	LM_CAP_STOP_COPY,
