@@ -115,6 +115,20 @@ static int fake_ns_of(struct fake_aq *aq, u32 nsid)
 	return -1;
 }
 
+/*
+ * A bounded command the controller holds: the Abort nvme-pci sends at the
+ * bound is honoured, or it is not and the command stays outstanding after
+ * the call.
+ */
+static int fake_bounded_hang(struct fake_aq *aq, int vf)
+{
+	if (!aq->abort_ignored)
+		return NVME_SC_ABORT_REQ;
+	aq->pending[vf] = true;
+	aq->left_pending = true;
+	return -ETIMEDOUT;
+}
+
 /* Identify CNS 10h, 11h and 12h, as the primary controller answers them */
 static int fake_identify_ns(struct fake_aq *aq, struct nvme_command *cmd,
 			    void *buf)
@@ -328,20 +342,14 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 	switch (cdw10 & 0xff) {
 	case NVME_MIGSEND_SUSPEND:
 		/*
-		 * As nvme-pci ends a command that does not complete: the
-		 * Abort it sends at the bound is honoured, or it is not and
-		 * the command stays outstanding after the call.  Without a
-		 * bound, the admin timeout resets the PF.
+		 * A Suspend the guest holds up: bounded, see
+		 * fake_bounded_hang(); without a bound, the admin timeout
+		 * resets the PF.
 		 */
 		if (aq->pending[vf])
 			return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
-		if (aq->suspend_hangs && timeout && aq->abort_ignored) {
-			aq->pending[vf] = true;
-			aq->left_pending = true;
-			return -ETIMEDOUT;
-		}
 		if (aq->suspend_hangs && timeout)
-			return NVME_SC_ABORT_REQ;
+			return fake_bounded_hang(aq, vf);
 		if (aq->suspend_hangs) {
 			fake_reset(aq, -1);
 			return -EINTR;
@@ -349,13 +357,8 @@ static int fake_migrate_send(struct fake_aq *aq, struct nvme_command *cmd,
 		aq->suspended[vf] = true;
 		return aq->suspend_times_out ? -EINTR : 0;
 	case NVME_MIGSEND_RESUME:
-		if (aq->resume_hangs && timeout && aq->abort_ignored) {
-			aq->pending[vf] = true;
-			aq->left_pending = true;
-			return -ETIMEDOUT;
-		}
 		if (aq->resume_hangs && timeout)
-			return NVME_SC_ABORT_REQ;
+			return fake_bounded_hang(aq, vf);
 		if (!aq->suspended[vf])
 			return NVME_SC_CTRL_NOT_SUSPENDED | NVME_STATUS_DNR;
 		aq->suspended[vf] = false;
