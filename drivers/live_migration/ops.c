@@ -8,8 +8,8 @@
  * its controller's claim lock.  A failed primitive that acts on the device
  * (stop, restart, the P2P arcs, saving, loading, reset) leaves the device
  * in a state nobody knows: the function goes to ERROR here, in one place,
- * and stays there until a reset; -EAGAIN says the device was not touched,
- * and leaves the state as it was.  The other calls (queries, logging,
+ * and stays there until a reset; -EAGAIN from stop or restart says the
+ * device was not touched, and leaves the state as it was.  The other calls (queries, logging,
  * compatibility) change nothing when they fail.
  */
 
@@ -33,21 +33,27 @@ static int lm_op_done(struct lm_function *fn, const char *op, int ret,
 {
 	trace_lm_op(fn, op, ret);
 	ret = lm_op_errno(&fn->dev, op, ret);
-	if (ret && device && ret != -EAGAIN)
+	if (ret && device)
 		lm_fsm_error(fn);
 	return ret;
 }
 
 int lm_op_stop(struct lm_function *fn)
 {
+	int ret;
+
 	lockdep_assert_held(&fn->lock);
-	return lm_op_done(fn, "stop", fn->mig->stop(fn), true);
+	ret = fn->mig->stop(fn);
+	return lm_op_done(fn, "stop", ret, ret != -EAGAIN);
 }
 
 int lm_op_restart(struct lm_function *fn)
 {
+	int ret;
+
 	lockdep_assert_held(&fn->lock);
-	return lm_op_done(fn, "restart", fn->mig->restart(fn), true);
+	ret = fn->mig->restart(fn);
+	return lm_op_done(fn, "restart", ret, ret != -EAGAIN);
 }
 
 int lm_op_p2p_quiesce(struct lm_function *fn)

@@ -189,9 +189,10 @@ struct lm_segment {
  * that returns int returns 0 or a negative errno, never a count: anything
  * else is taken as -EIO.  A negative errno from an op that acts on the
  * device (stop, restart, the P2P ops, saving, load, reset) moves the
- * function to %LM_STATE_ERROR, except -EAGAIN, by which the op says it
- * did nothing to the device (it lacked a resource to start with): the
- * function stays where it was and the caller may try again.  Drivers
+ * function to %LM_STATE_ERROR, except -EAGAIN from stop or restart, by
+ * which the op says it did nothing to the device (it lacked a resource to
+ * start with): the function stays where it was and the caller may try
+ * again.  Drivers
  * never see migration states or data files: the core derives the calls
  * from the state machine.
  */
